@@ -1,0 +1,50 @@
+"""Domain errors: what went wrong in the centre's terms. They know nothing of HTTP;
+``civicgrid.api.errors`` maps each to a status code."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal the domain or a service gives; ``code`` is stable for clients."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TransitionNotAllowed(DomainError):
+    """The action cannot be taken from the case's current state."""
+
+    code = "transition_not_allowed"
+
+
+class RoleNotAllowed(DomainError):
+    """The actor's role may not take this action (or the actor is outside the case's scope)."""
+
+    code = "forbidden"
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but says something impossible (a past deadline, a bad coordinate)."""
+
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    """No such object, or none the actor may see."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request clashes with what is stored: a duplicate id, a stale version."""
+
+    code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials."""
+
+    code = "unauthenticated"

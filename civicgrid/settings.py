@@ -1,0 +1,49 @@
+"""The centre's settings, read from ``CIVICGRID_*`` environment variables or a ``.env`` file
+(see ``civicgrid.env.example``). Insecure defaults are refused outside development."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from civicgrid.domain.calendar import WorkCalendar
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything that differs between one centre's installation and another's."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICGRID_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///civicgrid.db"
+    secret_key: str = DEVELOPMENT_SECRET
+    token_hours: int = Field(default=12, ge=1, le=24 * 30)
+    case_number_prefix: str = Field(default="JD", pattern=r"^[A-Z]{1,6}$")
+    timezone: str = "Asia/Shanghai"
+    working_periods: str = "08:30-12:00,13:30-17:30"
+    warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+                raise ValueError("CIVICGRID_SECRET_KEY must be set to 32+ random characters in production")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production runs on PostgreSQL: set CIVICGRID_DATABASE_URL")
+        WorkCalendar.from_text(self.working_periods, self.timezone)
+        return self
+
+    def calendar(self) -> WorkCalendar:
+        """The working calendar these settings describe."""
+        return WorkCalendar.from_text(self.working_periods, self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,274 @@
+"""The centre's tables: territory (regions, grids), people (departments, users, tokens),
+the category tree, and cases with their append-only events, tasks and attachments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from civicgrid.domain.vocabulary import (
+    Action,
+    CaseKind,
+    CaseState,
+    Channel,
+    DepartmentFunction,
+    DepartmentLevel,
+    GridKind,
+    RegionLevel,
+    RequestType,
+    Role,
+    Satisfaction,
+    Stage,
+    Urgency,
+)
+from civicgrid.store.db import Base
+from civicgrid.store.types import UTCDateTime, enum_by_value
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class Region(Base):
+    """A node of the region tree: district → street/town → community/village."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[RegionLevel] = mapped_column(enum_by_value(RegionLevel))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    #: Codes from the root down, "/990101/990101001/": a subtree is one prefix match.
+    path: Mapped[str] = mapped_column(String(400), index=True)
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Region]] = relationship(back_populates="parent")
+
+
+class Grid(Base):
+    """The smallest unit of responsibility, a polygon inside a community."""
+
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[GridKind] = mapped_column(enum_by_value(GridKind))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    region: Mapped[Region] = relationship()
+
+
+class Department(Base):
+    """A functional unit that handles cases (城管中队, 派出所, 市政所 …) at a level, for a region."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    function: Mapped[DepartmentFunction] = mapped_column(enum_by_value(DepartmentFunction))
+    level: Mapped[DepartmentLevel] = mapped_column(enum_by_value(DepartmentLevel))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: 1: on duty 24h and on site at once; 2: answers within 24h; 3: a named contact.
+    linkage_level: Mapped[int] = mapped_column(Integer, default=2)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    region: Mapped[Region] = relationship()
+
+
+class User(Base):
+    """A person who signs in: staff with a role scoped to a region or department, or a citizen."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(enum_by_value(Role))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    region: Mapped[Region | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+
+
+class ApiToken(Base):
+    """A sign-in token; only its keyed hash is stored, so a leaked table signs nobody in."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class Category(Base):
+    """A class of the category tree: a big class (no parent) or a small class under one,
+    with its closure standard, default department function and stage limits."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[CaseKind] = mapped_column(enum_by_value(CaseKind))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    department_function: Mapped[DepartmentFunction | None] = mapped_column(
+        enum_by_value(DepartmentFunction)
+    )
+    closure_standard: Mapped[str] = mapped_column(Text, default="")
+    #: {"normal": {"verify": "2h", "dispatch": "30min", "handle": "2wd", "check": "4wh"}, "urgent": {...}}
+    limits: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+
+class CaseNumberCounter(Base):
+    """The last case number given out per prefix and day (JD-20261124-000123)."""
+
+    __tablename__ = "case_number_counters"
+
+    prefix: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """A case (案件/工单). Its state and clock are a cache of its events, kept in step by
+    the case service; ``version`` guards against two writers on one case."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    #: The id the case has in the system it came from (12345 platform, upper centre …).
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[Channel] = mapped_column(enum_by_value(Channel), index=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_by_value(CaseKind))
+    request_type: Mapped[RequestType | None] = mapped_column(enum_by_value(RequestType))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    urgency: Mapped[Urgency] = mapped_column(enum_by_value(Urgency), default=Urgency.NORMAL)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    #: The responsible department (the lead one in joint handling).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(40))
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_by_value(Satisfaction))
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[CaseState] = mapped_column(enum_by_value(CaseState), index=True)
+    stage: Mapped[Stage | None] = mapped_column(enum_by_value(Stage))
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own declaration)
+
+    category: Mapped[Category] = relationship()
+    region: Mapped[Region] = relationship()
+    grid: Mapped[Grid | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.seq", cascade="save-update, merge"
+    )
+    tasks: Mapped[list[CaseTask]] = relationship(back_populates="case", order_by="CaseTask.id")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="case", order_by="Attachment.id")
+
+
+class CaseEvent(Base):
+    """One transition of a case: who, in which role, when, from which state to which, why.
+    Append-only: the store refuses to change or delete a row (see the migration's triggers)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[Action] = mapped_column(enum_by_value(Action))
+    from_state: Mapped[CaseState | None] = mapped_column(enum_by_value(CaseState, "from_state"))
+    to_state: Mapped[CaseState] = mapped_column(enum_by_value(CaseState, "to_state"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[Role] = mapped_column(enum_by_value(Role))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def extension_seconds(self) -> float:
+        """Time an approved extension adds to the handling limit (0 for other events)."""
+        return float(self.data.get("extension_seconds", 0))
+
+
+class CaseTask(Base):
+    """A department's part in joint handling (联合处置): one lead, the others assist."""
+
+    __tablename__ = "case_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The event that opened this task (a joint dispatch); a re-dispatch opens new ones.
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
+
+    case: Mapped[Case] = relationship(back_populates="tasks")
+    department: Mapped[Department] = relationship()
+
+
+class Attachment(Base):
+    """What is known of a photo or document on a case; the file itself lives in storage."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uri: Mapped[str] = mapped_column(String(500))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship(back_populates="attachments")

@@ -111,7 +111,9 @@ def stage_clock(
     return StageClock(
         stage=stage,
         started_at=started_at,
-        warning_at=None if suspended else _reach(limit, calendar, started_at, suspensions, budget * warning_ratio),
+        warning_at=None
+        if suspended
+        else _reach(limit, calendar, started_at, suspensions, budget * warning_ratio),
         deadline=None if suspended else _reach(limit, calendar, started_at, suspensions, budget),
         limit=limit,
         extension_seconds=extension,

@@ -133,9 +133,7 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[CaseKind] = mapped_column(enum_by_value(CaseKind))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
-    department_function: Mapped[DepartmentFunction | None] = mapped_column(
-        enum_by_value(DepartmentFunction)
-    )
+    department_function: Mapped[DepartmentFunction | None] = mapped_column(enum_by_value(DepartmentFunction))
     closure_standard: Mapped[str] = mapped_column(Text, default="")
     #: {"normal": {"verify": "2h", "dispatch": "30min", "handle": "2wd", "check": "4wh"}, "urgent": {...}}
     limits: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
@@ -253,6 +251,7 @@ class CaseTask(Base):
 
     case: Mapped[Case] = relationship(back_populates="tasks")
     department: Mapped[Department] = relationship()
+    event: Mapped[CaseEvent] = relationship()
 
 
 class Attachment(Base):

@@ -1,0 +1,37 @@
+"""Sign in and out; who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from civicgrid.api.deps import Actor, DbSession, Now, Token, get_settings
+from civicgrid.api.errors import ERROR_RESPONSES
+from civicgrid.api.present import user_out
+from civicgrid.schemas import LoginRequest, TokenOut, UserOut
+from civicgrid.services import auth
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/token", response_model=TokenOut, summary="Sign in with username and password")
+def sign_in(data: LoginRequest, session: DbSession, request: Request, now: Now) -> TokenOut:
+    settings = get_settings(request)
+    token, expires_at = auth.login(
+        session,
+        data.username,
+        data.password,
+        secret_key=settings.secret_key,
+        hours=settings.token_hours,
+        now=now,
+    )
+    return TokenOut(access_token=token, expires_at=expires_at)
+
+
+@router.post("/logout", status_code=204, summary="Revoke the token of this request")
+def sign_out(session: DbSession, token: Token, request: Request, now: Now) -> None:
+    auth.logout(session, token, secret_key=get_settings(request).secret_key, now=now)
+
+
+@router.get("/me", response_model=UserOut, summary="The signed-in user")
+def me(actor: Actor) -> UserOut:
+    return user_out(actor)

@@ -1,0 +1,77 @@
+"""Case routes: register, list, read, act, attach."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from civicgrid.api.deps import Actor, DbSession, Now, Rules
+from civicgrid.api.errors import ERROR_RESPONSES
+from civicgrid.api.present import case_detail, case_summary
+from civicgrid.domain.vocabulary import Action
+from civicgrid.schemas import (
+    AttachmentIn,
+    AttachmentOut,
+    CaseCreate,
+    CaseDetail,
+    CaseFilters,
+    CasePage,
+    TransitionRequest,
+)
+from civicgrid.services import cases as case_service
+from civicgrid.store import cases as case_queries
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=201, response_model=CaseDetail, summary="Register a case (any channel)")
+def create_case(data: CaseCreate, session: DbSession, actor: Actor, rules: Rules, now: Now) -> CaseDetail:
+    case = case_service.create_case(session, actor, data, rules, now)
+    return case_detail(case, actor, now)
+
+
+@router.get("", response_model=CasePage, summary="List the cases you may see, filtered and paged")
+def list_cases(
+    session: DbSession,
+    actor: Actor,
+    now: Now,
+    filters: Annotated[CaseFilters, Query()],
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    query = case_queries.filtered(session, actor, filters, now)
+    rows, total = case_queries.page(session, query, page, page_size)
+    return CasePage(items=[case_summary(c, now) for c in rows], total=total, page=page, page_size=page_size)
+
+
+@router.get("/{number}", response_model=CaseDetail, summary="A case file with its timeline")
+def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail:
+    return case_detail(case_queries.get_visible(session, actor, number), actor, now)
+
+
+@router.post(
+    "/{number}/actions/{action}",
+    response_model=CaseDetail,
+    summary="Take an action on a case (dispatch, accept, handle, check, close …)",
+)
+def act(
+    number: str,
+    action: Action,
+    session: DbSession,
+    actor: Actor,
+    rules: Rules,
+    now: Now,
+    request: Annotated[TransitionRequest | None, Body()] = None,
+) -> CaseDetail:
+    case = case_service.transition(session, actor, number, action, request or TransitionRequest(), rules, now)
+    return case_detail(case, actor, now)
+
+
+@router.post(
+    "/{number}/attachments", status_code=201, response_model=AttachmentOut, summary="Record a photo or file"
+)
+def add_attachment(
+    number: str, data: AttachmentIn, session: DbSession, actor: Actor, now: Now
+) -> AttachmentOut:
+    return AttachmentOut.model_validate(case_service.add_attachment(session, actor, number, data, now))

@@ -1,0 +1,74 @@
+"""Request dependencies: the session (one transaction per request), the signed-in actor,
+the clock and the centre's rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from civicgrid.domain.errors import Unauthenticated
+from civicgrid.services import auth
+from civicgrid.services.cases import CentreRules
+from civicgrid.settings import Settings
+from civicgrid.store.models import User
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session whose transaction commits when the route returns and rolls back on error,
+    before the response leaves (``scope="function"``), so a 2xx means it is stored."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_rules(request: Request) -> CentreRules:
+    """The centre's rules (calendar, warning ratio, number prefix)."""
+    rules: CentreRules = request.app.state.rules
+    return rules
+
+
+def get_now() -> datetime:
+    """The time of the request."""
+    return datetime.now(UTC)
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+Rules = Annotated[CentreRules, Depends(get_rules)]
+Now = Annotated[datetime, Depends(get_now)]
+bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_token(credentials: Credentials) -> str:
+    """The bearer token of the request."""
+    if credentials is None:
+        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+    return credentials.credentials
+
+
+Token = Annotated[str, Depends(get_token)]
+
+
+def get_actor(session: DbSession, token: Token, request: Request, now: Now) -> User:
+    """The signed-in user making the request."""
+    return auth.authenticate(session, token, secret_key=get_settings(request).secret_key, now=now)
+
+
+Actor = Annotated[User, Depends(get_actor)]

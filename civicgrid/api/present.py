@@ -1,0 +1,145 @@
+"""Turn stored objects into the API's output shapes, with the labels the UI shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from civicgrid.domain import workflow
+from civicgrid.domain.clock import light_at
+from civicgrid.domain.vocabulary import ACTION_LABELS, ROLE_LABELS, STATE_LABELS
+from civicgrid.schemas import (
+    AttachmentOut,
+    CaseDetail,
+    CaseSummary,
+    CategoryOut,
+    DepartmentOut,
+    EventOut,
+    GridOut,
+    TaskOut,
+    UserOut,
+)
+from civicgrid.store.models import Case, Category, Department, Grid, User
+
+
+def case_summary(case: Case, now: datetime) -> CaseSummary:
+    """A case as a list row shows it."""
+    return CaseSummary(
+        number=case.number,
+        title=case.title,
+        channel=case.channel,
+        kind=case.kind,
+        category_code=case.category.code,
+        category_name=case.category.name,
+        urgency=case.urgency,
+        state=case.state,
+        state_label=STATE_LABELS[case.state],
+        stage=case.stage,
+        light=light_at(now, case.warning_at, case.deadline_at),
+        warning_at=case.warning_at,
+        deadline_at=case.deadline_at,
+        region_code=case.region.code,
+        grid_code=case.grid.code if case.grid else None,
+        department_code=case.department.code if case.department else None,
+        address=case.address,
+        lng=case.lng,
+        lat=case.lat,
+        created_at=case.created_at,
+        version=case.version,
+    )
+
+
+def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
+    """The case file: fields, timeline, joint-handling tasks, attachments, and what the
+    actor may do next."""
+    return CaseDetail(
+        **case_summary(case, now).model_dump(),
+        description=case.description,
+        request_type=case.request_type,
+        reporter_name=case.reporter_name,
+        reporter_phone=case.reporter_phone,
+        external_id=case.external_id,
+        satisfaction=case.satisfaction,
+        rework_count=case.rework_count,
+        merged_into=case.merged_into.number if case.merged_into else None,
+        closure_standard=case.category.closure_standard,
+        allowed_actions=workflow.allowed_actions(case.state, actor.role),
+        timeline=[
+            EventOut(
+                seq=event.seq,
+                action=event.action,
+                action_label=ACTION_LABELS[event.action],
+                from_state=event.from_state,
+                to_state=event.to_state,
+                to_state_label=STATE_LABELS[event.to_state],
+                actor=event.actor.full_name if event.actor else None,
+                actor_role=event.actor_role,
+                at=event.at,
+                note=event.note,
+                data=event.data,
+            )
+            for event in case.events
+        ],
+        tasks=[
+            TaskOut(
+                department_code=task.department.code,
+                department_name=task.department.name,
+                is_lead=task.is_lead,
+                assigned_at=task.assigned_at,
+                done_at=task.done_at,
+            )
+            for task in case.tasks
+        ],
+        attachments=[AttachmentOut.model_validate(attachment) for attachment in case.attachments],
+    )
+
+
+def department_out(department: Department) -> DepartmentOut:
+    """A department with its region's code."""
+    return DepartmentOut(
+        code=department.code,
+        name=department.name,
+        function=department.function,
+        level=department.level,
+        region_code=department.region.code,
+        linkage_level=department.linkage_level,
+        phone=department.phone,
+        is_active=department.is_active,
+    )
+
+
+def user_out(user: User) -> UserOut:
+    """A user without secrets."""
+    return UserOut(
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role,
+        role_label=ROLE_LABELS[user.role],
+        region_code=user.region.code if user.region else None,
+        department_code=user.department.code if user.department else None,
+        is_active=user.is_active,
+    )
+
+
+def category_out(category: Category) -> CategoryOut:
+    """A class with its parent's code."""
+    return CategoryOut(
+        code=category.code,
+        name=category.name,
+        kind=category.kind,
+        parent_code=category.parent.code if category.parent else None,
+        department_function=category.department_function,
+        closure_standard=category.closure_standard,
+        limits=category.limits,
+        is_active=category.is_active,
+    )
+
+
+def grid_out(grid: Grid, with_boundary: bool) -> GridOut:
+    """A grid, with its polygon if asked."""
+    return GridOut(
+        code=grid.code,
+        name=grid.name,
+        kind=grid.kind,
+        region_code=grid.region.code,
+        boundary=grid.boundary if with_boundary else None,
+    )

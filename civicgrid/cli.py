@@ -1,0 +1,108 @@
+"""The ``civicgrid`` command: serve, demo, init-db, import-categories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, func, select
+
+from civicgrid.catalog import CatalogError, default_categories_path, load_categories
+from civicgrid.settings import Settings, get_settings
+from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.migrate import upgrade
+from civicgrid.store.models import Case
+
+app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
+
+
+def _migrated_engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+@app.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database (CIVICGRID_DATABASE_URL) and load the default categories
+    if it has none."""
+    from civicgrid.services.categories import import_categories
+    from civicgrid.store.models import Category
+
+    settings = get_settings()
+    engine = _migrated_engine(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        if session.scalar(select(func.count()).select_from(Category)) == 0:
+            result = import_categories(session, load_categories(default_categories_path()))
+            typer.echo(f"loaded the default category tree: {result.added} classes")
+    typer.echo(f"database ready: {settings.database_url}")
+
+
+@app.command("import-categories")
+def import_categories_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="a category CSV")],
+) -> None:
+    """Add or update the category tree from a CSV file (columns as in the shipped default)."""
+    from civicgrid.services.categories import import_categories
+
+    try:
+        specs = load_categories(file)
+    except CatalogError as error:
+        typer.echo(f"{file}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(get_settings())
+    with session_scope(make_session_factory(engine)) as session:
+        result = import_categories(session, specs)
+    typer.echo(
+        f"{file}: {len(specs)} small classes read; {result.added} classes added, {result.updated} updated"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Start the API server (migrating the database first)."""
+    import uvicorn
+
+    from civicgrid.api.app import create_app
+
+    settings = get_settings()
+    engine = _migrated_engine(settings)
+    typer.echo(f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve", help="start the server once loaded")] = False,
+    cases: Annotated[int, typer.Option(min=0, max=5000, help="how many demo cases")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same district)")] = 20261124,
+    host: Annotated[str, typer.Option(help="address to listen on with --serve")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on with --serve")] = 8000,
+) -> None:
+    """Load the demo district (江滨街道: communities, 20+25 grids, departments, users of every
+    role, a few hundred cases in every state and light), unless the database has cases."""
+    from civicgrid.demo import DEMO_PASSWORD, load_demo
+    from civicgrid.services.cases import CentreRules
+
+    settings = get_settings()
+    engine = _migrated_engine(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        if session.scalar(select(func.count()).select_from(Case)):
+            typer.echo("the database already holds cases: demo data not loaded again")
+        else:
+            summary = load_demo(session, CentreRules.from_settings(settings), datetime.now(UTC), cases, seed)
+            typer.echo(summary)
+            typer.echo(
+                f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"
+            )
+    if serve_after:
+        serve(host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,372 @@
+"""The case service: register a case and move it through the loop, one event per change.
+
+Functions take a session and never commit: the caller's scope (API request, CLI command)
+does, so a refused action leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from civicgrid.domain import workflow
+from civicgrid.domain.calendar import WorkCalendar
+from civicgrid.domain.clock import stage_clock
+from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
+from civicgrid.domain.limits import TimeLimit, parse_limit
+from civicgrid.domain.vocabulary import Action, CaseState, Channel, Role, Stage, Urgency
+from civicgrid.geo.index import GridIndex
+from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
+from civicgrid.settings import Settings
+from civicgrid.store import cases as case_queries
+from civicgrid.store.lookups import by_code, optional_by_code
+from civicgrid.store.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    CaseTask,
+    Category,
+    Department,
+    Grid,
+    Region,
+    User,
+)
+from civicgrid.store.scoping import region_in_scope
+
+#: Who may register a new case, and through which channels a citizen may.
+REPORTING_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.INSPECTOR, Role.CITIZEN})
+CITIZEN_CHANNELS = frozenset({Channel.WEB, Channel.WECHAT})
+#: Actions a handler takes for their own department only.
+DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.HANDLE, Action.REQUEST_EXTENSION})
+
+
+@dataclass(frozen=True)
+class CentreRules:
+    """What the case service needs of the centre's settings."""
+
+    calendar: WorkCalendar
+    warning_ratio: float
+    number_prefix: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CentreRules:
+        """The rules of the centre these settings describe."""
+        return cls(settings.calendar(), settings.warning_ratio, settings.case_number_prefix)
+
+
+def stage_limits(category: Category, urgency: Urgency) -> dict[Stage, TimeLimit]:
+    """The category's limit for each stage at ``urgency`` (urgent falls back to normal)."""
+    normal = category.limits.get(Urgency.NORMAL.value, {})
+    chosen = {**normal, **category.limits.get(urgency.value, {})}
+    return {Stage(stage): parse_limit(text) for stage, text in chosen.items() if text}
+
+
+def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRules, now: datetime) -> Case:
+    """Register a new case from any channel; it starts ``reported`` with its first event."""
+    if actor.role not in REPORTING_ROLES:
+        raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
+    if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
+        raise RoleNotAllowed("citizens report through the web or wechat channels")
+    category = by_code(session, Category, data.category_code)
+    if category.parent_id is None or not category.is_active:
+        raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
+    if data.external_id is not None:
+        existing = session.scalar(
+            select(Case.number).where(Case.channel == data.channel, Case.external_id == data.external_id)
+        )
+        if existing is not None:
+            raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+    grid, region = _place(session, data)
+    if not region_in_scope(region, actor):
+        raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
+    case = Case(
+        number=_next_number(session, rules, now),
+        external_id=data.external_id,
+        channel=data.channel,
+        kind=category.kind,
+        request_type=data.request_type,
+        category=category,
+        urgency=data.urgency,
+        title=data.title,
+        description=data.description,
+        address=data.address,
+        lng=data.lng,
+        lat=data.lat,
+        region=region,
+        grid=grid,
+        reporter_name=data.reporter_name,
+        reporter_phone=data.reporter_phone,
+        reporter_user_id=actor.id if actor.role is Role.CITIZEN else None,
+        state=CaseState.REPORTED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
+    _refresh_clock(case, rules)
+    try:
+        session.flush()
+    except IntegrityError as error:  # two writers with the same external id at once
+        raise Conflict(f"case could not be stored: {error.orig}") from None
+    return case
+
+
+def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region]:
+    """The grid and region of a new case, from its coordinate, grid code or region code."""
+    grid = optional_by_code(session, Grid, data.grid_code)
+    if grid is None and data.lng is not None and data.lat is not None:
+        grid = GridIndex.from_session(session).locate(data.lng, data.lat)
+        if grid is None and data.region_code is None:
+            raise InvalidInput(
+                f"coordinate ({data.lng}, {data.lat}) lies outside every grid of the territory; "
+                "give a region_code"
+            )
+    if data.region_code is not None:
+        region = by_code(session, Region, data.region_code)
+        if grid is not None and not grid.region.path.startswith(region.path):
+            raise InvalidInput(f"grid {grid.code} does not lie in region {region.code}")
+        return grid, grid.region if grid is not None else region
+    assert grid is not None  # the schema demands a coordinate, grid or region
+    return grid, grid.region
+
+
+def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
+    """The next printable case number of the day, e.g. JD-20261124-000123."""
+    day = now.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
+    bumped = session.execute(
+        update(CaseNumberCounter)
+        .where(CaseNumberCounter.prefix == rules.number_prefix, CaseNumberCounter.day == day)
+        .values(last=CaseNumberCounter.last + 1)
+        .returning(CaseNumberCounter.last)
+    ).scalar()
+    if bumped is None:
+        session.add(CaseNumberCounter(prefix=rules.number_prefix, day=day, last=1))
+        session.flush()
+        bumped = 1
+    return f"{rules.number_prefix}-{day}-{bumped:06d}"
+
+
+def transition(
+    session: Session,
+    actor: User,
+    number: str,
+    action: Action,
+    request: TransitionRequest,
+    rules: CentreRules,
+    now: datetime,
+) -> Case:
+    """Take ``action`` on case ``number`` as ``actor``: check state, role and scope, append
+    the event, update the cached state and clock. Raises a domain error and writes nothing
+    when any check fails."""
+    case = case_queries.get_visible(session, actor, number, for_update=True)
+    if request.expected_version is not None and request.expected_version != case.version:
+        raise Conflict(
+            f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
+        )
+    previous = None
+    if action is Action.RESUME:
+        suspension = case_queries.last_event(case, Action.SUSPEND)
+        previous = suspension.from_state if suspension is not None else None
+    new_state = workflow.apply(case.state, action, actor.role, reason=request.note, previous=previous)
+    data = _effects(session, case, actor, action, request, rules, now)
+    event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
+    if action is Action.DISPATCH_JOINT:
+        for code in [data["department"], *data["assisting_departments"]]:
+            department = by_code(session, Department, code)
+            case.tasks.append(
+                CaseTask(
+                    department=department, is_lead=department is case.department, assigned_at=now, event=event
+                )
+            )
+    case.state = new_state
+    case.updated_at = now
+    _refresh_clock(case, rules)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"case {number} was changed by someone else at the same time; reload it") from None
+    return case
+
+
+def _effects(
+    session: Session,
+    case: Case,
+    actor: User,
+    action: Action,
+    request: TransitionRequest,
+    rules: CentreRules,
+    now: datetime,
+) -> dict[str, Any]:
+    """Check what the action needs beyond the table and apply it to the case; return the
+    facts the event records."""
+    if action in DEPARTMENT_ACTIONS and actor.department_id != case.department_id:
+        raise RoleNotAllowed(f"case {case.number} is not assigned to your department")
+    if action is Action.DISPATCH:
+        department = _department(session, request.department_code, "dispatch")
+        case.department = department
+        return {"department": department.code}
+    if action is Action.DISPATCH_JOINT:
+        lead = _department(session, request.department_code, "dispatch_joint (lead)")
+        assisting = [
+            _department(session, code, "dispatch_joint") for code in request.assisting_department_codes
+        ]
+        codes = [lead.code, *(d.code for d in assisting)]
+        if not assisting or len(set(codes)) != len(codes):
+            raise InvalidInput("dispatch_joint needs a lead and at least one other, distinct, department")
+        case.department = lead
+        return {"department": lead.code, "assisting_departments": codes[1:]}
+    if action is Action.REJECT:
+        rejected = case.department.code if case.department else None
+        case.department = None
+        return {"department": rejected}
+    if action is Action.FINISH_TASK:
+        task = _open_task(case, actor)
+        task.done_at = now
+        return {"department": task.department.code}
+    if action is Action.HANDLE and case.state is CaseState.JOINT:
+        waiting = [t.department.name for t in _current_tasks(case) if not t.is_lead and t.done_at is None]
+        if waiting:
+            raise InvalidInput(f"assisting departments have not finished their part: {'、'.join(waiting)}")
+    if action is Action.FAIL_CHECK:
+        case.rework_count += 1
+    if action is Action.CLOSE:
+        case.closed_at = now
+    if action is Action.REVISIT:
+        if request.satisfaction is None:
+            raise InvalidInput("revisit needs the citizen's satisfaction")
+        case.satisfaction = request.satisfaction
+        return {"satisfaction": request.satisfaction.value}
+    if action is Action.MERGE:
+        return _merge(session, case, actor, request)
+    if action is Action.REQUEST_EXTENSION:
+        return _extension_request(case, request, rules, now)
+    if action is Action.APPROVE_EXTENSION:
+        asked = case_queries.last_event(case, Action.REQUEST_EXTENSION)
+        return dict(asked.data) if asked is not None else {}
+    return {}
+
+
+def _department(session: Session, code: str | None, action: str) -> Department:
+    if not code:
+        raise InvalidInput(f"{action} needs a department_code")
+    department = by_code(session, Department, code)
+    if not department.is_active:
+        raise InvalidInput(f"department {code} is not active")
+    return department
+
+
+def _current_tasks(case: Case) -> list[CaseTask]:
+    """The tasks of the newest joint dispatch (an earlier one's tasks are history)."""
+    latest = max((task.event.seq for task in case.tasks), default=None)
+    return [task for task in case.tasks if task.event.seq == latest]
+
+
+def _open_task(case: Case, actor: User) -> CaseTask:
+    for task in _current_tasks(case):
+        if task.department_id == actor.department_id and not task.is_lead:
+            if task.done_at is not None:
+                raise InvalidInput(f"your department's part of case {case.number} is already done")
+            return task
+    raise RoleNotAllowed(f"your department assists on no open part of case {case.number}")
+
+
+def _merge(session: Session, case: Case, actor: User, request: TransitionRequest) -> dict[str, Any]:
+    if not request.merge_into:
+        raise InvalidInput("merge needs merge_into: the number of the case that is kept")
+    if request.merge_into == case.number:
+        raise InvalidInput("a case cannot be merged into itself")
+    kept = case_queries.get_visible(session, actor, request.merge_into)
+    if kept.state in (CaseState.MERGED, CaseState.VOIDED):
+        raise InvalidInput(f"case {kept.number} is {kept.state.value}; merge into the case it points to")
+    case.merged_into = kept
+    return {"merged_into": kept.number}
+
+
+def _extension_request(
+    case: Case, request: TransitionRequest, rules: CentreRules, now: datetime
+) -> dict[str, Any]:
+    if request.new_deadline is None:
+        raise InvalidInput("request_extension needs new_deadline")
+    if request.new_deadline <= now:
+        raise InvalidInput(f"new_deadline {request.new_deadline.isoformat()} is in the past")
+    if case.deadline_at is None or case.stage is None:
+        raise InvalidInput(f"case {case.number} has no running deadline to extend")
+    if request.new_deadline <= case.deadline_at:
+        raise InvalidInput(
+            f"new_deadline must be later than the current deadline {case.deadline_at.isoformat()}"
+        )
+    limit = stage_limits(case.category, case.urgency)[case.stage]
+    extra = limit.measure(rules.calendar, case.deadline_at, request.new_deadline)
+    return {"new_deadline": request.new_deadline.isoformat(), "extension_seconds": extra}
+
+
+def _append_event(
+    case: Case,
+    actor: User,
+    action: Action,
+    from_state: CaseState | None,
+    to_state: CaseState,
+    now: datetime,
+    note: str,
+    data: dict[str, Any],
+) -> CaseEvent:
+    event = CaseEvent(
+        seq=len(case.events) + 1,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        actor_role=actor.role,
+        at=now,
+        note=note,
+        data=data,
+    )
+    case.events.append(event)
+    return event
+
+
+def _refresh_clock(case: Case, rules: CentreRules) -> None:
+    """Recompute the cached stage clock from the case's events."""
+    clock = stage_clock(
+        case.events, stage_limits(case.category, case.urgency), rules.calendar, rules.warning_ratio
+    )
+    case.stage = clock.stage if clock else None
+    case.stage_started_at = clock.started_at if clock else None
+    case.warning_at = clock.warning_at if clock else None
+    case.deadline_at = clock.deadline if clock else None
+
+
+def add_attachment(
+    session: Session, actor: User, number: str, data: AttachmentIn, now: datetime
+) -> Attachment:
+    """Record what is known of a photo or file on a case, optionally tied to one of its events."""
+    if actor.role is Role.CITIZEN:
+        raise RoleNotAllowed("citizens attach files when they report, through the public API")
+    case = case_queries.get_visible(session, actor, number)
+    event_id = None
+    if data.event_seq is not None:
+        event = next((event for event in case.events if event.seq == data.event_seq), None)
+        if event is None:
+            raise InvalidInput(f"case {number} has no event {data.event_seq}")
+        event_id = event.id
+    attachment = Attachment(
+        case=case,
+        event_id=event_id,
+        filename=data.filename,
+        content_type=data.content_type,
+        size_bytes=data.size_bytes,
+        sha256=data.sha256,
+        uri=data.uri,
+        uploaded_by_id=actor.id,
+        created_at=now,
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment

@@ -1,0 +1,91 @@
+"""Queries for cases; each one goes through ``scoped``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from civicgrid.domain.errors import NotFound
+from civicgrid.domain.vocabulary import Light
+from civicgrid.schemas import CaseFilters
+from civicgrid.store.lookups import by_code
+from civicgrid.store.models import Case, CaseEvent, Category, Department, Grid, Region, User
+from civicgrid.store.scoping import region_subtree, scoped
+
+
+def get_visible(session: Session, actor: User, number: str, *, for_update: bool = False) -> Case:
+    """The case ``number`` if ``actor`` may see it (locked for writing if asked), else NotFound."""
+    query = scoped(select(Case).where(Case.number == number), actor)
+    if for_update:
+        # PostgreSQL locks the row; SQLite serialises writers and the version check catches the rest.
+        query = query.with_for_update()
+    case = session.scalar(query)
+    if case is None:
+        raise NotFound(f"no case '{number}' that you may see")
+    return case
+
+
+def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime) -> Select[tuple[Case]]:
+    """The actor's cases narrowed by ``filters``, newest first."""
+    query = scoped(select(Case), actor)
+    if filters.state:
+        query = query.where(Case.state.in_(filters.state))
+    if filters.light is Light.RED:
+        query = query.where(Case.deadline_at <= now)
+    elif filters.light is Light.YELLOW:
+        query = query.where(Case.warning_at <= now, Case.deadline_at > now)
+    elif filters.light is Light.GREEN:
+        query = query.where(Case.warning_at > now)
+    if filters.region_code:
+        region = by_code(session, Region, filters.region_code)
+        query = query.where(Case.region_id.in_(region_subtree(region.path)))
+    if filters.grid_code:
+        query = query.where(Case.grid_id == by_code(session, Grid, filters.grid_code).id)
+    if filters.department_code:
+        query = query.where(Case.department_id == by_code(session, Department, filters.department_code).id)
+    if filters.category_code:
+        category = by_code(session, Category, filters.category_code)
+        query = query.where(
+            or_(Case.category_id == category.id, Case.category_id.in_(_children(category.id)))
+        )
+    if filters.channel:
+        query = query.where(Case.channel.in_(filters.channel))
+    if filters.created_from:
+        query = query.where(Case.created_at >= filters.created_from)
+    if filters.created_to:
+        query = query.where(Case.created_at < filters.created_to)
+    if filters.q:
+        pattern = f"%{filters.q}%"
+        query = query.where(
+            or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
+        )
+    return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def _children(category_id: int) -> Select[tuple[int]]:
+    return select(Category.id).where(Category.parent_id == category_id)
+
+
+def page(
+    session: Session, query: Select[tuple[Case]], page_number: int, page_size: int
+) -> tuple[list[Case], int]:
+    """One page of ``query`` with what a list shows loaded up front (no N+1), and the total."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(
+        query.options(
+            selectinload(Case.category),
+            selectinload(Case.region),
+            selectinload(Case.grid),
+            selectinload(Case.department),
+        )
+        .limit(page_size)
+        .offset((page_number - 1) * page_size)
+    ).all()
+    return list(rows), total
+
+
+def last_event(case: Case, action: str) -> CaseEvent | None:
+    """The newest event of ``case`` with ``action``."""
+    return next((event for event in reversed(case.events) if event.action == action), None)

@@ -1,0 +1,44 @@
+"""Who may see which case: the one place where region and department scope is applied.
+
+Every query for cases on behalf of a user goes through ``scoped``; a test walks the code
+and fails when a case query bypasses it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, false, or_, select
+
+from civicgrid.domain.vocabulary import Role
+from civicgrid.store.models import Case, CaseTask, Region, User
+
+
+def region_subtree(path: str) -> Select[tuple[int]]:
+    """Ids of the regions at or below the region with ``path``."""
+    return select(Region.id).where(Region.path.startswith(path, autoescape=True))
+
+
+def scoped(query: Select[tuple[Case]], actor: User) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases ``actor`` may see.
+
+    Staff see their region's subtree; a handler sees the cases of their department (as the
+    responsible one or a joint-handling partner); a citizen sees what they reported.
+    """
+    if actor.role is Role.CITIZEN:
+        return query.where(Case.reporter_user_id == actor.id)
+    if actor.role is Role.HANDLER:
+        if actor.department_id is None:
+            return query.where(false())
+        partner = exists().where(CaseTask.case_id == Case.id, CaseTask.department_id == actor.department_id)
+        return query.where(or_(Case.department_id == actor.department_id, partner))
+    if actor.region is None:
+        return query.where(false())
+    return query.where(Case.region_id.in_(region_subtree(actor.region.path)))
+
+
+def region_in_scope(region: Region, actor: User) -> bool:
+    """Whether ``actor`` may act in ``region`` (create a case there, manage it)."""
+    if actor.role is Role.CITIZEN:
+        return True
+    if actor.region is None:
+        return False
+    return region.path.startswith(actor.region.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -52,11 +53,15 @@ def region(session: Session, code: str, name: str, level: RegionLevel, parent: R
     return row
 
 
+@cache
+def password_hash() -> str:
+    """The test password's hash, computed once (argon2 is slow on purpose)."""
+    return hash_password(PASSWORD)
+
+
 def user(session: Session, username: str, role: Role, **scope: Any) -> User:
     """A user with the test password."""
-    row = User(
-        username=username, full_name=username, password_hash=hash_password(PASSWORD), role=role, **scope
-    )
+    row = User(username=username, full_name=username, password_hash=password_hash(), role=role, **scope)
     session.add(row)
     return row
 

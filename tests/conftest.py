@@ -1,0 +1,141 @@
+"""Test fixtures: one migrated database per backend (SQLite file and a throw-away
+PostgreSQL cluster) per worker; each test runs in a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicgrid.api.app import create_app
+from civicgrid.services.cases import CentreRules
+from civicgrid.settings import Settings
+from civicgrid.store.db import make_engine
+from civicgrid.store.migrate import upgrade
+from tests.factories import World, build_world
+from tests.pg_cluster import find_bin_dir, throwaway_cluster
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("CIVICGRID_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL: CIVICGRID_TEST_POSTGRES_URL, or a throw-away cluster."""
+    given = os.environ.get("CIVICGRID_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = (
+            "PostgreSQL is not installed (apt-get install postgresql) and no CIVICGRID_TEST_POSTGRES_URL"
+        )
+        if _require_postgres():
+            pytest.fail(message)
+        pytest.skip(message)
+    with throwaway_cluster(bin_dir) as url:
+        yield url
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("db") / "civicgrid.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine(postgres_server: str) -> Iterator[Engine]:
+    name = f"civicgrid_test_{_worker()}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    engine = make_engine(postgres_server.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A migrated engine of each backend in turn."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose outer transaction is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions on the test's connection; their commits become savepoints."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    """Two streets, departments, a user per role and the default categories."""
+    return build_world(session)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(environment="test", database_url="sqlite://")
+
+
+@pytest.fixture
+def rules(settings: Settings) -> CentreRules:
+    return CentreRules.from_settings(settings)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """Wednesday 30 September 2026, 10:00 in Shanghai: the eve of the National Day holiday."""
+    return datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, session_factory: sessionmaker[Session], world: World) -> FastAPI:
+    """The API on the test's transaction (the world committed to its savepoint)."""
+    application = create_app(settings, engine)
+    application.state.session_factory = session_factory
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI, session: Session) -> Iterator[TestClient]:
+    session.commit()  # the world becomes visible to the app's sessions on the same connection
+    with TestClient(app) as test_client:
+        yield test_client

@@ -112,7 +112,7 @@ def world(session: Session) -> World:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environment="test", database_url="sqlite://")
+    return Settings(environment="test", database_url="sqlite://", token_hours=720)
 
 
 @pytest.fixture

@@ -21,7 +21,21 @@ app = typer.Typer(help="civicgrid: command centre for grid-based urban governanc
 def _migrated_engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    _warn_if_calendar_runs_out(settings)
     return engine
+
+
+def _warn_if_calendar_runs_out(settings: Settings) -> None:
+    """Say so when the holiday data ends within a year: deadlines then count Mon–Fri only."""
+    calendar = settings.calendar()
+    year = datetime.now(calendar.timezone).year
+    missing = [y for y in (year, year + 1) if not calendar.knows_year(y)]
+    if missing:
+        typer.echo(
+            f"warning: the installed chinesecalendar has no holidays for {', '.join(map(str, missing))}; "
+            "working-time deadlines there count Monday–Friday only (pip install -U chinesecalendar)",
+            err=True,
+        )
 
 
 @app.command("init-db")

@@ -1,0 +1,85 @@
+"""The command line on a real SQLite file: init-db, import-categories, demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from civicgrid.cli import app
+from civicgrid.settings import get_settings
+from civicgrid.store.db import make_engine, make_session_factory
+from civicgrid.store.models import Case, Category
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    monkeypatch.setenv("CIVICGRID_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def count(url: str, model: type[Case] | type[Category]) -> int:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        total = session.scalar(select(func.count()).select_from(model)) or 0
+    engine.dispose()
+    return total
+
+
+def test_init_db_migrates_and_loads_the_default_categories_once(database: str) -> None:
+    first = runner.invoke(app, ["init-db"])
+    assert first.exit_code == 0, first.output
+    assert "loaded the default category tree" in first.output
+    classes = count(database, Category)
+    assert classes > 60
+    again = runner.invoke(app, ["init-db"])
+    assert again.exit_code == 0 and "loaded" not in again.output
+    assert count(database, Category) == classes
+
+
+def test_import_categories_adds_and_updates(database: str, tmp_path: Path) -> None:
+    from civicgrid.catalog import COLUMNS
+
+    header = ",".join(COLUMNS)
+    row = "E10,街面秩序(本地),E1001,夜市占道,event,urban_management,收摊复原,1h,30min,2wh,4wh,,,,"
+    good = tmp_path / "ours.csv"
+    good.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    result = runner.invoke(app, ["import-categories", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "1 small classes read; 2 classes added, 0 updated" in result.output
+    result = runner.invoke(app, ["import-categories", str(good)])
+    assert "0 classes added, 1 updated" in result.output
+
+
+def test_a_bad_category_file_names_the_line_and_changes_nothing(database: str, tmp_path: Path) -> None:
+    from civicgrid.catalog import COLUMNS
+
+    runner.invoke(app, ["init-db"])
+    before = count(database, Category)
+    header = ",".join(COLUMNS)
+    good = "E10,本地,E1001,夜市占道,event,urban_management,收摊复原,1h,30min,2wh,4wh,,,,"
+    bad = "E10,本地,E1002,夜市噪声,event,urban_management,停止噪声,1h,30min,soon,4wh,,,,"
+    path = tmp_path / "bad.csv"
+    path.write_text(f"{header}\n{good}\n{bad}\n", encoding="utf-8")
+    result = runner.invoke(app, ["import-categories", str(path)])
+    assert result.exit_code == 1
+    assert "line 3" in result.output and "handle_limit" in result.output and "soon" in result.output
+    assert count(database, Category) == before
+
+
+def test_demo_loads_once(database: str) -> None:
+    result = runner.invoke(app, ["demo", "--cases", "40"])
+    assert result.exit_code == 0, result.output
+    assert "civicgrid-demo" in result.output
+    assert count(database, Case) == 40
+    again = runner.invoke(app, ["demo", "--cases", "40"])
+    assert "already holds cases" in again.output
+    assert count(database, Case) == 40

@@ -80,12 +80,15 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Start the API server (migrating the database first)."""
+    settings = get_settings()
+    _serve(settings, _migrated_engine(settings), host, port)
+
+
+def _serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
     import uvicorn
 
     from civicgrid.api.app import create_app
 
-    settings = get_settings()
-    engine = _migrated_engine(settings)
     typer.echo(f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
 
@@ -115,7 +118,7 @@ def demo(
                 f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"
             )
     if serve_after:
-        serve(host=host, port=port)
+        _serve(settings, engine, host, port)
 
 
 if __name__ == "__main__":

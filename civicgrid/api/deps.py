@@ -15,21 +15,15 @@ from civicgrid.domain.errors import Unauthenticated
 from civicgrid.services import auth
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
+from civicgrid.store.db import session_scope
 from civicgrid.store.models import User
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session whose transaction commits when the route returns and rolls back on error,
     before the response leaves (``scope="function"``), so a 2xx means it is stored."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_settings(request: Request) -> Settings:

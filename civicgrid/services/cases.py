@@ -7,7 +7,7 @@ does, so a refused action leaves the store exactly as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -338,9 +338,14 @@ def _refresh_clock(case: Case, rules: CentreRules) -> None:
         case.events, stage_limits(case.category, case.urgency), rules.calendar, rules.warning_ratio
     )
     case.stage = clock.stage if clock else None
-    case.stage_started_at = clock.started_at if clock else None
-    case.warning_at = clock.warning_at if clock else None
-    case.deadline_at = clock.deadline if clock else None
+    case.stage_started_at = _utc(clock.started_at if clock else None)
+    case.warning_at = _utc(clock.warning_at if clock else None)
+    case.deadline_at = _utc(clock.deadline if clock else None)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Times leave the store in UTC; keep fresh ones the same, so answers do not vary."""
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 def add_attachment(

@@ -13,7 +13,7 @@ from civicgrid.domain.errors import Conflict, InvalidInput, NotFound
 from civicgrid.domain.limits import parse_limit
 from civicgrid.domain.vocabulary import Stage, Urgency
 from civicgrid.schemas import CategoryIn, CategoryPatch
-from civicgrid.services.directory import require_admin
+from civicgrid.services.directory import apply_changes, require_admin
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import Category, User
 
@@ -109,10 +109,7 @@ def update_category(session: Session, actor: User, code: str, data: CategoryPatc
             raise InvalidInput("limits cannot be empty")
         category.limits = _checked_limits(data.limits)
         changes.pop("limits")
-    for field, value in changes.items():
-        if value is None and field != "department_function":
-            raise InvalidInput(f"{field} cannot be empty")
-        setattr(category, field, value)
+    apply_changes(category, changes, nullable=frozenset({"department_function"}))
     session.flush()
     return category
 

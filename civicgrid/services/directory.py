@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +17,14 @@ from civicgrid.store.scoping import region_in_scope
 
 #: Roles whose scope is a department rather than a region.
 DEPARTMENT_ROLES = frozenset({Role.HANDLER})
+
+
+def apply_changes(target: object, changes: dict[str, Any], nullable: frozenset[str] = frozenset()) -> None:
+    """Set the fields a PATCH body gave; only ``nullable`` ones may be cleared with null."""
+    for field, value in changes.items():
+        if value is None and field not in nullable:
+            raise InvalidInput(f"{field} cannot be empty")
+        setattr(target, field, value)
 
 
 def require_admin(actor: User) -> None:
@@ -58,10 +68,7 @@ def update_department(session: Session, actor: User, code: str, data: Department
     if department is None:
         raise NotFound(f"no department '{code}'")
     _region_for_admin(session, actor, department.region.code)
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field != "phone":
-            raise InvalidInput(f"{field} cannot be empty")
-        setattr(department, field, value)
+    apply_changes(department, data.model_dump(exclude_unset=True), nullable=frozenset({"phone"}))
     session.flush()
     return department
 
@@ -111,10 +118,7 @@ def update_user(session: Session, actor: User, username: str, data: UserPatch) -
     changes = data.model_dump(exclude_unset=True)
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
-    for field, value in changes.items():
-        if value is None and field != "phone":
-            raise InvalidInput(f"{field} cannot be empty")
-        setattr(user, field, value)
+    apply_changes(user, changes, nullable=frozenset({"phone"}))
     session.flush()
     return user
 

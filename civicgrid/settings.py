@@ -30,11 +30,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        if self.environment == "production":
-            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
-                raise ValueError("CIVICGRID_SECRET_KEY must be set to 32+ random characters in production")
-            if self.database_url.startswith("sqlite"):
-                raise ValueError("production runs on PostgreSQL: set CIVICGRID_DATABASE_URL")
+        if self.environment != "development" and (
+            self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError("CIVICGRID_SECRET_KEY must be 32+ random characters outside development")
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("production runs on PostgreSQL: set CIVICGRID_DATABASE_URL")
         WorkCalendar.from_text(self.working_periods, self.timezone)
         return self
 

@@ -112,7 +112,9 @@ def world(session: Session) -> World:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environment="test", database_url="sqlite://", token_hours=720)
+    return Settings(
+        environment="test", database_url="sqlite://", token_hours=720, secret_key="test-only-secret-" * 3
+    )
 
 
 @pytest.fixture

@@ -43,6 +43,17 @@ from civicgrid.store.scoping import region_in_scope
 #: Who may register a new case, and through which channels a citizen may.
 REPORTING_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.INSPECTOR, Role.CITIZEN})
 CITIZEN_CHANNELS = frozenset({Channel.WEB, Channel.WECHAT})
+#: The request fields each action takes besides ``note`` and ``expected_version``.
+ACTION_FIELDS: dict[Action, frozenset[str]] = {
+    Action.DISPATCH: frozenset({"department_code"}),
+    Action.DISPATCH_JOINT: frozenset({"department_code", "assisting_department_codes"}),
+    Action.REVISIT: frozenset({"satisfaction"}),
+    Action.MERGE: frozenset({"merge_into"}),
+    Action.REQUEST_EXTENSION: frozenset({"new_deadline"}),
+}
+ALWAYS_ALLOWED_FIELDS = frozenset({"note", "expected_version"})
+#: Actions the upper centre takes on an escalated case, not the street that escalated it.
+UPPER_LEVEL_ACTIONS = frozenset({Action.DISPATCH, Action.DISPATCH_JOINT, Action.SEND_BACK})
 #: Actions a handler takes for their own department only.
 DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.HANDLE, Action.REQUEST_EXTENSION})
 
@@ -206,16 +217,23 @@ def _effects(
 ) -> dict[str, Any]:
     """Check what the action needs beyond the table and apply it to the case; return the
     facts the event records."""
+    stray = request.model_fields_set - ALWAYS_ALLOWED_FIELDS - ACTION_FIELDS.get(action, frozenset())
+    if stray:
+        raise InvalidInput(f"{action.value} does not take {', '.join(sorted(stray))}")
     if action in DEPARTMENT_ACTIONS and actor.department_id != case.department_id:
         raise RoleNotAllowed(f"case {case.number} is not assigned to your department")
+    if case.state is CaseState.ESCALATED and action in UPPER_LEVEL_ACTIONS:
+        _require_upper_level(session, case, actor)
+    if action is Action.ESCALATE:
+        return {"from_region": actor.region.code if actor.region else None}
     if action is Action.DISPATCH:
-        department = _department(session, request.department_code, "dispatch")
+        department = _department(session, actor, request.department_code, "dispatch")
         case.department = department
         return {"department": department.code}
     if action is Action.DISPATCH_JOINT:
-        lead = _department(session, request.department_code, "dispatch_joint (lead)")
+        lead = _department(session, actor, request.department_code, "dispatch_joint (lead)")
         assisting = [
-            _department(session, code, "dispatch_joint") for code in request.assisting_department_codes
+            _department(session, actor, code, "dispatch_joint") for code in request.assisting_department_codes
         ]
         codes = [lead.code, *(d.code for d in assisting)]
         if not assisting or len(set(codes)) != len(codes):
@@ -253,13 +271,28 @@ def _effects(
     return {}
 
 
-def _department(session: Session, code: str | None, action: str) -> Department:
+def _department(session: Session, actor: User, code: str | None, action: str) -> Department:
+    """An active department the actor may send cases to: one serving the actor's region,
+    a region above it (a district bureau) or one below it — never another street's."""
     if not code:
         raise InvalidInput(f"{action} needs a department_code")
     department = by_code(session, Department, code)
     if not department.is_active:
         raise InvalidInput(f"department {code} is not active")
+    mine, theirs = actor.region.path if actor.region else "", department.region.path
+    if not (mine.startswith(theirs) or theirs.startswith(mine)):
+        raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
     return department
+
+
+def _require_upper_level(session: Session, case: Case, actor: User) -> None:
+    """Only a centre above the one that escalated the case may take it on or send it back."""
+    escalation = case_queries.last_event(case, Action.ESCALATE)
+    code = escalation.data.get("from_region") if escalation is not None else None
+    below = session.scalar(select(Region).where(Region.code == code)) if code else None
+    mine = actor.region.path if actor.region else ""
+    if below is None or not (below.path.startswith(mine) and below.path != mine):
+        raise RoleNotAllowed(f"case {case.number} was escalated to the upper centre; it is theirs to act on")
 
 
 def _current_tasks(case: Case) -> list[CaseTask]:

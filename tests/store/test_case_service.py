@@ -422,3 +422,50 @@ def test_case_create_schema_refuses_malformed_coordinates() -> None:
     ):
         with pytest.raises(ValidationError):
             CaseCreate(**base, **fields)
+
+
+def test_a_street_cannot_dispatch_to_another_streets_department(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    case = walk(session, world, rules, new_case(session, world, rules, now), LOOP[1:2], now)
+    session.commit()
+    before = snapshot(session)
+    with pytest.raises(RoleNotAllowed, match=r"D-CG-W .*serves another area"):
+        act(session, world, rules, case, "dispatcher", "dispatch", now, department_code="D-CG-W")
+    session.rollback()
+    assert snapshot(session) == before
+
+
+def test_only_the_upper_centre_acts_on_an_escalated_case(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    case = walk(session, world, rules, new_case(session, world, rules, now), LOOP[1:2], now)
+    case = act(session, world, rules, case, "dispatcher", "escalate", now, note="需区级协调")
+    assert case.events[-1].data == {"from_region": "T0101"}
+    session.commit()
+    before = snapshot(session)
+    for action, fields in (("dispatch", {"department_code": "D-CG-E"}), ("send_back", {"note": "x"})):
+        with pytest.raises(RoleNotAllowed, match="upper centre"):
+            act(session, world, rules, case, "dispatcher", action, now, **fields)
+        session.rollback()
+    assert snapshot(session) == before
+    case = act(session, world, rules, case, "district_dispatcher", "send_back", now, note="属街道事权")
+    assert case.state is CaseState.REGISTERED
+
+
+def test_an_action_refuses_fields_it_does_not_take(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    case = new_case(session, world, rules, now)
+    with pytest.raises(InvalidInput, match="register does not take department_code, satisfaction"):
+        act(
+            session,
+            world,
+            rules,
+            case,
+            "operator",
+            "register",
+            now,
+            department_code="D-SZ-E",
+            satisfaction="satisfied",
+        )

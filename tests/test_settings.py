@@ -1,0 +1,46 @@
+"""Settings refuse what is unsafe or malformed, and say which variable is at fault."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from civicgrid.settings import Settings
+
+SECRET = "x" * 40
+
+
+def test_development_runs_on_defaults() -> None:
+    settings = Settings(environment="development")
+    assert settings.database_url.startswith("sqlite") and settings.calendar().workday_seconds == 27000
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"environment": "production", "database_url": "postgresql+psycopg://db/cg"}, "CIVICGRID_SECRET_KEY"),
+        ({"environment": "test", "secret_key": "short"}, "CIVICGRID_SECRET_KEY"),
+        ({"environment": "production", "secret_key": SECRET}, "PostgreSQL"),
+        ({"working_periods": "13:00-12:00"}, "13:00-12:00"),
+        ({"timezone": "Mars/Olympus"}, "Mars/Olympus"),
+        ({"warning_ratio": 1.5}, "warning_ratio"),
+        ({"case_number_prefix": "jd-1"}, "case_number_prefix"),
+    ],
+)
+def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**fields)  # type: ignore[arg-type]
+
+
+def test_production_on_postgresql_with_a_real_secret_is_accepted() -> None:
+    settings = Settings(
+        environment="production", secret_key=SECRET, database_url="postgresql+psycopg://db/cg"
+    )
+    assert settings.environment == "production"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICGRID_WORKING_PERIODS", "09:00-12:00,14:00-18:00")
+    monkeypatch.setenv("CIVICGRID_CASE_NUMBER_PREFIX", "WG")
+    settings = Settings()
+    assert settings.case_number_prefix == "WG" and settings.calendar().workday_seconds == 7 * 3600

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -149,19 +151,18 @@ def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region]:
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
-    """The next printable case number of the day, e.g. JD-20261124-000123."""
+    """The next printable case number of the day, e.g. JD-20261124-000123; one upsert, so
+    two centres' operators registering at once never get the same number."""
     day = now.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
-    bumped = session.execute(
-        update(CaseNumberCounter)
-        .where(CaseNumberCounter.prefix == rules.number_prefix, CaseNumberCounter.day == day)
-        .values(last=CaseNumberCounter.last + 1)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseNumberCounter)
+        .values(prefix=rules.number_prefix, day=day, last=1)
+        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CaseNumberCounter.last + 1})
         .returning(CaseNumberCounter.last)
-    ).scalar()
-    if bumped is None:
-        session.add(CaseNumberCounter(prefix=rules.number_prefix, day=day, last=1))
-        session.flush()
-        bumped = 1
-    return f"{rules.number_prefix}-{day}-{bumped:06d}"
+    )
+    number = session.execute(statement).scalar_one()
+    return f"{rules.number_prefix}-{day}-{number:06d}"
 
 
 def transition(

@@ -12,6 +12,7 @@ from civicgrid.domain.vocabulary import (
     CaseKind,
     CaseState,
     Channel,
+    CoordinateSystem,
     DepartmentFunction,
     DepartmentLevel,
     GridKind,
@@ -163,7 +164,8 @@ class CategoryOut(Output):
 
 
 class CaseCreate(Strict):
-    """A new case from any channel. Give a coordinate (WGS-84) or a region code, or both."""
+    """A new case from any channel. Give a coordinate (in ``crs``; stored as WGS-84), a grid
+    code or a region code."""
 
     channel: Channel
     category_code: str = Field(min_length=1, max_length=20)
@@ -174,6 +176,10 @@ class CaseCreate(Strict):
     address: str = Field(default="", max_length=300)
     lng: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    crs: CoordinateSystem = Field(
+        default=CoordinateSystem.WGS84,
+        description="how lng/lat are written: wgs84 (GPS), gcj02 (高德/腾讯), bd09 (百度)",
+    )
     region_code: str | None = None
     grid_code: str | None = None
     reporter_name: str | None = Field(default=None, max_length=100)

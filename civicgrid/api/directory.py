@@ -106,4 +106,5 @@ def labels() -> dict[str, Any]:
         },
         "satisfaction": v.SATISFACTION_LABELS,
         "department_functions": v.DEPARTMENT_FUNCTION_LABELS,
+        "coordinate_systems": v.COORDINATE_SYSTEM_LABELS,
     }

@@ -326,3 +326,18 @@ class DepartmentLevel(StrEnum):
 
     DISTRICT = "district"
     STREET = "street"
+
+
+class CoordinateSystem(StrEnum):
+    """How a point arriving from outside is written; inside, every point is WGS-84."""
+
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+
+
+COORDINATE_SYSTEM_LABELS: dict[CoordinateSystem, str] = {
+    CoordinateSystem.WGS84: "WGS-84(GPS)",
+    CoordinateSystem.GCJ02: "GCJ-02(高德/腾讯)",
+    CoordinateSystem.BD09: "BD-09(百度)",
+}

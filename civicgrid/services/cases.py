@@ -22,7 +22,8 @@ from civicgrid.domain.calendar import WorkCalendar
 from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
 from civicgrid.domain.limits import TimeLimit, parse_limit
-from civicgrid.domain.vocabulary import Action, CaseState, Channel, Role, Stage, Urgency
+from civicgrid.domain.vocabulary import Action, CaseState, Channel, CoordinateSystem, Role, Stage, Urgency
+from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import GridIndex
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
 from civicgrid.settings import Settings
@@ -96,6 +97,9 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         )
         if existing is not None:
             raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+    if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
+        lng, lat = to_wgs84(data.lng, data.lat, data.crs)
+        data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
     grid, region = _place(session, data)
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")

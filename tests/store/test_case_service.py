@@ -469,3 +469,19 @@ def test_an_action_refuses_fields_it_does_not_take(
             department_code="D-SZ-E",
             satisfaction="satisfied",
         )
+
+
+def test_a_gcj02_or_bd09_point_is_stored_as_wgs84(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    from civicgrid.geo.crs import gcj02_to_bd09, wgs84_to_gcj02
+
+    # Near the east edge of grid g1 (120.00–120.01): taken as WGS-84 without conversion,
+    # the GCJ-02 point would fall into grid g2 (the shift is ~450 m east here).
+    wgs = (120.0085, 30.005)
+    gcj = wgs84_to_gcj02(*wgs)
+    assert gcj[0] > 120.01
+    for crs, point in (("gcj02", gcj), ("bd09", gcj02_to_bd09(*gcj))):
+        case = new_case(session, world, rules, now, lng=point[0], lat=point[1], crs=crs)
+        assert case.grid is world.grids["g1"]
+        assert (case.lng, case.lat) == pytest.approx(wgs, abs=1e-6)

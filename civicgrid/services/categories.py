@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicgrid.catalog import CategorySpec
-from civicgrid.domain.errors import Conflict, InvalidInput, NotFound
+from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.limits import parse_limit
 from civicgrid.domain.vocabulary import Stage, Urgency
 from civicgrid.schemas import CategoryIn, CategoryPatch
 from civicgrid.services.directory import apply_changes, require_admin
-from civicgrid.store.lookups import by_code
+from civicgrid.store.lookups import by_code, edited_by_code, require_unused_code
 from civicgrid.store.models import Category, User
 
 
@@ -73,8 +73,7 @@ def _checked_limits(limits: dict[Urgency, dict[Stage, str]]) -> dict[str, dict[s
 def create_category(session: Session, actor: User, data: CategoryIn) -> Category:
     """Add a big class, or a small class under an existing big class."""
     require_admin(actor)
-    if session.scalar(select(Category.id).where(Category.code == data.code)) is not None:
-        raise Conflict(f"category code '{data.code}' exists already")
+    require_unused_code(session, Category, data.code)
     parent = None
     if data.parent_code is not None:
         parent = by_code(session, Category, data.parent_code)
@@ -100,9 +99,7 @@ def create_category(session: Session, actor: User, data: CategoryIn) -> Category
 def update_category(session: Session, actor: User, code: str, data: CategoryPatch) -> Category:
     """Edit a class; new limits apply to each open case from its next change on."""
     require_admin(actor)
-    category = session.scalar(select(Category).where(Category.code == code))
-    if category is None:
-        raise NotFound(f"no category '{code}'")
+    category = edited_by_code(session, Category, code)
     changes = data.model_dump(exclude_unset=True)
     if "limits" in changes:
         if data.limits is None:

@@ -11,7 +11,13 @@ from civicgrid.domain.errors import Conflict, InvalidInput, NotFound, RoleNotAll
 from civicgrid.domain.vocabulary import Role
 from civicgrid.schemas import DepartmentIn, DepartmentPatch, UserIn, UserPatch
 from civicgrid.services.auth import hash_password
-from civicgrid.store.lookups import by_code, optional_by_code, user_by_username
+from civicgrid.store.lookups import (
+    by_code,
+    edited_by_code,
+    optional_by_code,
+    require_unused_code,
+    user_by_username,
+)
 from civicgrid.store.models import Department, Grid, Region, User
 from civicgrid.store.scoping import region_in_scope
 
@@ -43,8 +49,7 @@ def _region_for_admin(session: Session, actor: User, code: str) -> Region:
 def create_department(session: Session, actor: User, data: DepartmentIn) -> Department:
     """Add a department serving a region of the admin's scope."""
     require_admin(actor)
-    if session.scalar(select(Department.id).where(Department.code == data.code)) is not None:
-        raise Conflict(f"department code '{data.code}' exists already")
+    require_unused_code(session, Department, data.code)
     department = Department(
         code=data.code,
         name=data.name,
@@ -64,9 +69,7 @@ def create_department(session: Session, actor: User, data: DepartmentIn) -> Depa
 def update_department(session: Session, actor: User, code: str, data: DepartmentPatch) -> Department:
     """Change a department's name, linkage level, phone or whether it is active."""
     require_admin(actor)
-    department = session.scalar(select(Department).where(Department.code == code))
-    if department is None:
-        raise NotFound(f"no department '{code}'")
+    department = edited_by_code(session, Department, code)
     _region_for_admin(session, actor, department.region.code)
     apply_changes(department, data.model_dump(exclude_unset=True), nullable=frozenset({"phone"}))
     session.flush()

@@ -7,7 +7,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicgrid.domain.errors import InvalidInput
+from civicgrid.domain.errors import Conflict, InvalidInput, NotFound
 from civicgrid.store.models import Category, Department, Grid, Region, User
 
 Coded = TypeVar("Coded", Region, Grid, Department, Category)
@@ -21,6 +21,20 @@ def by_code(session: Session, model: type[Coded], code: str) -> Coded:
     if found is None:
         raise InvalidInput(f"unknown {_WORDS[model]} code '{code}'")
     return found
+
+
+def edited_by_code(session: Session, model: type[Coded], code: str) -> Coded:
+    """The ``model`` row a request edits (named in its path), or NotFound."""
+    found = session.scalar(select(model).where(model.code == code))
+    if found is None:
+        raise NotFound(f"no {_WORDS[model]} '{code}'")
+    return found
+
+
+def require_unused_code(session: Session, model: type[Coded], code: str) -> None:
+    """Refuse a new ``model`` row whose code is taken."""
+    if session.scalar(select(model.id).where(model.code == code)) is not None:
+        raise Conflict(f"{_WORDS[model]} code '{code}' exists already")
 
 
 def optional_by_code(session: Session, model: type[Coded], code: str | None) -> Coded | None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from civicgrid.catalog import default_categories_path, load_categories
 from civicgrid.domain import workflow
 from civicgrid.domain.calendar import WorkCalendar
-from civicgrid.domain.clock import RESTARTING_ACTIONS, STAGE_OF_STATE, light_at
+from civicgrid.domain.clock import STAGE_OF_STATE, light_at, opens_stage
 from civicgrid.domain.errors import Conflict
 from civicgrid.domain.limits import TimeLimit
 from civicgrid.domain.vocabulary import (
@@ -1026,11 +1026,8 @@ def _anchor(plan: _Plan) -> int:
     """The index of the step that started the running stage's clock (as the clock reads it)."""
     stage, anchor = None, 0
     for index, step in enumerate(plan.steps):
-        if step.action in (A.SUSPEND, A.RESUME):
-            continue
-        new_stage = STAGE_OF_STATE.get(step.state)
-        if new_stage != stage or step.action in RESTARTING_ACTIONS:
-            stage, anchor = new_stage, index
+        if opens_stage(step.action, step.state, stage):
+            stage, anchor = STAGE_OF_STATE.get(step.state), index
     return anchor
 
 

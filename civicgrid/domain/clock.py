@@ -35,6 +35,14 @@ STAGE_OF_STATE: dict[CaseState, Stage] = {
 RESTARTING_ACTIONS = frozenset({Action.FAIL_CHECK, Action.DISPATCH, Action.DISPATCH_JOINT})
 
 
+def opens_stage(action: Action, to_state: CaseState, running: Stage | None) -> bool:
+    """Whether an event starts a fresh stage clock: it enters another stage than the one
+    ``running``, or restarts the same one. Suspending and resuming pause a clock, never start one."""
+    if action in (Action.SUSPEND, Action.RESUME):
+        return False
+    return STAGE_OF_STATE.get(to_state) != running or action in RESTARTING_ACTIONS
+
+
 class TimedEvent(Protocol):
     """What the clock needs of a case event."""
 
@@ -98,9 +106,9 @@ def stage_clock(
             suspensions.append((suspended_since, event.at))
             suspended_since = None
             continue
-        new_stage = STAGE_OF_STATE.get(event.to_state)
-        if new_stage != stage or (event.action in RESTARTING_ACTIONS):
-            stage, started_at, suspensions, extension = new_stage, event.at, [], 0.0
+        if opens_stage(event.action, event.to_state, stage):
+            stage, started_at = STAGE_OF_STATE.get(event.to_state), event.at
+            suspensions, extension = [], 0.0
         if event.action is Action.APPROVE_EXTENSION:
             extension += event.extension_seconds
     if stage is None or started_at is None or stage not in limits:

@@ -19,7 +19,7 @@ app = typer.Typer(help="civicgrid: command centre for grid-based urban governanc
 
 
 def _migrated_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     upgrade(engine)
     _warn_if_calendar_runs_out(settings)
     return engine

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     working_periods: str = "08:30-12:00,13:30-17:30"
     warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=60_000)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

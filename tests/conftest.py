@@ -133,6 +133,7 @@ def app(settings: Settings, engine: Engine, session_factory: sessionmaker[Sessio
     """The API on the test's transaction (the world committed to its savepoint)."""
     application = create_app(settings, engine)
     application.state.session_factory = session_factory
+    application.state.read_session_factory = session_factory
     return application
 
 

@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """The application for ``settings`` (default: from the environment) on ``engine``
     (default: one for ``settings.database_url``; the schema must be migrated)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     app = FastAPI(
         title="civicgrid",
         version=__version__,
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = make_session_factory(engine, read_only=True)
     app.state.rules = CentreRules.from_settings(settings)
     errors.install(app)
     app.include_router(auth.router)

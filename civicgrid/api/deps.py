@@ -18,11 +18,17 @@ from civicgrid.settings import Settings
 from civicgrid.store.db import session_scope
 from civicgrid.store.models import User
 
+#: Methods that change nothing: their requests read in a transaction that takes no write lock.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session whose transaction commits when the route returns and rolls back on error,
-    before the response leaves (``scope="function"``), so a 2xx means it is stored."""
-    with session_scope(request.app.state.session_factory) as session:
+    before the response leaves (``scope="function"``), so a 2xx means it is stored. Reading
+    requests get a read-only session, so they never wait for or hold the write lock."""
+    state = request.app.state
+    factory = state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
+    with session_scope(factory) as session:
         yield session
 
 

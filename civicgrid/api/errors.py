@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicgrid.domain.errors import (
@@ -20,6 +22,11 @@ from civicgrid.domain.errors import (
     TransitionNotAllowed,
     Unauthenticated,
 )
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait when the database is busy or unreachable.
+RETRY_AFTER_SECONDS = 1
 
 STATUS: dict[type[DomainError], int] = {
     Unauthenticated: 401,
@@ -45,6 +52,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "not found, or not visible to you"},
     409: {"model": ErrorOut, "description": "state does not allow it, or a conflicting write"},
     422: {"model": ErrorOut, "description": "invalid input, with the field or rule at fault"},
+    503: {"model": ErrorOut, "description": "the database is busy or unreachable: retry after Retry-After"},
 }
 
 
@@ -71,8 +79,22 @@ def _http_error(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+    # OperationalError is the database saying it cannot do the work now (SQLite's write lock
+    # not free within the busy timeout, a lost PostgreSQL connection): nothing was stored,
+    # and the same request can simply be sent again.
+    assert isinstance(error, OperationalError)
+    log.warning("database unavailable: %s", error.orig)
+    return JSONResponse(
+        {"error": "database_busy", "detail": "the database is busy; nothing was stored, try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)

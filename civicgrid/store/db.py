@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -29,36 +30,49 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+#: Execution option marking an engine whose transactions only read (see ``make_session_factory``).
+READ_ONLY = "civicgrid_read_only"
+
+
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
     # savepoints and transactional DDL work as on PostgreSQL.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets the web pages read while a write is under way; foreign keys are off by default.
+    # WAL lets readers work while a write is under way; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at the start, so concurrent writers queue on the busy
-    # timeout instead of failing with "database is locked" when a read turns into a write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A reader's DEFERRED transaction reads a snapshot and never takes the write lock. A
+    # writer's IMMEDIATE one takes the lock at the start, so concurrent writers queue on the
+    # busy timeout instead of failing when a read turns into a write.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout (how long a
+    writer waits for the write lock before giving up)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine`` that keep objects readable after commit."""
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions bound to ``engine`` that keep objects readable after commit. ``read_only``
+    sessions never take SQLite's write lock, and PostgreSQL refuses writes in them."""
+    if read_only:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        engine = engine.execution_options(**options)
     return sessionmaker(engine, expire_on_commit=False)
 
 

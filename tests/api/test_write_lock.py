@@ -1,0 +1,79 @@
+"""SQLite's one write lock, on a real file: readers never wait for it, and a writer that
+cannot get it in time is told to retry (503 JSON with Retry-After), never given a 500."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from civicgrid.api.app import create_app
+from civicgrid.settings import Settings
+from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.migrate import upgrade
+from tests.api.test_api import HOTLINE_CASE
+from tests.factories import PASSWORD, build_world
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[tuple[Path, Engine]]:
+    """A migrated SQLite file with the test world committed, and a short busy timeout."""
+    path = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=200)
+    upgrade(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        build_world(session)
+    yield path, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(database: tuple[Path, Engine], settings: Settings) -> Iterator[TestClient]:
+    _, engine = database
+    with TestClient(create_app(settings, engine)) as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, username: str) -> dict[str, str]:
+    reply = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+def test_reads_do_not_wait_for_a_writer(client: TestClient) -> None:
+    operator = sign_in(client, "operator")
+    number = client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator).json()["number"]
+    with _locked(client):
+        assert client.get("/api/v1/cases", headers=operator).json()["total"] == 1
+        assert client.get(f"/api/v1/cases/{number}", headers=operator).status_code == 200
+        assert client.get("/api/v1/auth/me", headers=operator).status_code == 200
+
+
+def test_a_writer_that_cannot_get_the_lock_is_told_to_retry(client: TestClient) -> None:
+    operator = sign_in(client, "operator")
+    with _locked(client):
+        reply = client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator)
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["Retry-After"] == "1"
+    assert reply.json()["error"] == "database_busy"
+    # Nothing was stored, and once the lock is free the same request succeeds.
+    assert client.get("/api/v1/cases", headers=operator).json()["total"] == 0
+    assert client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator).status_code == 201
+
+
+@contextmanager
+def _locked(client: TestClient) -> Iterator[None]:
+    """Hold the write lock from another connection, as a second program would."""
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -100,7 +100,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
-    grid, region = _place(session, data)
+    grid, region, overlays = _place(session, data)
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
     case = Case(
@@ -118,6 +118,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         lat=data.lat,
         region=region,
         grid=grid,
+        overlay_grids=overlays,
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
         reporter_user_id=actor.id if actor.role is Role.CITIZEN else None,
@@ -135,23 +136,29 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     return case
 
 
-def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region]:
-    """The grid and region of a new case, from its coordinate, grid code or region code."""
+def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region, list[Grid]]:
+    """The grid, region and overlay grids of a new case. A coordinate picks the most specific
+    grid that covers it (a dedicated grid before the comprehensive one) and the overlay grids
+    it lies in; an explicit grid code wins over the coordinate's grid."""
+    placement = None
+    if data.lng is not None and data.lat is not None:
+        placement = GridIndex.from_session(session).place(data.lng, data.lat)
     grid = optional_by_code(session, Grid, data.grid_code)
-    if grid is None and data.lng is not None and data.lat is not None:
-        grid = GridIndex.from_session(session).locate(data.lng, data.lat)
+    if grid is None and placement is not None:
+        grid = placement.grid
         if grid is None and data.region_code is None:
             raise InvalidInput(
                 f"coordinate ({data.lng}, {data.lat}) lies outside every grid of the territory; "
                 "give a region_code"
             )
+    overlays = [g for g in placement.overlays if g is not grid] if placement is not None else []
     if data.region_code is not None:
         region = by_code(session, Region, data.region_code)
         if grid is not None and not grid.region.path.startswith(region.path):
             raise InvalidInput(f"grid {grid.code} does not lie in region {region.code}")
-        return grid, grid.region if grid is not None else region
+        return grid, grid.region if grid is not None else region, overlays
     assert grid is not None  # the schema demands a coordinate, grid or region
-    return grid, grid.region
+    return grid, grid.region, overlays
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:

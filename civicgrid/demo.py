@@ -1191,7 +1191,9 @@ def load_demo(
     timer = _Timer(rules, now)
     _place_in_time(plans, timer, rng)
 
-    keepable = [p for p in plans if p.final is not S.VOIDED]
+    # Each case's whole history is written at once, so a duplicate is merged into a case that
+    # is still open when the demo ends: the case service refuses a merge into a finished one.
+    keepable = [p for p in plans if p.final not in FINAL_STATES]
     for index in range(len(order), len(order) + finals[S.MERGED]):
         if not keepable:
             break

@@ -22,7 +22,17 @@ from civicgrid.domain.calendar import WorkCalendar
 from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
 from civicgrid.domain.limits import TimeLimit, parse_limit
-from civicgrid.domain.vocabulary import Action, CaseState, Channel, CoordinateSystem, Role, Stage, Urgency
+from civicgrid.domain.vocabulary import (
+    FINAL_STATES,
+    STATE_LABELS,
+    Action,
+    CaseState,
+    Channel,
+    CoordinateSystem,
+    Role,
+    Stage,
+    Urgency,
+)
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import GridIndex
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
@@ -328,8 +338,18 @@ def _merge(session: Session, case: Case, actor: User, request: TransitionRequest
     if request.merge_into == case.number:
         raise InvalidInput("a case cannot be merged into itself")
     kept = case_queries.get_visible(session, actor, request.merge_into)
-    if kept.state in (CaseState.MERGED, CaseState.VOIDED):
-        raise InvalidInput(f"case {kept.number} is {kept.state.value}; merge into the case it points to")
+    # The kept case carries the duplicate's report from now on, so it must still be open:
+    # a closed, revisited or archived file is not reopened by a merge, and a voided or merged
+    # one will never be handled.
+    if kept.state is CaseState.MERGED and kept.merged_into is not None:
+        raise InvalidInput(
+            f"case {kept.number} is merged into {kept.merged_into.number}; merge into that case"
+        )
+    if kept.state in FINAL_STATES:
+        raise InvalidInput(
+            f"case {kept.number} is {STATE_LABELS[kept.state]} ({kept.state.value}); "
+            "merge only into a case that is still open"
+        )
     case.merged_into = kept
     return {"merged_into": kept.number}
 

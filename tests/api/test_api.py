@@ -439,3 +439,28 @@ def test_a_case_belongs_to_its_dedicated_grid_and_counts_in_its_overlay_grids(
     assert numbers("T010101-01") == {in_estate["number"], elsewhere["number"], chosen["number"]}
     rows = session.execute(select(case_overlay_grids.c.case_id)).scalars().all()
     assert len(rows) == 3
+
+
+def test_a_case_is_not_merged_into_a_finished_one(
+    client: TestClient,
+    login: Callable[[str], Headers],
+    session: Session,
+    clock: Callable[[datetime], None],
+) -> None:
+    operator = login("operator")
+    voided = create(client, operator)["number"]
+    act(client, operator, voided, "void", note="无效来电")
+    duplicate = create(client, operator)["number"]
+    before = counts(session)
+    reply = client.post(
+        f"/api/v1/cases/{duplicate}/actions/merge",
+        json={"note": "重复", "merge_into": voided},
+        headers=operator,
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {
+        "error": "invalid",
+        "detail": f"case {voided} is 作废 (voided); merge only into a case that is still open",
+    }
+    assert counts(session) == before
+    assert client.get(f"/api/v1/cases/{duplicate}", headers=operator).json()["state"] == "reported"

@@ -100,13 +100,29 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same district)")] = 20261124,
     host: Annotated[str, typer.Option(help="address to listen on with --serve")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on with --serve")] = 8000,
+    with_published_passwords: Annotated[
+        bool,
+        typer.Option(
+            "--with-published-passwords",
+            help="load the demo outside development all the same, with its published password",
+        ),
+    ] = False,
 ) -> None:
     """Load the demo district (江滨街道: communities, 20+25 grids, departments, users of every
-    role, a few hundred cases in every state and light), unless the database has cases."""
+    role, a few hundred cases in every state and light), unless the database has cases.
+    Outside development it refuses unless --with-published-passwords is given."""
     from civicgrid.demo import DEMO_PASSWORD, load_demo
     from civicgrid.services.cases import CentreRules
 
     settings = get_settings()
+    if settings.environment != "development" and not with_published_passwords:
+        typer.echo(
+            f"refused: CIVICGRID_ENVIRONMENT is {settings.environment}, and the demo creates staff "
+            f"accounts (admin included) whose password '{DEMO_PASSWORD}' is published; "
+            "pass --with-published-passwords to load it anyway",
+            err=True,
+        )
+        raise typer.Exit(code=1)
     engine = _migrated_engine(settings)
     with session_scope(make_session_factory(engine)) as session:
         if session.scalar(select(func.count()).select_from(Case)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,6 +97,9 @@ DEDICATED = (
     ("004", "D01", "江滨实验小学专属网格", (0.55, 0.60, 0.80, 0.85)),
     ("002", "D01", "滨河农贸市场专属网格", (0.20, 0.20, 0.40, 0.35)),
 )
+#: How often a case comes from a dedicated grid, against 0.6–1.6 for each of the 20
+#: comprehensive ones: a busy market or school gate, about one case in twelve each.
+DEDICATED_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,11 @@ def _sub_box(box: Box, share: tuple[float, float, float, float]) -> Box:
     )
 
 
+def _inside(box: Box, lng: float, lat: float) -> bool:
+    west, south, east, north = box
+    return west <= lng <= east and south <= lat <= north
+
+
 def _estate_boxes(box: Box, count: int) -> list[Box]:
     """Residential compounds laid over a community: cells of a lattice, shrunk to leave streets."""
     columns = 3 if count > 4 else 2
@@ -422,6 +430,7 @@ def _build_territory(session: Session, rng: random.Random) -> _World:
         session, STREET_CODE, STREET_NAME, RegionLevel.STREET, district, (WEST, SOUTH, EAST, NORTH)
     )
     world = _World(district=district, street=street)
+    dedicated: list[_GridSpot] = []
     number = 0
     for spec in COMMUNITIES:
         box = _community_box(spec)
@@ -452,15 +461,20 @@ def _build_territory(session: Session, rng: random.Random) -> _World:
             )
         for suffix, code, name, share in DEDICATED:
             if suffix == spec.suffix:
-                world.grids.append(
-                    Grid(
-                        code=f"{community.code}-{code}",
-                        name=name,
-                        kind=GridKind.DEDICATED,
-                        region=community,
-                        boundary=_rect(*_sub_box(box, share)),
-                    )
+                part = _sub_box(box, share)
+                grid = Grid(
+                    code=f"{community.code}-{code}",
+                    name=name,
+                    kind=GridKind.DEDICATED,
+                    region=community,
+                    boundary=_rect(*part),
                 )
+                world.grids.append(grid)
+                dedicated.append(_GridSpot(grid, part, spec, "", DEDICATED_WEIGHT))
+    # Dedicated grids have their own inspectors, numbered after the comprehensive grids'.
+    for spot in dedicated:
+        number += 1
+        world.spots.append(replace(spot, inspector=f"inspector{number:02d}"))
     session.add_all(world.grids)
     return world
 
@@ -605,12 +619,20 @@ class _Planner:
             options = [c for c in options if c not in (Channel.INSPECTOR, Channel.VIDEO)]
         return self._weighted(options, [CHANNEL_WEIGHTS[c] for c in options])
 
-    def _point(self, box: Box) -> tuple[float, float]:
-        west, south, east, north = box
-        # A margin keeps points off the shared edges of neighbouring grids.
-        lng = west + (east - west) * self.rng.uniform(0.06, 0.94)
-        lat = south + (north - south) * self.rng.uniform(0.06, 0.94)
-        return round(lng, 6), round(lat, 6)
+    def _point(self, spot: _GridSpot) -> tuple[float, float]:
+        """A point in the spot's grid; in a comprehensive grid, outside every dedicated grid,
+        so that the case's grid is the spot's and its inspector the spot's inspector."""
+        west, south, east, north = spot.box
+        while True:
+            # A margin keeps points off the shared edges of neighbouring grids.
+            lng = round(west + (east - west) * self.rng.uniform(0.06, 0.94), 6)
+            lat = round(south + (north - south) * self.rng.uniform(0.06, 0.94), 6)
+            if spot.grid.kind is GridKind.DEDICATED or not any(
+                _inside(other.box, lng, lat)
+                for other in self.world.spots
+                if other.grid.kind is GridKind.DEDICATED
+            ):
+                return lng, lat
 
     def _place(self, kind: str, spec: CommunitySpec) -> tuple[str, str]:
         """The place as a title names it, and the full address."""
@@ -644,7 +666,7 @@ class _Planner:
         category = self._category(final)
         channel = self._channel(final)
         spot = self._weighted(self.world.spots, [s.weight for s in self.world.spots])
-        lng, lat = self._point(spot.box)
+        lng, lat = self._point(spot)
         kind, phrases = PHRASES.get(category.code, ("road", (category.name + "问题",)))
         place, address = self._place(kind, spot.community)
         phrase = rng.choice(phrases)
@@ -1169,7 +1191,9 @@ def load_demo(
     timer = _Timer(rules, now)
     _place_in_time(plans, timer, rng)
 
-    keepable = [p for p in plans if p.final is not S.VOIDED]
+    # Each case's whole history is written at once, so a duplicate is merged into a case that
+    # is still open when the demo ends: the case service refuses a merge into a finished one.
+    keepable = [p for p in plans if p.final not in FINAL_STATES]
     for index in range(len(order), len(order) + finals[S.MERGED]):
         if not keepable:
             break
@@ -1195,9 +1219,12 @@ def _summary(world: _World, created: list[Case], now: datetime) -> str:
     by_state = ", ".join(f"{state.value} {states[state]}" for state in CaseState if states[state])
     by_light = ", ".join(f"{light.value} {lights[light]}" for light in Light)
     kinds = Counter(grid.kind for grid in world.grids)
+    dedicated = sum(case.grid is not None and case.grid.kind is GridKind.DEDICATED for case in created)
+    in_overlays = sum(bool(case.overlay_grids) for case in created)
     return (
         f"{DISTRICT_NAME}{STREET_NAME}: {len(world.communities)} communities, {len(world.grids)} grids "
         f"({kinds[GridKind.COMPREHENSIVE]} comprehensive, {kinds[GridKind.OVERLAY]} overlay, "
         f"{kinds[GridKind.DEDICATED]} dedicated), {len(world.departments)} departments, "
-        f"{len(world.users)} users, {len(created)} cases ({by_state}); open cases' lights: {by_light}."
+        f"{len(world.users)} users, {len(created)} cases ({by_state}); {dedicated} in dedicated grids, "
+        f"{in_overlays} also in an overlay grid; open cases' lights: {by_light}."
     )

@@ -283,6 +283,9 @@ class CaseDetail(CaseSummary):
     satisfaction: Satisfaction | None
     rework_count: int
     merged_into: str | None
+    overlay_grid_codes: list[str] = Field(
+        description="overlay grids (e.g. residents' self-governance grids) the case also counts in"
+    )
     closure_standard: str
     allowed_actions: list[Action]
     timeline: list[EventOut]
@@ -303,7 +306,9 @@ class CaseFilters(BaseModel):
     state: list[CaseState] = Field(default_factory=list)
     light: Light | None = None
     region_code: str | None = None
-    grid_code: str | None = None
+    grid_code: str | None = Field(
+        default=None, description="the case's own grid or an overlay grid it lies in"
+    )
     department_code: str | None = None
     category_code: str | None = None
     channel: list[Channel] = Field(default_factory=list)

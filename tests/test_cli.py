@@ -83,3 +83,25 @@ def test_demo_loads_once(database: str) -> None:
     again = runner.invoke(app, ["demo", "--cases", "40"])
     assert "already holds cases" in again.output
     assert count(database, Case) == 40
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_demo_refuses_outside_development_unless_forced(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("CIVICGRID_ENVIRONMENT", environment)
+    monkeypatch.setenv("CIVICGRID_SECRET_KEY", "a-real-secret-of-at-least-32-characters")
+    if environment == "production":
+        # Production runs on PostgreSQL: nothing may connect to it, so the port is closed.
+        monkeypatch.setenv("CIVICGRID_DATABASE_URL", "postgresql+psycopg://centre@127.0.0.1:1/civicgrid")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["demo", "--cases", "5"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"refused: CIVICGRID_ENVIRONMENT is {environment}")
+    assert "--with-published-passwords" in lines[0] and "civicgrid-demo" in lines[0]
+    assert not (tmp_path / "centre.db").exists()  # not even migrated
+    if environment == "test":
+        forced = runner.invoke(app, ["demo", "--cases", "5", "--with-published-passwords"])
+        assert forced.exit_code == 0, forced.output
+        assert count(database, Case) == 5

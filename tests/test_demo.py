@@ -3,6 +3,7 @@ with a history that replays to its state."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -110,12 +111,39 @@ def test_every_history_replays_to_the_cached_state_and_ends_before_now(cases: li
         assert events[-1].to_state is case.state
 
 
-def test_every_case_lies_in_its_comprehensive_grid(cases: list[Case]) -> None:
+def test_every_case_lies_in_the_most_specific_grid_and_counts_in_its_overlays(
+    session: Session, cases: list[Case]
+) -> None:
+    grids = list(session.scalars(select(Grid)))
     for case in cases:
+        point = Point(case.lng, case.lat)
+        covering = {grid.kind: grid for grid in grids if shape(grid.boundary).intersects(point)}
         assert case.grid is not None, case.number
-        assert case.grid.kind is GridKind.COMPREHENSIVE
-        assert shape(case.grid.boundary).contains(Point(case.lng, case.lat)), case.number
+        assert case.grid is covering.get(GridKind.DEDICATED, covering[GridKind.COMPREHENSIVE]), case.number
+        assert shape(case.grid.boundary).contains(point), case.number
         assert case.region_id == case.grid.region_id
+        overlays = [
+            grid for grid in grids if grid.kind is GridKind.OVERLAY and shape(grid.boundary).intersects(point)
+        ]
+        assert case.overlay_grids == sorted(overlays, key=lambda grid: grid.code), case.number
+    per_grid = Counter(case.grid.code for case in cases if case.grid is not None)
+    dedicated = [grid for grid in grids if grid.kind is GridKind.DEDICATED]
+    assert len(dedicated) == 2
+    assert all(per_grid[grid.code] >= 2 for grid in dedicated), per_grid
+    assert sum(bool(case.overlay_grids) for case in cases) > CASES / 4
+
+
+def test_dedicated_grid_inspectors_check_their_own_cases(session: Session, cases: list[Case]) -> None:
+    inspectors = {user.id: user for user in session.scalars(select(User).where(User.role == Role.INSPECTOR))}
+    for case in cases:
+        if case.grid is None or case.grid.kind is not GridKind.DEDICATED:
+            continue
+        on_site = [
+            inspectors[event.actor_id]
+            for event in case.events
+            if event.action in (Action.VERIFY, Action.CHECK) and event.actor_id is not None
+        ]
+        assert all(inspector.grid_id == case.grid_id for inspector in on_site), case.number
 
 
 def test_twenty_plus_twenty_five_grids_tile_the_communities(session: Session) -> None:
@@ -166,12 +194,16 @@ def test_one_user_of_every_role_with_the_demo_password(session: Session) -> None
     assert PasswordHasher().verify(users[0].password_hash, DEMO_PASSWORD)
     inspectors = [user for user in users if user.role is Role.INSPECTOR]
     grids = {grid.id: grid for grid in session.scalars(select(Grid))}
-    assert len(inspectors) == 20
-    assert len({user.grid_id for user in inspectors}) == 20
+    # One inspector for each comprehensive grid and each dedicated grid.
+    assert len(inspectors) == 22
+    assert len({user.grid_id for user in inspectors}) == 22
+    assert Counter(grids[user.grid_id].kind for user in inspectors) == {
+        GridKind.COMPREHENSIVE: 20,
+        GridKind.DEDICATED: 2,
+    }
     for inspector in inspectors:
         assert inspector.username.startswith("inspector")
-        grid = grids[inspector.grid_id]
-        assert grid.kind is GridKind.COMPREHENSIVE and inspector.region_id == grid.region_id
+        assert inspector.region_id == grids[inspector.grid_id].region_id
     departments = list(session.scalars(select(Department)))
     handled = {user.department_id for user in users if user.role is Role.HANDLER}
     assert handled == {department.id for department in departments}
@@ -202,7 +234,7 @@ def test_side_paths_are_complete(cases: list[Case]) -> None:
     for case in cases:
         if case.state is CaseState.MERGED:
             kept = case.merged_into
-            assert kept is not None and kept.state not in (CaseState.MERGED, CaseState.VOIDED)
+            assert kept is not None and kept.state not in FINAL_STATES
             assert kept.category_id == case.category_id and kept.created_at <= case.created_at
         if case.state is CaseState.JOINT:
             leads = [task for task in case.tasks if task.is_lead]
@@ -230,7 +262,8 @@ def test_channels_urgency_and_request_types_look_like_a_real_centre(cases: list[
 def test_summary_counts_what_was_loaded(loaded: tuple[Session, str]) -> None:
     summary = loaded[1]
     assert summary.startswith("示范区江滨街道: 6 communities, 47 grids")
-    assert "20 comprehensive, 25 overlay" in summary
+    assert "20 comprehensive, 25 overlay, 2 dedicated" in summary
+    assert re.search(r"; [1-9]\d* in dedicated grids, [1-9]\d* also in an overlay grid;", summary), summary
     assert f"{CASES} cases" in summary
 
 

@@ -61,6 +61,7 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
         satisfaction=case.satisfaction,
         rework_count=case.rework_count,
         merged_into=case.merged_into.number if case.merged_into else None,
+        overlay_grid_codes=[grid.code for grid in case.overlay_grids],
         closure_standard=case.category.closure_standard,
         allowed_actions=workflow.allowed_actions(case.state, actor.role),
         timeline=[

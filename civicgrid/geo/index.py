@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from shapely import STRtree
 from shapely.geometry import Point, shape
@@ -12,8 +13,19 @@ from sqlalchemy.orm import Session, selectinload
 from civicgrid.domain.vocabulary import GridKind
 from civicgrid.store.models import Grid
 
-#: Which grid a case belongs to when several cover its point: the base cover first.
-_PREFERENCE = {GridKind.COMPREHENSIVE: 0, GridKind.DEDICATED: 1, GridKind.OVERLAY: 2}
+#: Which grid a case belongs to when several cover its point: the most specific one. A
+#: dedicated grid (a school, a market) lies inside the base cover and has its own inspector,
+#: so it comes before the comprehensive grid around it; an overlay grid is laid over the
+#: base cover for its own statistics and owns a case only where nothing else covers it.
+_PREFERENCE = {GridKind.DEDICATED: 0, GridKind.COMPREHENSIVE: 1, GridKind.OVERLAY: 2}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a point lies: the grid a case there belongs to, and the overlay grids over it."""
+
+    grid: Grid | None
+    overlays: list[Grid]
 
 
 class GridIndex:
@@ -30,12 +42,18 @@ class GridIndex:
         return cls(session.scalars(select(Grid).options(selectinload(Grid.region))).all())
 
     def grids_at(self, lng: float, lat: float) -> list[Grid]:
-        """Every grid whose polygon holds the point, comprehensive grids first."""
-        point = Point(lng, lat)
-        hits = self._tree.query(point, predicate="intersects")
-        return sorted((self._grids[i] for i in hits), key=lambda grid: (_PREFERENCE[grid.kind], grid.code))
+        """Every grid whose polygon holds the point, the most specific first: dedicated,
+        comprehensive, overlay; within a kind the smallest area first, then the code, so
+        overlapping dedicated grids always give the same answer."""
+        hits = self._tree.query(Point(lng, lat), predicate="intersects")
+        ranked = sorted(
+            hits, key=lambda i: (_PREFERENCE[self._grids[i].kind], self._shapes[i].area, self._grids[i].code)
+        )
+        return [self._grids[i] for i in ranked]
 
-    def locate(self, lng: float, lat: float) -> Grid | None:
-        """The grid a case at the point belongs to, or None outside the territory."""
+    def place(self, lng: float, lat: float) -> Placement:
+        """The grid a case at the point belongs to (None outside the territory) and the
+        overlay grids it also counts in."""
         found = self.grids_at(lng, lat)
-        return found[0] if found else None
+        grid = found[0] if found else None
+        return Placement(grid, [g for g in found if g.kind is GridKind.OVERLAY and g is not grid])

@@ -22,7 +22,17 @@ from civicgrid.domain.calendar import WorkCalendar
 from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
 from civicgrid.domain.limits import TimeLimit, parse_limit
-from civicgrid.domain.vocabulary import Action, CaseState, Channel, CoordinateSystem, Role, Stage, Urgency
+from civicgrid.domain.vocabulary import (
+    FINAL_STATES,
+    STATE_LABELS,
+    Action,
+    CaseState,
+    Channel,
+    CoordinateSystem,
+    Role,
+    Stage,
+    Urgency,
+)
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import GridIndex
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
@@ -100,7 +110,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
-    grid, region = _place(session, data)
+    grid, region, overlays = _place(session, data)
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
     case = Case(
@@ -118,6 +128,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         lat=data.lat,
         region=region,
         grid=grid,
+        overlay_grids=overlays,
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
         reporter_user_id=actor.id if actor.role is Role.CITIZEN else None,
@@ -135,23 +146,29 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     return case
 
 
-def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region]:
-    """The grid and region of a new case, from its coordinate, grid code or region code."""
+def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region, list[Grid]]:
+    """The grid, region and overlay grids of a new case. A coordinate picks the most specific
+    grid that covers it (a dedicated grid before the comprehensive one) and the overlay grids
+    it lies in; an explicit grid code wins over the coordinate's grid."""
+    placement = None
+    if data.lng is not None and data.lat is not None:
+        placement = GridIndex.from_session(session).place(data.lng, data.lat)
     grid = optional_by_code(session, Grid, data.grid_code)
-    if grid is None and data.lng is not None and data.lat is not None:
-        grid = GridIndex.from_session(session).locate(data.lng, data.lat)
+    if grid is None and placement is not None:
+        grid = placement.grid
         if grid is None and data.region_code is None:
             raise InvalidInput(
                 f"coordinate ({data.lng}, {data.lat}) lies outside every grid of the territory; "
                 "give a region_code"
             )
+    overlays = [g for g in placement.overlays if g is not grid] if placement is not None else []
     if data.region_code is not None:
         region = by_code(session, Region, data.region_code)
         if grid is not None and not grid.region.path.startswith(region.path):
             raise InvalidInput(f"grid {grid.code} does not lie in region {region.code}")
-        return grid, grid.region if grid is not None else region
+        return grid, grid.region if grid is not None else region, overlays
     assert grid is not None  # the schema demands a coordinate, grid or region
-    return grid, grid.region
+    return grid, grid.region, overlays
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
@@ -321,8 +338,18 @@ def _merge(session: Session, case: Case, actor: User, request: TransitionRequest
     if request.merge_into == case.number:
         raise InvalidInput("a case cannot be merged into itself")
     kept = case_queries.get_visible(session, actor, request.merge_into)
-    if kept.state in (CaseState.MERGED, CaseState.VOIDED):
-        raise InvalidInput(f"case {kept.number} is {kept.state.value}; merge into the case it points to")
+    # The kept case carries the duplicate's report from now on, so it must still be open:
+    # a closed, revisited or archived file is not reopened by a merge, and a voided or merged
+    # one will never be handled.
+    if kept.state is CaseState.MERGED and kept.merged_into is not None:
+        raise InvalidInput(
+            f"case {kept.number} is merged into {kept.merged_into.number}; merge into that case"
+        )
+    if kept.state in FINAL_STATES:
+        raise InvalidInput(
+            f"case {kept.number} is {STATE_LABELS[kept.state]} ({kept.state.value}); "
+            "merge only into a case that is still open"
+        )
     case.merged_into = kept
     return {"merged_into": kept.number}
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from civicgrid.domain.errors import NotFound
 from civicgrid.domain.vocabulary import Light
 from civicgrid.schemas import CaseFilters
 from civicgrid.store.lookups import by_code
-from civicgrid.store.models import Case, CaseEvent, Category, Department, Grid, Region, User
+from civicgrid.store.models import (
+    Case,
+    CaseEvent,
+    Category,
+    Department,
+    Grid,
+    Region,
+    User,
+    case_overlay_grids,
+)
 from civicgrid.store.scoping import region_subtree, scoped
 
 
@@ -42,7 +51,12 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
         region = by_code(session, Region, filters.region_code)
         query = query.where(Case.region_id.in_(region_subtree(region.path)))
     if filters.grid_code:
-        query = query.where(Case.grid_id == by_code(session, Grid, filters.grid_code).id)
+        grid_id = by_code(session, Grid, filters.grid_code).id
+        # A case counts in its own grid and in the overlay grids it lies in.
+        in_overlay = exists().where(
+            case_overlay_grids.c.case_id == Case.id, case_overlay_grids.c.grid_id == grid_id
+        )
+        query = query.where(or_(Case.grid_id == grid_id, in_overlay))
     if filters.department_code:
         query = query.where(Case.department_id == by_code(session, Department, filters.department_code).id)
     if filters.category_code:

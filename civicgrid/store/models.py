@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civicgrid.domain.vocabulary import (
@@ -152,6 +163,18 @@ class CaseNumberCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: The overlay grids (e.g. the 25 residents' self-governance grids of the "20+25" model) a
+#: case lies in besides its own grid, for the overlay's statistics and queue.
+case_overlay_grids = Table(
+    "case_overlay_grids",
+    Base.metadata,
+    # The key (case_id, grid_id) answers "is this case in that grid" for the list filter's
+    # EXISTS; the index on grid_id finds a grid's cases when the planner starts from the grid.
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("grid_id", ForeignKey("grids.id"), primary_key=True, index=True),
+)
+
+
 class Case(Base):
     """A case (案件/工单). Its state and clock are a cache of its events, kept in step by
     the case service; ``version`` guards against two writers on one case."""
@@ -198,6 +221,8 @@ class Case(Base):
     category: Mapped[Category] = relationship()
     region: Mapped[Region] = relationship()
     grid: Mapped[Grid | None] = relationship()
+    #: Overlay grids the case's point lies in besides ``grid`` (case_overlay_grids).
+    overlay_grids: Mapped[list[Grid]] = relationship(secondary=case_overlay_grids, order_by=Grid.code)
     department: Mapped[Department | None] = relationship()
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(

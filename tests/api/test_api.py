@@ -14,8 +14,9 @@ from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from civicgrid.api.deps import get_now
-from civicgrid.store.models import Case, CaseEvent, Department, User
-from tests.factories import PASSWORD
+from civicgrid.domain.vocabulary import GridKind
+from civicgrid.store.models import Case, CaseEvent, Department, Grid, User, case_overlay_grids
+from tests.factories import PASSWORD, World, square
 
 Headers = dict[str, str]
 HOTLINE_CASE = {
@@ -380,3 +381,86 @@ def test_labels_and_reference_lists(client: TestClient, login: Callable[[str], H
         "D-CG-E",
         "D-SZ-E",
     }
+
+
+@pytest.fixture
+def school_and_estate(session: Session, world: World) -> tuple[str, str]:
+    """A school's dedicated grid and a residents' overlay grid inside 东湖一社区's grid."""
+    community = world.regions["c1"]
+    school = Grid(
+        code="T010101-D01",
+        name="东湖小学专属网格",
+        kind=GridKind.DEDICATED,
+        region=community,
+        boundary=square(120.004, 30.004, 0.002),
+    )
+    estate = Grid(
+        code="T010101-Z01",
+        name="东湖花园居民自治网格",
+        kind=GridKind.OVERLAY,
+        region=community,
+        boundary=square(120.003, 30.003, 0.004),
+    )
+    session.add_all([school, estate])
+    session.flush()
+    return school.code, estate.code
+
+
+def test_a_case_belongs_to_its_dedicated_grid_and_counts_in_its_overlay_grids(
+    client: TestClient,
+    login: Callable[[str], Headers],
+    session: Session,
+    school_and_estate: tuple[str, str],
+    clock: Callable[[datetime], None],
+) -> None:
+    school, estate = school_and_estate
+    session.commit()  # the new grids become visible to the app
+    operator = login("operator")
+    at_school = create(client, operator, lng=120.005, lat=30.005)
+    assert (at_school["grid_code"], at_school["overlay_grid_codes"]) == (school, [estate])
+    assert at_school["region_code"] == "T010101"
+    in_estate = create(client, operator, lng=120.0035, lat=30.0035)
+    assert (in_estate["grid_code"], in_estate["overlay_grid_codes"]) == ("T010101-01", [estate])
+    elsewhere = create(client, operator, lng=120.009, lat=30.001)
+    assert (elsewhere["grid_code"], elsewhere["overlay_grid_codes"]) == ("T010101-01", [])
+    # An explicit grid code wins over the coordinate's grid; the overlay still counts.
+    chosen = create(client, operator, lng=120.005, lat=30.005, grid_code="T010101-01")
+    assert (chosen["grid_code"], chosen["overlay_grid_codes"]) == ("T010101-01", [estate])
+    stored = client.get(f"/api/v1/cases/{at_school['number']}", headers=login("leader")).json()
+    assert stored["grid_code"] == school and stored["overlay_grid_codes"] == [estate]
+
+    def numbers(grid_code: str) -> set[str]:
+        reply = client.get("/api/v1/cases", params={"grid_code": grid_code}, headers=login("leader"))
+        assert reply.status_code == 200, reply.text
+        return {item["number"] for item in reply.json()["items"]}
+
+    assert numbers(school) == {at_school["number"]}
+    assert numbers(estate) == {at_school["number"], in_estate["number"], chosen["number"]}
+    assert numbers("T010101-01") == {in_estate["number"], elsewhere["number"], chosen["number"]}
+    rows = session.execute(select(case_overlay_grids.c.case_id)).scalars().all()
+    assert len(rows) == 3
+
+
+def test_a_case_is_not_merged_into_a_finished_one(
+    client: TestClient,
+    login: Callable[[str], Headers],
+    session: Session,
+    clock: Callable[[datetime], None],
+) -> None:
+    operator = login("operator")
+    voided = create(client, operator)["number"]
+    act(client, operator, voided, "void", note="无效来电")
+    duplicate = create(client, operator)["number"]
+    before = counts(session)
+    reply = client.post(
+        f"/api/v1/cases/{duplicate}/actions/merge",
+        json={"note": "重复", "merge_into": voided},
+        headers=operator,
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json() == {
+        "error": "invalid",
+        "detail": f"case {voided} is 作废 (voided); merge only into a case that is still open",
+    }
+    assert counts(session) == before
+    assert client.get(f"/api/v1/cases/{duplicate}", headers=operator).json()["state"] == "reported"

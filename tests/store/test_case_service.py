@@ -231,6 +231,44 @@ def test_merge_escalate_and_void(session: Session, world: World, rules: CentreRu
     assert case.state is CaseState.DISPATCHED
 
 
+#: How to bring the case kept by a merge to each state that may not take a duplicate.
+FINISHED: dict[str, list[Step]] = {
+    "closed": LOOP[:7],
+    "revisited": LOOP[:8],
+    "archived": LOOP,
+    "voided": [("operator", "void", {"note": "无效来电"})],
+}
+
+
+@pytest.mark.parametrize("state", [*FINISHED, "merged"])
+def test_a_case_merges_only_into_a_case_that_is_still_open(
+    session: Session, world: World, rules: CentreRules, now: datetime, state: str
+) -> None:
+    if state == "merged":
+        target = new_case(session, world, rules, now)
+        kept = act(session, world, rules, new_case(session, world, rules, now), "operator", "merge", now,
+                   note="重复", merge_into=target.number)  # fmt: skip
+        reason = f"merged into {target.number}; merge into that case"
+    else:
+        kept = walk(session, world, rules, new_case(session, world, rules, now), FINISHED[state], now)
+        reason = "merge only into a case that is still open"
+    assert kept.state is CaseState(state)
+    duplicate = new_case(session, world, rules, now)
+    session.commit()
+    before = snapshot(session)
+    later = now + timedelta(hours=3)
+    with pytest.raises(InvalidInput, match=reason):
+        act(session, world, rules, duplicate, "operator", "merge", later, note="重复", merge_into=kept.number)
+    session.rollback()
+    assert snapshot(session) == before
+    # A case still open takes the duplicate.
+    open_case = new_case(session, world, rules, later)
+    merged = act(
+        session, world, rules, duplicate, "operator", "merge", later, note="重复", merge_into=open_case.number
+    )
+    assert merged.state is CaseState.MERGED and merged.merged_into is open_case
+
+
 REFUSALS: list[tuple[str, str, dict[str, Any], type[Exception], str]] = [
     ("handler_sz", "close", {}, TransitionNotAllowed, "(close)"),
     ("operator", "dispatch", {"department_code": "D-SZ-E"}, TransitionNotAllowed, "(dispatch)"),

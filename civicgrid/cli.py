@@ -19,7 +19,11 @@ app = typer.Typer(help="civicgrid: command centre for grid-based urban governanc
 
 
 def _migrated_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        synchronous=settings.sqlite_synchronous,
+    )
     upgrade(engine)
     _warn_if_calendar_runs_out(settings)
     return engine

@@ -1,12 +1,16 @@
-"""The ``civicgrid`` command: serve, demo, init-db, import-categories."""
+"""The ``civicgrid`` command: serve, demo, init-db, import-categories, backup, restore."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
@@ -19,7 +23,11 @@ app = typer.Typer(help="civicgrid: command centre for grid-based urban governanc
 
 
 def _migrated_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        synchronous=settings.sqlite_synchronous,
+    )
     upgrade(engine)
     _warn_if_calendar_runs_out(settings)
     return engine
@@ -135,6 +143,88 @@ def demo(
             )
     if serve_after:
         _serve(settings, engine, host, port)
+
+
+def _settings() -> Settings:
+    """The settings, or one line naming the variable at fault."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "CIVICGRID_" + "_".join(str(part) for part in first["loc"]).upper()
+        typer.echo(f"{name}: {first['msg']}" if first["loc"] else f"settings: {first['msg']}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Refusals and file-system errors end the command with one line, not a traceback."""
+    from civicgrid.store.backup import BackupError
+
+    try:
+        yield
+    except (BackupError, OSError, sqlite3.Error) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="the backup file to write")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace FILE if it exists")] = False,
+) -> None:
+    """Back up the database while the server keeps running. SQLite: a consistent snapshot,
+    checked with integrity_check. PostgreSQL: pg_dump -Fc (pg_dump must be on PATH)."""
+    from civicgrid.store.backup import backup_sqlite, dump_postgresql, sqlite_file
+
+    url = _settings().database_url
+    with _one_line_errors():
+        if not url.startswith("sqlite"):
+            size = dump_postgresql(url, file, overwrite=overwrite)
+            typer.echo(f"pg_dump -Fc wrote {file} ({size} bytes); restore it with pg_restore")
+            return
+        snapshot = backup_sqlite(sqlite_file(url), file, overwrite=overwrite)
+    typer.echo(
+        f"backed up to {file}: integrity ok, schema {snapshot.revision}, "
+        f"{snapshot.cases} cases, {snapshot.events} events"
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="a backup made by civicgrid backup")],
+    force: Annotated[bool, typer.Option("--force", help="replace a database that holds cases")] = False,
+) -> None:
+    """Replace the SQLite database with a backup (stop the server first): check the file,
+    move it into place in one rename, migrate it, and replay every case's history."""
+    from civicgrid.store.backup import restore_sqlite, sqlite_file
+    from civicgrid.store.history import check_history
+
+    settings = _settings()
+    if not settings.database_url.startswith("sqlite"):
+        typer.echo("error: restore works on SQLite; restore PostgreSQL with pg_restore", err=True)
+        raise typer.Exit(code=1)
+    with _one_line_errors():
+        database = sqlite_file(settings.database_url)
+        snapshot = restore_sqlite(file, database, force=force)
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine, read_only=True)() as session:
+        check = check_history(session)
+    engine.dispose()
+    typer.echo(f"restored {file} into {database}: {check.cases} cases, {check.events} events")
+    if (check.cases, check.events) != (snapshot.cases, snapshot.events):
+        typer.echo(
+            f"error: the backup held {snapshot.cases} cases and {snapshot.events} events, "
+            f"the restored database {check.cases} and {check.events}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    for mismatch in check.mismatches:
+        typer.echo(f"{mismatch.number}: cached state {mismatch.cached}, its events give {mismatch.replayed}")
+    if check.mismatches:
+        typer.echo(f"error: {len(check.mismatches)} cases do not replay to their cached state", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("every case replays to its cached state")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.domain.calendar import WorkCalendar
@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     working_periods: str = "08:30-12:00,13:30-17:30"
     warning_ratio: float = Field(default=0.8, gt=0, lt=1)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=60_000)
+    #: FULL: an acknowledged write is on disk. NORMAL: faster; a power cut may lose the last commits.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

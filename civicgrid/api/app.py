@@ -16,7 +16,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """The application for ``settings`` (default: from the environment) on ``engine``
     (default: one for ``settings.database_url``; the schema must be migrated)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = engine or make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        synchronous=settings.sqlite_synchronous,
+    )
     app = FastAPI(
         title="civicgrid",
         version=__version__,

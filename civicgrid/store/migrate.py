@@ -27,6 +27,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def head_revision() -> str:
+    """The newest schema revision this version of civicgrid migrates to."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations have one head"
+    return head
+
+
 def known_revisions() -> set[str]:
     """Every schema revision this version of civicgrid can migrate from."""
     scripts = ScriptDirectory.from_config(alembic_config())

@@ -29,7 +29,7 @@ from civicgrid.schemas import CaseCreate
 from civicgrid.services.cases import CentreRules, create_case
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
-from civicgrid.store.migrate import upgrade
+from civicgrid.store.migrate import head_revision, upgrade
 from civicgrid.store.models import User
 from tests.factories import build_world, new_case
 
@@ -131,7 +131,7 @@ def test_an_online_backup_is_one_moment_and_restores_to_the_same_cases(
     assert result.exit_code == 0, result.output
     ((cases,),) = rows(backup, "SELECT count(*) FROM cases")
     ((events,),) = rows(backup, "SELECT count(*) FROM case_events")
-    assert f"integrity ok, schema 0003, {cases} cases, {events} events" in result.stdout
+    assert f"integrity ok, schema {head_revision()}, {cases} cases, {events} events" in result.stdout
     # One moment: every case acknowledged before the backup began, and of the later ones
     # exactly those committed first, each with its event and its number counted.
     written = cases - DEMO_CASES
@@ -280,7 +280,7 @@ def test_restore_migrates_an_older_backup_to_the_newest_schema(tmp_path: Path, u
     result = runner.invoke(app, ["restore", str(old)])
     assert result.exit_code == 0, result.output
     assert "1 cases, 1 events" in result.stdout
-    assert rows(target, "SELECT version_num FROM alembic_version") == [("0003",)]
+    assert rows(target, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
     assert rows(target, "SELECT name FROM sqlite_master WHERE name = 'cases_no_delete'") == [
         ("cases_no_delete",)
     ]
@@ -364,7 +364,10 @@ def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_pg_restore(
     subprocess.run(["pg_restore", "--no-owner", f"--dbname={conninfo}", str(dump)], check=True)
     restored = create_engine(url.set(drivername="postgresql+psycopg"))
     with restored.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            == head_revision()
+        )
         with pytest.raises(DBAPIError, match="append-only"):
             connection.execute(text("TRUNCATE case_events CASCADE"))
     restored.dispose()

@@ -52,7 +52,10 @@ def test_deleting_a_case_is_refused_with_a_clear_message(
         ("TRUNCATE case_events CASCADE", "case_events is append-only"),
         ("TRUNCATE case_events, case_tasks, attachments", "case_events is append-only"),
         ("TRUNCATE cases CASCADE", "cases are never deleted"),
-        ("TRUNCATE cases, case_events, case_tasks, attachments", "cases are never deleted"),
+        (
+            "TRUNCATE cases, case_events, case_tasks, attachments, case_overlay_grids",
+            "cases are never deleted",
+        ),
     ],
 )
 def test_postgresql_refuses_to_truncate_the_history(

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from civicgrid import __version__
 from civicgrid.api import auth, cases, directory, errors
+from civicgrid.api.middleware import RequestIdMiddleware
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = make_session_factory(engine)
     app.state.rules = CentreRules.from_settings(settings)
     errors.install(app)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)

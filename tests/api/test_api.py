@@ -205,7 +205,7 @@ def test_bad_creation_gets_a_clear_error_and_stores_nothing(
     reply = client.post("/api/v1/cases", json={**HOTLINE_CASE, **fields}, headers=login(user))
     assert reply.status_code == status, reply.text
     body = reply.json()
-    assert set(body) == {"error", "detail"} and reason in str(body["detail"])
+    assert set(body) == {"error", "detail", "request_id"} and reason in str(body["detail"])
     assert counts(session) == before
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
 from civicgrid.api import auth, cases, directory, errors
 from civicgrid.api.middleware import RequestIdMiddleware
+from civicgrid.api.strict import strict_request
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         description="Command-centre API for grid-based urban governance (网格化综合管理): "
         "register cases from every channel, dispatch, handle, check, close, call back.",
+        dependencies=[Depends(strict_request)],
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     working_periods: str = "08:30-12:00,13:30-17:30"
     warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+    #: Requests with a larger body are refused (413) before it is read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

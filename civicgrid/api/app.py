@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from civicgrid import __version__
 from civicgrid.api import auth, cases, directory, errors
-from civicgrid.api.middleware import RequestIdMiddleware
+from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = make_session_factory(engine)
     app.state.rules = CentreRules.from_settings(settings)
     errors.install(app)
+    # Added innermost first: the request id wraps the body limit, so a 413 carries it.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth.router)
     app.include_router(cases.router)

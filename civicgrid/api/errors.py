@@ -35,6 +35,7 @@ STATUS: dict[type[DomainError], int] = {
 HTTP_ERRORS: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
+    413: "body_too_large",
 }
 
 #: Where the request-id middleware keeps the id, in the request's state.
@@ -55,6 +56,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "role or scope does not allow it"},
     404: {"model": ErrorOut, "description": "not found, or not visible to you"},
     409: {"model": ErrorOut, "description": "state does not allow it, or a conflicting write"},
+    413: {"model": ErrorOut, "description": "the request body is larger than the limit"},
     422: {"model": ErrorOut, "description": "invalid input, with the field or rule at fault"},
     500: {"model": ErrorOut, "description": "an unexpected error; quote the request id"},
 }

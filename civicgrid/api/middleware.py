@@ -1,4 +1,4 @@
-"""What every request passes through: an id to quote.
+"""What every request passes through: an id to quote, a cap on its body.
 
 Plain ASGI middleware (no ``BaseHTTPMiddleware``), so bodies stream through untouched."""
 
@@ -9,6 +9,7 @@ import re
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicgrid.api.errors import REQUEST_ID, error_response
@@ -55,3 +56,43 @@ class RequestIdMiddleware:
                 scope, 500, "internal_error", "an unexpected error; quote the request id"
             )
             await response(scope, receive, send_with_id)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body grew past the limit while it was being read."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body may be at most {max_bytes} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
+    so, otherwise (chunked) as soon as the bytes received pass the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+            too_large = BodyTooLarge(self.max_bytes)
+            response = error_response(scope, 413, "body_too_large", too_large.detail)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # An HTTPException: the route's body reader passes it on to the error table.
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -92,4 +92,4 @@ def test_the_openapi_document_describes_the_error_body(client: TestClient) -> No
     spec = client.get("/openapi.json").json()
     assert set(spec["components"]["schemas"]["ErrorOut"]["required"]) == {"error", "detail", "request_id"}
     responses = spec["paths"]["/api/v1/cases"]["post"]["responses"]
-    assert {"422", "500"} <= set(responses)
+    assert {"413", "422", "500"} <= set(responses)

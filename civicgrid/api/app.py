@@ -6,8 +6,8 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, cases, directory, errors
-from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from civicgrid.api import auth, cases, directory, docs, errors
+from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
@@ -25,15 +25,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         description="Command-centre API for grid-based urban governance (网格化综合管理): "
         "register cases from every channel, dispatch, handle, check, close, call back.",
         dependencies=[Depends(strict_request)],
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.rules = CentreRules.from_settings(settings)
     errors.install(app)
-    # Added innermost first: the request id wraps the body limit, so a 413 carries it.
+    # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)
@@ -42,4 +46,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    docs.install(app)
     return app

@@ -1,4 +1,4 @@
-"""What every request passes through: an id to quote, a cap on its body.
+"""What every request passes through: an id to quote, a cap on its body, protective headers.
 
 Plain ASGI middleware (no ``BaseHTTPMiddleware``), so bodies stream through untouched."""
 
@@ -96,3 +96,41 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+#: Sent on every response: no MIME sniffing, no framing by other sites, no referrer leaks.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``SECURITY_HEADERS`` to every response (unless the route set its own), and
+    ``Cache-Control: no-store`` under ``private_prefix``: tokens and case files must not be
+    kept by browsers or proxies."""
+
+    def __init__(self, app: ASGIApp, private_prefix: str) -> None:
+        self.app = app
+        self.private_prefix = private_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        private = path.removeprefix(root_path).startswith(self.private_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if private:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

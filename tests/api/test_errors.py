@@ -59,7 +59,8 @@ def test_an_unexpected_error_is_a_logged_500_json_with_the_request_id(
         "detail": "an unexpected error; quote the request id",
         "request_id": "req-500",
     }
-    assert reply.headers["X-Request-ID"] == "req-500"
+    assert reply.headers["X-Request-ID"] == "req-500" and reply.headers["Cache-Control"] == "no-store"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
     [record] = [r for r in caplog.records if r.name == "civicgrid.api"]
     assert "req-500" in record.getMessage() and "GET /api/v1/explode" in record.getMessage()
     assert record.exc_info is not None and "flux capacitor" in str(record.exc_info[1])

@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, cases, directory, docs, errors
+from civicgrid.api import auth, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.services.cases import CentreRules
@@ -41,10 +41,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)
-
-    @app.get("/healthz", tags=["meta"], summary="Liveness")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health.router)
     docs.install(app)
     return app

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import Engine, func, select
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
@@ -20,6 +21,24 @@ from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case
 
 app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
+
+
+def _settings() -> Settings:
+    """The settings; when they are refused, one line per problem and exit 1 (no traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            typer.echo(f"error: {_settings_problem(problem)}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def _settings_problem(problem: ErrorDetails) -> str:
+    message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across fields: its message names the variable
+        return message
+    variable = f"CIVICGRID_{str(problem['loc'][0]).upper()}"
+    return f"{variable}: {message}; set it in the environment or in .env"
 
 
 def _migrated_engine(settings: Settings) -> Engine:
@@ -53,7 +72,7 @@ def init_db() -> None:
     from civicgrid.services.categories import import_categories
     from civicgrid.store.models import Category
 
-    settings = get_settings()
+    settings = _settings()
     engine = _migrated_engine(settings)
     with session_scope(make_session_factory(engine)) as session:
         if session.scalar(select(func.count()).select_from(Category)) == 0:
@@ -69,12 +88,13 @@ def import_categories_command(
     """Add or update the category tree from a CSV file (columns as in the shipped default)."""
     from civicgrid.services.categories import import_categories
 
+    settings = _settings()
     try:
         specs = load_categories(file)
     except CatalogError as error:
         typer.echo(f"{file}: {error}", err=True)
         raise typer.Exit(code=1) from None
-    engine = _migrated_engine(get_settings())
+    engine = _migrated_engine(settings)
     with session_scope(make_session_factory(engine)) as session:
         result = import_categories(session, specs)
     typer.echo(
@@ -88,7 +108,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Start the API server (migrating the database first)."""
-    settings = get_settings()
+    settings = _settings()
     _serve(settings, _migrated_engine(settings), host, port)
 
 
@@ -122,7 +142,7 @@ def demo(
     from civicgrid.demo import DEMO_PASSWORD, load_demo
     from civicgrid.services.cases import CentreRules
 
-    settings = get_settings()
+    settings = _settings()
     if settings.environment != "development" and not with_published_passwords:
         typer.echo(
             f"refused: CIVICGRID_ENVIRONMENT is {settings.environment}, and the demo creates staff "
@@ -143,17 +163,6 @@ def demo(
             )
     if serve_after:
         _serve(settings, engine, host, port)
-
-
-def _settings() -> Settings:
-    """The settings, or one line naming the variable at fault."""
-    try:
-        return get_settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = "CIVICGRID_" + "_".join(str(part) for part in first["loc"]).upper()
-        typer.echo(f"{name}: {first['msg']}" if first["loc"] else f"settings: {first['msg']}", err=True)
-        raise typer.Exit(code=1) from None
 
 
 @contextmanager

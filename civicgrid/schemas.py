@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from civicgrid.domain.vocabulary import (
     Action,
@@ -25,7 +28,74 @@ from civicgrid.domain.vocabulary import (
     Urgency,
 )
 
-Code = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")
+# --- input types ------------------------------------------------------------------------
+# Every string that comes in is one of these, so what reaches the database is the same on
+# SQLite (which stores anything) and PostgreSQL (which refuses NUL). Lone surrogates never
+# get this far: pydantic refuses them as text.
+
+#: Control characters: C0, DEL and C1.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+#: What may not stand in a one-line field: control characters, line and paragraph separators,
+#: and the bidi marks, embeddings, overrides and isolates that make a name or a code display
+#: as something else.
+_NOT_IN_LINE = re.compile(rf"[{_CONTROL}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: Long free text keeps tab, newline and carriage return; right-to-left scripts (e.g. Uyghur)
+#: need the bidi marks in running text.
+_NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_IN_SECRET = re.compile(rf"[{_CONTROL}]")
+
+
+def _refusing(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if found := pattern.search(value):
+            raise ValueError(f"{what} (U+{ord(found.group()):04X} at position {found.start()})")
+        return value
+
+    return check
+
+
+#: Raises ``ValueError`` for a string that may not stand in a one-line field (also used for
+#: path and query values).
+check_line = _refusing(_NOT_IN_LINE, "control, line-break and text-direction characters are not allowed")
+
+#: A one-line string: a name, title, code, username, address, phone, file name.
+Line = Annotated[str, AfterValidator(check_line)]
+#: Long free text (notes, descriptions, closure standards): may span lines.
+Text = Annotated[str, AfterValidator(_refusing(_NOT_IN_TEXT, "control characters are not allowed"))]
+#: A password: anything but control characters.
+Secret = Annotated[str, AfterValidator(_refusing(_NOT_IN_SECRET, "control characters are not allowed"))]
+#: A new code (department, category): letters, digits and ``_ . -``; each field sets its length.
+Code = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+#: A reference to an existing code or case number.
+CodeRef = Annotated[Line, Field(min_length=1, max_length=40)]
+#: A time limit as the category file writes it (e.g. ``2wh``, ``30min``).
+Limit = Annotated[Line, Field(min_length=1, max_length=20)]
+
+#: Times outside these years are refused: none is a real case time, and the extremes overflow
+#: when converted to UTC or stored.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2199
+
+
+def _in_supported_years(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"give a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+#: A timezone-aware time within the supported years.
+Moment = Annotated[AwareDatetime, AfterValidator(_in_supported_years)]
+
+
+def _web_link(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise ValueError("give an http:// or https:// URL with a host")
+    return value
+
+
+#: An absolute http(s) URL: anything else (javascript:, data:, a bare key that a page would
+#: resolve against its own address) is refused, since the case file shows it as a link.
+WebLink = Annotated[Line, AfterValidator(_web_link)]
 
 
 class Strict(BaseModel):
@@ -44,8 +114,8 @@ class Output(BaseModel):
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=60)
-    password: str = Field(min_length=1, max_length=200)
+    username: Line = Field(min_length=1, max_length=60)
+    password: Secret = Field(min_length=1, max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -73,20 +143,20 @@ class GridOut(Output):
 
 
 class DepartmentIn(Strict):
-    code: str = Code
-    name: str = Field(min_length=1, max_length=100)
+    code: Code = Field(max_length=40)
+    name: Line = Field(min_length=1, max_length=100)
     function: DepartmentFunction
     level: DepartmentLevel
-    region_code: str = Code
-    parent_code: str | None = None
+    region_code: CodeRef
+    parent_code: CodeRef | None = None
     linkage_level: int = Field(default=2, ge=1, le=3)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Line | None = Field(default=None, max_length=40)
 
 
 class DepartmentPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Line | None = Field(default=None, min_length=1, max_length=100)
     linkage_level: int | None = Field(default=None, ge=1, le=3)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Line | None = Field(default=None, max_length=40)
     is_active: bool | None = None
 
 
@@ -103,20 +173,20 @@ class DepartmentOut(Output):
 
 class UserIn(Strict):
     username: str = Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9_.\-]+$")
-    full_name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=200)
+    full_name: Line = Field(min_length=1, max_length=100)
+    password: Secret = Field(min_length=8, max_length=200)
     role: Role
-    region_code: str | None = None
-    department_code: str | None = None
-    grid_code: str | None = None
-    phone: str | None = Field(default=None, max_length=40)
+    region_code: CodeRef | None = None
+    department_code: CodeRef | None = None
+    grid_code: CodeRef | None = None
+    phone: Line | None = Field(default=None, max_length=40)
 
 
 class UserPatch(Strict):
-    full_name: str | None = Field(default=None, min_length=1, max_length=100)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    full_name: Line | None = Field(default=None, min_length=1, max_length=100)
+    password: Secret | None = Field(default=None, min_length=8, max_length=200)
     is_active: bool | None = None
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Line | None = Field(default=None, max_length=40)
 
 
 class UserOut(Output):
@@ -132,20 +202,20 @@ class UserOut(Output):
 class CategoryIn(Strict):
     """A small class under an existing big class, or a new big class (no parent_code)."""
 
-    code: str = Code
-    name: str = Field(min_length=1, max_length=100)
+    code: Code = Field(max_length=20)
+    name: Line = Field(min_length=1, max_length=100)
     kind: CaseKind
-    parent_code: str | None = None
+    parent_code: CodeRef | None = None
     department_function: DepartmentFunction | None = None
-    closure_standard: str = ""
-    limits: dict[Urgency, dict[Stage, str]] = Field(default_factory=dict)
+    closure_standard: Text = Field(default="", max_length=2000)
+    limits: dict[Urgency, dict[Stage, Limit]] = Field(default_factory=dict)
 
 
 class CategoryPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Line | None = Field(default=None, min_length=1, max_length=100)
     department_function: DepartmentFunction | None = None
-    closure_standard: str | None = None
-    limits: dict[Urgency, dict[Stage, str]] | None = None
+    closure_standard: Text | None = Field(default=None, max_length=2000)
+    limits: dict[Urgency, dict[Stage, Limit]] | None = None
     is_active: bool | None = None
 
 
@@ -168,23 +238,23 @@ class CaseCreate(Strict):
     code or a region code."""
 
     channel: Channel
-    category_code: str = Field(min_length=1, max_length=20)
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    category_code: CodeRef
+    title: Line = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=5000)
     request_type: RequestType | None = None
     urgency: Urgency = Urgency.NORMAL
-    address: str = Field(default="", max_length=300)
+    address: Line = Field(default="", max_length=300)
     lng: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     crs: CoordinateSystem = Field(
         default=CoordinateSystem.WGS84,
         description="how lng/lat are written: wgs84 (GPS), gcj02 (高德/腾讯), bd09 (百度)",
     )
-    region_code: str | None = None
-    grid_code: str | None = None
-    reporter_name: str | None = Field(default=None, max_length=100)
-    reporter_phone: str | None = Field(default=None, max_length=40)
-    external_id: str | None = Field(default=None, min_length=1, max_length=64)
+    region_code: CodeRef | None = None
+    grid_code: CodeRef | None = None
+    reporter_name: Line | None = Field(default=None, max_length=100)
+    reporter_phone: Line | None = Field(default=None, max_length=40)
+    external_id: Line | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _coordinate_pair(self) -> CaseCreate:
@@ -198,24 +268,29 @@ class CaseCreate(Strict):
 class TransitionRequest(Strict):
     """What an action needs besides its name; which fields apply depends on the action."""
 
-    note: str = Field(default="", max_length=5000)
-    department_code: str | None = Field(default=None, description="dispatch; lead in dispatch_joint")
-    assisting_department_codes: list[str] = Field(default_factory=list, description="dispatch_joint")
+    note: Text = Field(default="", max_length=5000)
+    department_code: CodeRef | None = Field(default=None, description="dispatch; lead in dispatch_joint")
+    assisting_department_codes: list[CodeRef] = Field(
+        default_factory=list, max_length=50, description="dispatch_joint"
+    )
     satisfaction: Satisfaction | None = Field(default=None, description="revisit")
-    merge_into: str | None = Field(default=None, description="merge: the number of the case kept")
-    new_deadline: AwareDatetime | None = Field(default=None, description="request_extension")
+    merge_into: CodeRef | None = Field(default=None, description="merge: the number of the case kept")
+    new_deadline: Moment | None = Field(default=None, description="request_extension")
     expected_version: int | None = Field(
-        default=None, description="refuse the action if the case changed since this version was read"
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="refuse the action if the case changed since this version was read",
     )
 
 
 class AttachmentIn(Strict):
-    filename: str = Field(min_length=1, max_length=200)
+    filename: Line = Field(min_length=1, max_length=200)
     content_type: str = Field(min_length=3, max_length=100, pattern=r"^[\w.+\-]+/[\w.+\-]+$")
     size_bytes: int = Field(ge=0, le=1_000_000_000)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    uri: str = Field(min_length=1, max_length=500)
-    event_seq: int | None = Field(default=None, ge=1)
+    uri: WebLink = Field(max_length=500)
+    event_seq: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class AttachmentOut(Output):
@@ -305,13 +380,13 @@ class CaseFilters(BaseModel):
 
     state: list[CaseState] = Field(default_factory=list)
     light: Light | None = None
-    region_code: str | None = None
-    grid_code: str | None = Field(
+    region_code: CodeRef | None = None
+    grid_code: CodeRef | None = Field(
         default=None, description="the case's own grid or an overlay grid it lies in"
     )
-    department_code: str | None = None
-    category_code: str | None = None
+    department_code: CodeRef | None = None
+    category_code: CodeRef | None = None
     channel: list[Channel] = Field(default_factory=list)
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
-    q: str | None = Field(default=None, max_length=100)
+    created_from: Moment | None = None
+    created_to: Moment | None = None
+    q: Line | None = Field(default=None, max_length=100)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,15 +37,35 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    #: Requests with a larger body are refused (413) before it is read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone name such as 'Asia/Shanghai'") from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (
             self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
         ):
-            raise ValueError("CIVICGRID_SECRET_KEY must be 32+ random characters outside development")
+            raise ValueError(
+                "CIVICGRID_SECRET_KEY must be 32+ random characters outside development: set it to the "
+                "output of python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         if self.environment == "production" and self.database_url.startswith("sqlite"):
-            raise ValueError("production runs on PostgreSQL: set CIVICGRID_DATABASE_URL")
-        WorkCalendar.from_text(self.working_periods, self.timezone)
+            raise ValueError(
+                "production runs on PostgreSQL: set CIVICGRID_DATABASE_URL to a postgresql+psycopg:// URL"
+            )
+        try:
+            WorkCalendar.from_text(self.working_periods, self.timezone)
+        except ValueError as error:
+            raise ValueError(f"CIVICGRID_WORKING_PERIODS: {error}") from None
         return self
 
     def calendar(self) -> WorkCalendar:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -105,3 +106,29 @@ def test_demo_refuses_outside_development_unless_forced(
         forced = runner.invoke(app, ["demo", "--cases", "5", "--with-published-passwords"])
         assert forced.exit_code == 0, forced.output
         assert count(database, Case) == 5
+
+
+@pytest.mark.parametrize("command", ["serve", "init-db", "demo", "import-categories"])
+def test_refused_settings_print_one_line_and_exit_non_zero(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.setenv("CIVICGRID_ENVIRONMENT", "production")
+    arguments = [command]
+    if command == "import-categories":
+        arguments.append(str(tmp_path / "ours.csv"))
+        (tmp_path / "ours.csv").write_text("", encoding="utf-8")
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 1 and not isinstance(result.exception, ValidationError), result.exception
+    [line] = result.output.splitlines()
+    assert line.startswith("error: CIVICGRID_SECRET_KEY must be 32+ random characters"), line
+    assert "secrets.token_urlsafe" in line
+
+
+def test_a_malformed_variable_is_named(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICGRID_MAX_BODY_BYTES", "ten")
+    result = runner.invoke(app, ["init-db"])
+    assert result.exit_code == 1 and not isinstance(result.exception, ValidationError), result.exception
+    assert result.output == (
+        "error: CIVICGRID_MAX_BODY_BYTES: Input should be a valid integer, unable to parse string as an "
+        "integer; set it in the environment or in .env\n"
+    )

@@ -25,6 +25,8 @@ def test_development_runs_on_defaults() -> None:
         ({"timezone": "Mars/Olympus"}, "Mars/Olympus"),
         ({"warning_ratio": 1.5}, "warning_ratio"),
         ({"case_number_prefix": "jd-1"}, "case_number_prefix"),
+        ({"max_body_bytes": 100}, "max_body_bytes"),
+        ({"working_periods": "8-12"}, "CIVICGRID_WORKING_PERIODS"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:

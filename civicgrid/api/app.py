@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, cases, directory, errors
+from civicgrid.api import auth, cases, directory, docs, errors, health
+from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
+from civicgrid.api.strict import strict_request
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -26,6 +28,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         description="Command-centre API for grid-based urban governance (网格化综合管理): "
         "register cases from every channel, dispatch, handle, check, close, call back.",
+        dependencies=[Depends(strict_request)],
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -33,12 +39,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.read_session_factory = make_session_factory(engine, read_only=True)
     app.state.rules = CentreRules.from_settings(settings)
     errors.install(app)
+    # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)
-
-    @app.get("/healthz", tags=["meta"], summary="Liveness")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health.router)
+    docs.install(app)
     return app

@@ -22,6 +22,9 @@ from civicgrid.schemas import (
 from civicgrid.services import cases as case_service
 from civicgrid.store import cases as case_queries
 
+#: Pages beyond this are refused: an offset that deep is slow, and a huge one overflows.
+MAX_PAGE = 10_000
+
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
 
@@ -37,7 +40,9 @@ def list_cases(
     actor: Actor,
     now: Now,
     filters: Annotated[CaseFilters, Query()],
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="deep pages are refused: narrow the filters")
+    ] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     query = case_queries.filtered(session, actor, filters, now)
@@ -62,9 +67,10 @@ def act(
     actor: Actor,
     rules: Rules,
     now: Now,
-    request: Annotated[TransitionRequest | None, Body()] = None,
+    # No body means no fields; an explicit JSON null is refused (422), not read as {}.
+    request: Annotated[TransitionRequest, Body(default_factory=TransitionRequest)],
 ) -> CaseDetail:
-    case = case_service.transition(session, actor, number, action, request or TransitionRequest(), rules, now)
+    case = case_service.transition(session, actor, number, action, request, rules, now)
     return case_detail(case, actor, now)
 
 

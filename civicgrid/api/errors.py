@@ -1,4 +1,4 @@
-"""The one table from domain errors to HTTP: every refusal is JSON ``{"error", "detail"}``."""
+"""The one table from errors to HTTP: every refusal is JSON ``{"error", "detail", "request_id"}``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from civicgrid.domain.errors import (
     Conflict,
@@ -37,12 +38,23 @@ STATUS: dict[type[DomainError], int] = {
     InvalidInput: 422,
 }
 
+#: The ``error`` code of refusals the framework raises (unknown path, wrong method …).
+HTTP_ERRORS: dict[int, str] = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+#: Where the request-id middleware keeps the id, in the request's state.
+REQUEST_ID = "request_id"
+
 
 class ErrorOut(BaseModel):
     """Every error the API answers with."""
 
     error: str
     detail: Any
+    request_id: str
 
 
 #: For the OpenAPI document: what each status means on any route.
@@ -51,44 +63,60 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "role or scope does not allow it"},
     404: {"model": ErrorOut, "description": "not found, or not visible to you"},
     409: {"model": ErrorOut, "description": "state does not allow it, or a conflicting write"},
+    413: {"model": ErrorOut, "description": "the request body is larger than the limit"},
     422: {"model": ErrorOut, "description": "invalid input, with the field or rule at fault"},
     503: {"model": ErrorOut, "description": "the database is busy or unreachable: retry after Retry-After"},
+    500: {"model": ErrorOut, "description": "an unexpected error; quote the request id"},
 }
 
 
-def _domain_error(_request: Request, error: Exception) -> JSONResponse:
+def request_id(scope: Scope) -> str:
+    """The id the middleware gave this request ('' outside it)."""
+    return str(scope.get("state", {}).get(REQUEST_ID, ""))
+
+
+def error_response(
+    scope: Scope, status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body every refusal uses."""
+    body = {"error": error, "detail": jsonable_encoder(detail), "request_id": request_id(scope)}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": error.code, "detail": error.detail}, status_code=status, headers=headers)
+    return error_response(request.scope, status, error.code, error.detail, headers)
 
 
-def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [
         {"where": ".".join(str(part) for part in problem["loc"]), "problem": problem["msg"]}
         for problem in error.errors()
     ]
-    return JSONResponse({"error": "invalid_request", "detail": jsonable_encoder(problems)}, status_code=422)
+    return error_response(request.scope, 422, "invalid_request", problems)
 
 
-def _http_error(_request: Request, error: Exception) -> JSONResponse:
+def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    return JSONResponse(
-        {"error": "http_error", "detail": error.detail}, status_code=error.status_code, headers=error.headers
-    )
+    code = HTTP_ERRORS.get(error.status_code, "http_error")
+    return error_response(request.scope, error.status_code, code, error.detail, error.headers)
 
 
-def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     # OperationalError is the database saying it cannot do the work now (SQLite's write lock
     # not free within the busy timeout, a lost PostgreSQL connection): nothing was stored,
     # and the same request can simply be sent again.
     assert isinstance(error, OperationalError)
     log.warning("database unavailable: %s", error.orig)
-    return JSONResponse(
-        {"error": "database_busy", "detail": "the database is busy; nothing was stored, try again shortly"},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    return error_response(
+        request.scope,
+        503,
+        "database_busy",
+        "the database is busy; nothing was stored, try again shortly",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,6 +29,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+@lru_cache
 def head_revision() -> str:
     """The newest schema revision this version of civicgrid migrates to."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -38,3 +41,8 @@ def known_revisions() -> set[str]:
     """Every schema revision this version of civicgrid can migrate from."""
     scripts = ScriptDirectory.from_config(alembic_config())
     return {script.revision for script in scripts.walk_revisions()}
+
+
+def is_current(connection: Connection) -> bool:
+    """Whether the database behind ``connection`` is migrated to the newest revision."""
+    return MigrationContext.configure(connection).get_current_heads() == (head_revision(),)

@@ -314,7 +314,7 @@ def test_a_bad_setting_is_one_line(centre: Path, tmp_path: Path, monkeypatch: py
     get_settings.cache_clear()
     refused(
         runner.invoke(app, ["backup", str(tmp_path / "backup.db")]),
-        "settings: Value error, CIVICGRID_SECRET_KEY",
+        "error: CIVICGRID_SECRET_KEY must be 32+ random characters",
     )
 
 

@@ -436,7 +436,7 @@ def test_attachment_metadata_is_recorded_on_an_event(
         content_type="image/jpeg",
         size_bytes=1024,
         sha256="a" * 64,
-        uri="s3://photos/1.jpg",
+        uri="https://files.example.cn/photos/1.jpg",
         event_seq=1,
     )
     attachment = case_service.add_attachment(session, world.users["inspector"], case.number, data, now)

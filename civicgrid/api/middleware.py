@@ -1,0 +1,136 @@
+"""What every request passes through: an id to quote, a cap on its body, protective headers.
+
+Plain ASGI middleware (no ``BaseHTTPMiddleware``), so bodies stream through untouched."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from civicgrid.api.errors import REQUEST_ID, error_response
+
+logger = logging.getLogger("civicgrid.api")
+
+#: An incoming X-Request-ID is kept only if it looks like an id (e.g. a UUID from a proxy).
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (a sane incoming ``X-Request-ID``, else a new one), returns it
+    in the ``X-Request-ID`` header, and turns an unexpected exception into a 500 JSON error
+    that is logged with its traceback and the id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})[REQUEST_ID] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception(
+                "unexpected error in %s %s (request %s)", scope["method"], scope["path"], request_id
+            )
+            if started:  # too late for an error response: let the server cut the connection
+                raise
+            response = error_response(
+                scope, 500, "internal_error", "an unexpected error; quote the request id"
+            )
+            await response(scope, receive, send_with_id)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body grew past the limit while it was being read."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body may be at most {max_bytes} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
+    so, otherwise (chunked) as soon as the bytes received pass the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
+            too_large = BodyTooLarge(self.max_bytes)
+            response = error_response(scope, 413, "body_too_large", too_large.detail)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # An HTTPException: the route's body reader passes it on to the error table.
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+#: Sent on every response: no MIME sniffing, no framing by other sites, no referrer leaks.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``SECURITY_HEADERS`` to every response (unless the route set its own), and
+    ``Cache-Control: no-store`` under ``private_prefix``: tokens and case files must not be
+    kept by browsers or proxies."""
+
+    def __init__(self, app: ASGIApp, private_prefix: str) -> None:
+        self.app = app
+        self.private_prefix = private_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        private = path.removeprefix(root_path).startswith(self.private_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if private:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 from functools import lru_cache
 from typing import Literal
 
@@ -27,6 +30,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     working_periods: str = "08:30-12:00,13:30-17:30"
     warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+    max_extension_days: int = Field(default=365, ge=1, le=3660)
+    calendar_warning_days: int = Field(default=60, ge=0, le=366)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -39,9 +44,10 @@ class Settings(BaseSettings):
         WorkCalendar.from_text(self.working_periods, self.timezone)
         return self
 
-    def calendar(self) -> WorkCalendar:
-        """The working calendar these settings describe."""
-        return WorkCalendar.from_text(self.working_periods, self.timezone)
+    def calendar(self, days: Mapping[date, bool] | None = None) -> WorkCalendar:
+        """The working calendar these settings describe, with the centre's loaded ``days``
+        (date → worked) if given."""
+        return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
 
 
 @lru_cache

@@ -25,6 +25,8 @@ def test_development_runs_on_defaults() -> None:
         ({"timezone": "Mars/Olympus"}, "Mars/Olympus"),
         ({"warning_ratio": 1.5}, "warning_ratio"),
         ({"case_number_prefix": "jd-1"}, "case_number_prefix"),
+        ({"max_extension_days": 0}, "max_extension_days"),
+        ({"calendar_warning_days": -1}, "calendar_warning_days"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:

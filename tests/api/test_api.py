@@ -277,6 +277,29 @@ def test_refused_actions_get_the_right_status_and_change_nothing(
     assert client.get("/api/v1/cases/JD-19990101-000001", headers=login("leader")).status_code == 404
 
 
+@pytest.mark.parametrize("new_deadline", ["9999-12-31T00:00:00Z", "2500-01-01T00:00:00Z"])
+def test_an_extension_beyond_the_centres_bound_is_refused_at_once(
+    client: TestClient,
+    login: Callable[[str], Headers],
+    session: Session,
+    clock: Callable[[datetime], None],
+    new_deadline: str,
+) -> None:
+    number = create(client, login("operator"))["number"]
+    act(client, login("operator"), number, "register")
+    act(client, login("dispatcher"), number, "dispatch", department_code="D-SZ-E")
+    act(client, login("handler_sz"), number, "accept")
+    before = counts(session)
+    reply = client.post(
+        f"/api/v1/cases/{number}/actions/request_extension",
+        json={"note": "需采购", "new_deadline": new_deadline},
+        headers=login("handler_sz"),
+    )
+    assert reply.status_code == 422 and reply.json()["error"] == "invalid", reply.text
+    assert "more than 365 days from now" in reply.json()["detail"]
+    assert counts(session) == before
+
+
 def test_authentication(client: TestClient, login: Callable[[str], Headers]) -> None:
     assert client.get("/api/v1/cases").status_code == 401
     reply = client.get("/api/v1/cases", headers={"Authorization": "Bearer forged"})

@@ -19,6 +19,8 @@ ALLOWED = {
     "services/cases.py": "the channel-wide duplicate check (select(Case.number))",
     # The demo loader builds the district as the system, not as a user.
     "demo.py": "loads data, serves no user",
+    # A new year's arrangement moves every open case's deadline, whoever may see the case.
+    "store/calendar.py": "recomputes open cases' clocks as the system, serves no user",
 }
 
 

@@ -1,7 +1,9 @@
 """The centre's working calendar: which days are working days (statutory holidays and
 adjusted workdays, 调休, included) and which hours of a working day are working time.
 
-Working-time limits (工作时 / 工作日) are counted on this calendar; natural-time limits are not.
+Holidays come from the ``chinesecalendar`` package, or from the arrangement a centre loads
+itself for a year the package does not know yet. Working-time limits (工作时 / 工作日) are
+counted on this calendar; natural-time limits are not.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from functools import cache, cached_property
@@ -48,6 +50,13 @@ def _known_year(year: int) -> bool:
 
 
 @cache
+def _official_years() -> tuple[int, ...]:
+    """The years the installed ``chinesecalendar`` knows."""
+    years = {day.year for day in chinese_calendar.holidays}
+    return tuple(year for year in range(min(years), max(years) + 1) if _known_year(year))
+
+
+@cache
 def _official_exceptions() -> dict[date, bool]:
     """The days on which the State Council's schedule breaks the Monday-to-Friday rule
     (holidays on weekdays, adjusted workdays on weekends), with whether each is worked.
@@ -59,6 +68,70 @@ def _official_exceptions() -> dict[date, bool]:
         for day, working in found.items()
         if working is not None and working != (day.weekday() < 5)
     }
+
+
+#: The package's holiday names, in the centre's words.
+HOLIDAY_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "Mid-autumn Festival": "中秋节",
+    "National Day": "国庆节",
+    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+#: How an adjusted working day (a weekend day worked) is named after its holiday.
+WORKED_SUFFIX = "调休上班"
+
+
+@dataclass(frozen=True)
+class ArrangedDay:
+    """One day of a year's holiday arrangement (节假日安排) as the State Council publishes it:
+    a day off (``working`` False) or an adjusted working day on a weekend (调休上班)."""
+
+    day: date
+    working: bool
+    name: str
+
+
+def official_arrangement(year: int) -> list[ArrangedDay] | None:
+    """The arrangement of ``year`` in the installed ``chinesecalendar`` (every holiday, weekend
+    days of a holiday included, and every adjusted working day), by date; None when the
+    package does not know the year."""
+    if not _known_year(year):
+        return None
+    days = [
+        ArrangedDay(day, False, _chinese(name))
+        for day, name in chinese_calendar.holidays.items()
+        if day.year == year
+    ]
+    days += [
+        ArrangedDay(day, True, _chinese(name) + WORKED_SUFFIX)
+        for day, name in chinese_calendar.workdays.items()
+        if day.year == year
+    ]
+    return sorted(days, key=lambda arranged: arranged.day)
+
+
+def _chinese(name: object) -> str:
+    english = str(getattr(name, "value", name))
+    return HOLIDAY_NAMES.get(english, english)
+
+
+def disagreements(year: int, days: Iterable[ArrangedDay]) -> list[date]:
+    """The days of ``year`` that ``days`` (the rest of the year worked Monday to Friday) make a
+    working day where the installed ``chinesecalendar`` does not, or the other way round;
+    none when the package does not know the year."""
+    if not _known_year(year):
+        return []
+    worked = {arranged.day: arranged.working for arranged in days}
+    found, day = [], date(year, 1, 1)
+    while day.year == year:
+        if worked.get(day, day.weekday() < 5) != _official_workday(day):
+            found.append(day)
+        day += timedelta(days=1)
+    return found
 
 
 def require_aware(name: str, moment: datetime) -> None:
@@ -167,6 +240,10 @@ class WorkCalendar:
         """Whether the holidays of ``year`` are known (loaded, or in the package); if not,
         Monday to Friday are taken as working days and holidays are missed."""
         return year in self._loaded_years or _known_year(year)
+
+    def known_years(self) -> list[int]:
+        """The years whose holidays are known (loaded, or in the package), in order."""
+        return sorted({*_official_years(), *self._loaded_years})
 
     def known_through(self, day: date) -> date | None:
         """The last day of the unbroken run of known years from ``day``'s year on; None when

@@ -18,7 +18,7 @@ import chinese_calendar
 import pytest
 
 from civicgrid.domain import calendar as calendar_module
-from civicgrid.domain.calendar import WorkCalendar
+from civicgrid.domain.calendar import ArrangedDay, WorkCalendar, disagreements, official_arrangement
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600
@@ -140,6 +140,12 @@ def test_results_are_in_the_calendars_timezone(calendar: WorkCalendar) -> None:
     assert result.hour == 10
 
 
+def test_working_time_past_the_last_day_a_date_holds_is_refused(calendar: WorkCalendar) -> None:
+    assert calendar.add_working_seconds(at(9999, 12, 30, 9), 27000) == at(9999, 12, 31, 9)
+    with pytest.raises(OverflowError, match="runs past 9999-12-31"):
+        calendar.add_working_seconds(at(9999, 12, 1, 9), 30 * 27000)
+
+
 def test_negative_or_non_finite_seconds_are_refused(calendar: WorkCalendar) -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="finite number"):
@@ -247,6 +253,39 @@ def test_known_through_is_the_end_of_the_unbroken_run_of_known_years() -> None:
     gap = WorkCalendar(days={date(2028, 1, 3): False})
     assert gap.known_through(date(2026, 1, 1)) == date(2026, 12, 31)
     assert gap.known_through(date(2028, 6, 1)) == date(2028, 12, 31)
+
+
+def test_known_years_are_the_packages_and_the_loaded_ones() -> None:
+    assert WorkCalendar().known_years() == list(range(2004, 2027))
+    assert WorkCalendar(days={date(2029, 1, 1): False}).known_years() == [*range(2004, 2027), 2029]
+
+
+def test_the_packages_arrangement_of_a_year() -> None:
+    days = official_arrangement(2026)
+    assert days is not None and days == sorted(days, key=lambda d: d.day)
+    assert ArrangedDay(date(2026, 2, 15), False, "春节") in days  # a Sunday of the holiday, listed too
+    assert ArrangedDay(date(2026, 9, 20), True, "国庆节调休上班") in days
+    assert {d.name for d in days if not d.working} == {
+        "元旦",
+        "春节",
+        "清明节",
+        "劳动节",
+        "端午节",
+        "中秋节",
+        "国庆节",
+    }
+    assert official_arrangement(2027) is None
+
+
+def test_disagreements_with_the_package_name_the_days() -> None:
+    days = official_arrangement(2026)
+    assert days is not None and disagreements(2026, days) == []
+    moved = [d for d in days if d.day != date(2026, 10, 10)] + [
+        ArrangedDay(date(2026, 10, 9), False, "国庆节")
+    ]
+    assert disagreements(2026, moved) == [date(2026, 10, 9), date(2026, 10, 10)]
+    assert disagreements(2026, []) == sorted(d.day for d in days if d.working != (d.day.weekday() < 5))
+    assert disagreements(2027, [ArrangedDay(date(2027, 1, 4), False, "测试假日")]) == []
 
 
 # --- periods as text -------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     )
     session.add(case)
     _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
-    _refresh_clock(case, rules)
+    refresh_clock(case, rules)
     try:
         session.flush()
     except IntegrityError as error:  # two writers with the same external id at once
@@ -211,7 +211,7 @@ def transition(
             )
     case.state = new_state
     case.updated_at = now
-    _refresh_clock(case, rules)
+    refresh_clock(case, rules)
     try:
         session.flush()
     except StaleDataError:
@@ -383,8 +383,9 @@ def _append_event(
     return event
 
 
-def _refresh_clock(case: Case, rules: CentreRules) -> None:
-    """Recompute the cached stage clock from the case's events."""
+def refresh_clock(case: Case, rules: CentreRules) -> None:
+    """Recompute the cached stage clock from the case's events (after each change, and when
+    the centre's calendar changes)."""
     clock = stage_clock(
         case.events, stage_limits(case.category, case.urgency), rules.calendar, rules.warning_ratio
     )

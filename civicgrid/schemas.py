@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -310,3 +310,33 @@ class CaseFilters(BaseModel):
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
     q: str | None = Field(default=None, max_length=100)
+
+
+# --- calendar ---------------------------------------------------------------------------
+
+
+class LoadedYearOut(BaseModel):
+    year: int
+    days: int = Field(description="days off and adjusted workdays the loaded file lists")
+    loaded_at: datetime
+    loaded_by: str
+
+
+class CalendarOut(BaseModel):
+    """What the working calendar knows: holidays and adjusted workdays (调休) per year."""
+
+    known_years: list[int] = Field(description="years known, from the chinesecalendar package or loaded")
+    loaded: list[LoadedYearOut] = Field(description="years the centre loaded itself")
+    known_through: date | None = Field(
+        description="last day of the unbroken run of known years from today; null if this year is unknown"
+    )
+    warning: str | None = Field(description="what to do when the calendar runs out soon")
+
+
+class CalendarLoadOut(BaseModel):
+    year: int
+    days: int
+    replaced: bool = Field(description="an arrangement of this year was loaded before and is replaced")
+    recomputed: int = Field(description="open cases whose stage clock was recomputed on the new calendar")
+    changed: int = Field(description="of those, cases whose warning or deadline moved")
+    calendar: CalendarOut

@@ -6,8 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, cases, directory, errors
-from civicgrid.services.cases import CentreRules
+from civicgrid.api import auth, calendar, cases, directory, errors
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 
@@ -26,11 +25,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.rules = CentreRules.from_settings(settings)
+    # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
+    app.state.rules = None
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)
+    app.include_router(calendar.router)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")
     def healthz() -> dict[str, str]:

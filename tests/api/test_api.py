@@ -8,14 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
-from civicgrid.api.deps import get_now
 from civicgrid.store.models import Case, CaseEvent, Department, User
-from tests.factories import PASSWORD
 
 Headers = dict[str, str]
 HOTLINE_CASE = {
@@ -28,32 +25,6 @@ HOTLINE_CASE = {
     "reporter_phone": "13800000000",
     "request_type": "complaint",
 }
-
-
-@pytest.fixture
-def clock(app: FastAPI, now: datetime) -> Iterator[Callable[[datetime], None]]:
-    """Set the API's clock (starts at the ``now`` fixture)."""
-
-    def set_time(moment: datetime) -> None:
-        app.dependency_overrides[get_now] = lambda: moment
-
-    set_time(now)
-    yield set_time
-    app.dependency_overrides.clear()
-
-
-@pytest.fixture
-def login(client: TestClient) -> Callable[[str], Headers]:
-    tokens: dict[str, Headers] = {}
-
-    def headers(username: str) -> Headers:
-        if username not in tokens:
-            reply = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-            assert reply.status_code == 200, reply.text
-            tokens[username] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
-        return tokens[username]
-
-    return headers
 
 
 def counts(session: Session) -> tuple[int, int]:

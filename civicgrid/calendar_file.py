@@ -92,7 +92,12 @@ def parse_calendar(text: str) -> YearArrangement:
 
 def load_calendar(path: Path) -> YearArrangement:
     """Read a UTF-8 calendar file (a leading BOM, as Excel writes, is accepted) and parse it."""
-    return parse_calendar(Path(path).read_text(encoding="utf-8-sig"))
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel's plain "CSV" on a Chinese Windows is GBK.
+        raise CalendarFileError('the file is not UTF-8 text: save it as "CSV UTF-8"') from None
+    return parse_calendar(text)
 
 
 def format_calendar(days: list[ArrangedDay] | tuple[ArrangedDay, ...]) -> str:

@@ -103,16 +103,15 @@ def import_calendar_command(
     except InvalidInput as error:
         typer.echo(f"{file}: {error.detail}; nothing loaded", err=True)
         raise typer.Exit(code=1) from None
+    replacing = " (replacing the earlier arrangement)" if result.replaced else ""
     typer.echo(
-        f"{file}: {result.year} loaded, {result.days} days{' (replacing the earlier arrangement)' if result.replaced else ''}; "
-        f"{result.recomputed} open cases recomputed, {result.changed} of them with a new warning or deadline"
+        f"{file}: {result.year} loaded, {result.days} days{replacing}; {result.recomputed} open cases "
+        f"recomputed, {result.changed} of them with a new warning or deadline"
     )
-    status = result.status
-    typer.echo(
-        f"the working calendar is known until {status.known_through or 'nowhere: this year is unknown'}"
-    )
-    if status.warning:
-        typer.echo(f"warning: {status.warning}", err=True)
+    if result.status.known_through is not None:
+        typer.echo(f"the working calendar is known until {result.status.known_through}")
+    if result.status.warning:
+        typer.echo(f"warning: {result.status.warning}", err=True)
 
 
 @app.command("export-calendar")

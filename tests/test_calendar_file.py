@@ -92,3 +92,10 @@ def test_the_written_2026_file(tmp_path: Path) -> None:
     path = tmp_path / "2026.csv"
     path.write_text(text, encoding="utf-8-sig")  # with a BOM, as Excel saves it
     assert load_calendar(path).days == tuple(days)
+
+
+def test_a_file_in_another_encoding_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((HEADER + "2027-01-04,holiday,测试假日\n").encode("gbk"))
+    with pytest.raises(CalendarFileError, match="not UTF-8 text"):
+        load_calendar(path)

@@ -1,11 +1,12 @@
-"""The ``civicgrid`` command: serve, demo, init-db, import-categories, backup, restore."""
+"""The ``civicgrid`` command: serve, demo, init-db, import-categories, import-calendar,
+export-calendar, backup, restore."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -48,21 +49,21 @@ def _migrated_engine(settings: Settings) -> Engine:
         synchronous=settings.sqlite_synchronous,
     )
     upgrade(engine)
-    _warn_if_calendar_runs_out(settings)
     return engine
 
 
-def _warn_if_calendar_runs_out(settings: Settings) -> None:
-    """Say so when the holiday data ends within a year: deadlines then count Mon–Fri only."""
-    calendar = settings.calendar()
-    year = datetime.now(calendar.timezone).year
-    missing = [y for y in (year, year + 1) if not calendar.knows_year(y)]
-    if missing:
-        typer.echo(
-            f"warning: the installed chinesecalendar has no holidays for {', '.join(map(str, missing))}; "
-            "working-time deadlines there count Monday–Friday only (pip install -U chinesecalendar)",
-            err=True,
-        )
+def _warn_if_calendar_runs_out(settings: Settings, engine: Engine, today: date | None = None) -> None:
+    """Say so when the known holidays end within CIVICGRID_CALENDAR_WARNING_DAYS: deadlines
+    beyond count Monday to Friday only until the next year's arrangement is loaded."""
+    from civicgrid.services.calendar import centre_calendar, running_out
+
+    with session_scope(make_session_factory(engine)) as session:
+        calendar = centre_calendar(session, settings)
+    warning = running_out(
+        calendar, today or datetime.now(calendar.timezone).date(), settings.calendar_warning_days
+    )
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("init-db")
@@ -102,6 +103,73 @@ def import_categories_command(
     )
 
 
+@app.command("import-calendar")
+def import_calendar_command(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="a calendar CSV: date,type,name"),
+    ],
+    by: Annotated[str, typer.Option(help="who loads it, as recorded with the days")] = "command line",
+) -> None:
+    """Load a year's holidays and adjusted workdays (调休) from a CSV file, replacing any loaded
+    before for that year, and recompute the deadlines of open cases. Years the chinesecalendar
+    package knows must agree with it."""
+    from civicgrid.calendar_file import CalendarFileError, load_calendar
+    from civicgrid.domain.errors import InvalidInput
+    from civicgrid.services.calendar import store_year
+
+    try:
+        arrangement = load_calendar(file)
+    except CalendarFileError as error:
+        typer.echo(f"{file}: {error}; nothing loaded", err=True)
+        raise typer.Exit(code=1) from None
+    settings = get_settings()
+    engine = _migrated_engine(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            result = store_year(session, arrangement, settings, datetime.now(UTC), loaded_by=by[:100])
+    except InvalidInput as error:
+        typer.echo(f"{file}: {error.detail}; nothing loaded", err=True)
+        raise typer.Exit(code=1) from None
+    replacing = " (replacing the earlier arrangement)" if result.replaced else ""
+    typer.echo(
+        f"{file}: {result.year} loaded, {result.days} days{replacing}; {result.recomputed} open cases "
+        f"recomputed, {result.changed} of them with a new warning or deadline"
+    )
+    if result.status.known_through is not None:
+        typer.echo(f"the working calendar is known until {result.status.known_through}")
+    if result.status.warning:
+        typer.echo(f"warning: {result.status.warning}", err=True)
+
+
+@app.command("export-calendar")
+def export_calendar_command(
+    year: Annotated[int, typer.Argument(min=2000, max=2099, help="the year, e.g. 2026")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="write here instead of to the screen"),
+    ] = None,
+) -> None:
+    """Write a year's holidays and adjusted workdays as a calendar CSV: the arrangement loaded
+    for it, else the chinesecalendar package's. An example of the format to load a new year."""
+    from civicgrid.calendar_file import format_calendar
+    from civicgrid.services.calendar import year_arrangement
+
+    engine = _migrated_engine(get_settings())
+    with session_scope(make_session_factory(engine)) as session:
+        days = year_arrangement(session, year)
+    if days is None:
+        typer.echo(
+            f"no arrangement of {year} is known: neither loaded nor in the chinesecalendar package", err=True
+        )
+        raise typer.Exit(code=1)
+    if output is None:
+        typer.echo(format_calendar(days), nl=False)
+    else:
+        output.write_text(format_calendar(days), encoding="utf-8")
+        typer.echo(f"{output}: {year}, {len(days)} days")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -117,6 +185,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
 
     from civicgrid.api.app import create_app
 
+    _warn_if_calendar_runs_out(settings, engine)
     typer.echo(f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
 
@@ -140,7 +209,7 @@ def demo(
     role, a few hundred cases in every state and light), unless the database has cases.
     Outside development it refuses unless --with-published-passwords is given."""
     from civicgrid.demo import DEMO_PASSWORD, load_demo
-    from civicgrid.services.cases import CentreRules
+    from civicgrid.services.calendar import centre_rules
 
     settings = _settings()
     if settings.environment != "development" and not with_published_passwords:
@@ -156,7 +225,7 @@ def demo(
         if session.scalar(select(func.count()).select_from(Case)):
             typer.echo("the database already holds cases: demo data not loaded again")
         else:
-            summary = load_demo(session, CentreRules.from_settings(settings), datetime.now(UTC), cases, seed)
+            summary = load_demo(session, centre_rules(session, settings), datetime.now(UTC), cases, seed)
             typer.echo(summary)
             typer.echo(
                 f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"

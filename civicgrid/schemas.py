@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -390,3 +390,33 @@ class CaseFilters(BaseModel):
     created_from: Moment | None = None
     created_to: Moment | None = None
     q: Line | None = Field(default=None, max_length=100)
+
+
+# --- calendar ---------------------------------------------------------------------------
+
+
+class LoadedYearOut(BaseModel):
+    year: int
+    days: int = Field(description="days off and adjusted workdays the loaded file lists")
+    loaded_at: datetime
+    loaded_by: str
+
+
+class CalendarOut(BaseModel):
+    """What the working calendar knows: holidays and adjusted workdays (调休) per year."""
+
+    known_years: list[int] = Field(description="years known, from the chinesecalendar package or loaded")
+    loaded: list[LoadedYearOut] = Field(description="years the centre loaded itself")
+    known_through: date | None = Field(
+        description="last day of the unbroken run of known years from today; null if this year is unknown"
+    )
+    warning: str | None = Field(description="what to do when the calendar runs out soon")
+
+
+class CalendarLoadOut(BaseModel):
+    year: int
+    days: int
+    replaced: bool = Field(description="an arrangement of this year was loaded before and is replaced")
+    recomputed: int = Field(description="open cases whose stage clock was recomputed on the new calendar")
+    changed: int = Field(description="of those, cases whose warning or deadline moved")
+    calendar: CalendarOut

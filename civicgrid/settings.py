@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +52,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA timezone name such as 'Asia/Shanghai'") from None
         return value
 
+    max_extension_days: int = Field(default=365, ge=1, le=3660)
+    calendar_warning_days: int = Field(default=60, ge=0, le=366)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (
@@ -68,9 +74,10 @@ class Settings(BaseSettings):
             raise ValueError(f"CIVICGRID_WORKING_PERIODS: {error}") from None
         return self
 
-    def calendar(self) -> WorkCalendar:
-        """The working calendar these settings describe."""
-        return WorkCalendar.from_text(self.working_periods, self.timezone)
+    def calendar(self, days: Mapping[date, bool] | None = None) -> WorkCalendar:
+        """The working calendar these settings describe, with the centre's loaded ``days``
+        (date → worked) if given."""
+        return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
 
 
 @lru_cache

@@ -1,8 +1,10 @@
-"""The command line on a real SQLite file: init-db, import-categories, demo."""
+"""The command line on a real SQLite file: init-db, import-categories, demo, serve, and the
+working calendar (import-calendar, export-calendar)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from civicgrid.cli import app
+from civicgrid.domain.clock import STAGE_OF_STATE
 from civicgrid.settings import get_settings
 from civicgrid.store.db import make_engine, make_session_factory
-from civicgrid.store.models import Case, Category
+from civicgrid.store.migrate import upgrade
+from civicgrid.store.models import CalendarDay, Case, Category
 
 runner = CliRunner()
 
@@ -132,3 +136,113 @@ def test_a_malformed_variable_is_named(database: str, monkeypatch: pytest.Monkey
         "error: CIVICGRID_MAX_BODY_BYTES: Input should be a valid integer, unable to parse string as an "
         "integer; set it in the environment or in .env\n"
     )
+
+
+# --- the working calendar -----------------------------------------------------------------
+
+#: Made up for testing (测试假日): no 2027 arrangement is published yet.
+TEST_2027 = (
+    "date,type,name\n2027-01-01,holiday,测试假日\n2027-01-04,holiday,测试假日\n2027-01-09,workday,测试调休\n"
+)
+
+
+def calendar_rows(url: str) -> list[tuple[date, bool, str, str]]:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(select(CalendarDay).order_by(CalendarDay.day)).all()
+        found = [(row.day, row.is_workday, row.name, row.loaded_by) for row in rows]
+    engine.dispose()
+    return found
+
+
+def test_export_calendar_writes_the_packages_year_which_imports_back(database: str, tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["export-calendar", "2026"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("date,type,name\n2026-01-01,holiday,元旦\n")
+    path = tmp_path / "2026.csv"
+    written = runner.invoke(app, ["export-calendar", "2026", "--output", str(path)])
+    assert written.exit_code == 0 and f"{path}: 2026, 39 days" in written.output
+    assert path.read_text(encoding="utf-8") == shown.output
+    loaded = runner.invoke(app, ["import-calendar", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "2026 loaded, 39 days; 0 open cases recomputed" in loaded.output
+    assert len(calendar_rows(database)) == 39
+
+
+def test_export_calendar_invents_nothing(database: str) -> None:
+    result = runner.invoke(app, ["export-calendar", "2027"])
+    assert result.exit_code == 1
+    assert (
+        "no arrangement of 2027 is known: neither loaded nor in the chinesecalendar package" in result.output
+    )
+
+
+def test_import_calendar_loads_a_year_and_recomputes_open_cases(database: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["demo", "--cases", "30"]).exit_code == 0
+    path = tmp_path / "2027.csv"
+    path.write_text(TEST_2027, encoding="utf-8")
+    result = runner.invoke(app, ["import-calendar", str(path), "--by", "王管理员"])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        running = session.scalar(select(func.count()).select_from(Case).where(Case.state.in_(STAGE_OF_STATE)))
+    engine.dispose()
+    assert running and f"2027 loaded, 3 days; {running} open cases recomputed" in result.output
+    assert "the working calendar is known until 2027-12-31" in result.output
+    assert calendar_rows(database)[0] == (date(2027, 1, 1), False, "测试假日", "王管理员")
+    again = runner.invoke(app, ["import-calendar", str(path)])
+    assert "2027 loaded, 3 days (replacing the earlier arrangement)" in again.output
+    assert calendar_rows(database)[0][3] == "command line"
+    assert runner.invoke(app, ["export-calendar", "2027"]).output == TEST_2027
+
+
+def test_a_bad_or_disagreeing_calendar_file_is_refused_and_nothing_is_loaded(
+    database: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(TEST_2027 + "2027-01-11,workday,测试\n", encoding="utf-8")
+    result = runner.invoke(app, ["import-calendar", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        "line 5: 2027-01-11 is a Monday, worked anyway" in result.output and "nothing loaded" in result.output
+    )
+    assert runner.invoke(app, ["export-calendar", "2026"]).exit_code == 0
+    shifted = tmp_path / "2026.csv"
+    shifted.write_text(
+        runner.invoke(app, ["export-calendar", "2026"]).output.replace(
+            "2026-10-10,workday", "2026-10-11,workday"
+        )
+    )
+    result = runner.invoke(app, ["import-calendar", str(shifted)])
+    assert result.exit_code == 1
+    assert (
+        "disagrees with the chinesecalendar package on whether these days are worked: 2026-10-10, 2026-10-11"
+        in result.output
+    )
+    assert calendar_rows(database) == []
+
+
+def test_the_server_warns_at_start_up_when_the_calendar_runs_out(
+    database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicgrid import cli
+
+    settings = get_settings()
+    engine = make_engine(database)
+    upgrade(engine)
+    cli._warn_if_calendar_runs_out(settings, engine, today=date(2026, 11, 25))
+    warning = capsys.readouterr().err
+    assert warning.startswith(
+        "warning: the working calendar knows holidays and adjusted workdays (调休) only until 2026-12-31"
+    )
+    assert "civicgrid import-calendar FILE" in warning and "pip" not in warning
+    cli._warn_if_calendar_runs_out(settings, engine, today=date(2026, 6, 1))
+    assert capsys.readouterr().err == ""
+    engine.dispose()
+    started: list[str] = []
+    monkeypatch.setattr(
+        cli, "_warn_if_calendar_runs_out", lambda _settings, _engine: started.append("warned")
+    )
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append("served"))
+    assert runner.invoke(app, ["serve"]).exit_code == 0
+    assert started == ["warned", "served"]

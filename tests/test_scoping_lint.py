@@ -21,6 +21,8 @@ ALLOWED = {
     "demo.py": "loads data, serves no user",
     # Replays every case after a restore, for the operator at the console.
     "store/history.py": "checks the whole store, serves no user",
+    # A new year's arrangement moves every open case's deadline, whoever may see the case.
+    "store/calendar.py": "recomputes open cases' clocks as the system, serves no user",
 }
 
 

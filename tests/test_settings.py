@@ -27,6 +27,8 @@ def test_development_runs_on_defaults() -> None:
         ({"case_number_prefix": "jd-1"}, "case_number_prefix"),
         ({"max_body_bytes": 100}, "max_body_bytes"),
         ({"working_periods": "8-12"}, "CIVICGRID_WORKING_PERIODS"),
+        ({"max_extension_days": 0}, "max_extension_days"),
+        ({"calendar_warning_days": -1}, "calendar_warning_days"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:

@@ -6,10 +6,9 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, cases, directory, docs, errors, health
+from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.strict import strict_request
-from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 
@@ -37,7 +36,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.read_session_factory = make_session_factory(engine, read_only=True)
-    app.state.rules = CentreRules.from_settings(settings)
+    # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
+    app.state.rules = None
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth.router)
     app.include_router(cases.router)
     app.include_router(directory.router)
+    app.include_router(calendar.router)
     app.include_router(health.router)
     docs.install(app)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import Unauthenticated
 from civicgrid.services import auth
+from civicgrid.services import calendar as calendar_service
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.db import session_scope
@@ -38,20 +39,30 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_rules(request: Request) -> CentreRules:
-    """The centre's rules (calendar, warning ratio, number prefix)."""
-    rules: CentreRules = request.app.state.rules
-    return rules
-
-
 def get_now() -> datetime:
     """The time of the request."""
     return datetime.now(UTC)
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
-Rules = Annotated[CentreRules, Depends(get_rules)]
 Now = Annotated[datetime, Depends(get_now)]
+
+
+def get_rules(request: Request, session: DbSession) -> CentreRules:
+    """The centre's rules (calendar, warning ratio, number prefix, extension bound), rebuilt
+    whenever the loaded calendar changed, through this process or another: each request
+    compares one cheap revision mark with the one the rules were built on."""
+    state = request.app.state
+    revision = calendar_service.calendar_revision(session)
+    built: tuple[object, CentreRules] | None = state.rules
+    if built is None or built[0] != revision:
+        # One assignment, so a concurrent request sees the old pair or the new, never a mix.
+        built = (revision, calendar_service.centre_rules(session, get_settings(request)))
+        state.rules = built
+    return built[1]
+
+
+Rules = Annotated[CentreRules, Depends(get_rules)]
 bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 

@@ -6,8 +6,9 @@ does, so a refused action leaves the store exactly as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -73,16 +74,23 @@ DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.REJECT, Action.HANDLE, Act
 
 @dataclass(frozen=True)
 class CentreRules:
-    """What the case service needs of the centre's settings."""
+    """What the case service needs of the centre's settings (and of its loaded calendar)."""
 
     calendar: WorkCalendar
     warning_ratio: float
     number_prefix: str
+    max_extension_days: int = 365
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CentreRules:
-        """The rules of the centre these settings describe."""
-        return cls(settings.calendar(), settings.warning_ratio, settings.case_number_prefix)
+    def from_settings(cls, settings: Settings, days: Mapping[date, bool] | None = None) -> CentreRules:
+        """The rules of the centre these settings describe, on a calendar with the centre's
+        loaded ``days`` (see ``civicgrid.services.calendar.centre_rules``)."""
+        return cls(
+            settings.calendar(days),
+            settings.warning_ratio,
+            settings.case_number_prefix,
+            settings.max_extension_days,
+        )
 
 
 def stage_limits(category: Category, urgency: Urgency) -> dict[Stage, TimeLimit]:
@@ -138,7 +146,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     )
     session.add(case)
     _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
-    _refresh_clock(case, rules)
+    refresh_clock(case, rules)
     try:
         session.flush()
     except IntegrityError as error:  # two writers with the same external id at once
@@ -220,7 +228,7 @@ def transition(
             )
     case.state = new_state
     case.updated_at = now
-    _refresh_clock(case, rules)
+    refresh_clock(case, rules)
     try:
         session.flush()
     except StaleDataError:
@@ -361,6 +369,11 @@ def _extension_request(
         raise InvalidInput("request_extension needs new_deadline")
     if request.new_deadline <= now:
         raise InvalidInput(f"new_deadline {request.new_deadline.isoformat()} is in the past")
+    if request.new_deadline - now > timedelta(days=rules.max_extension_days):
+        raise InvalidInput(
+            f"new_deadline {request.new_deadline.isoformat()} is more than {rules.max_extension_days} days "
+            "from now: an extension may reach at most that far (CIVICGRID_MAX_EXTENSION_DAYS)"
+        )
     if case.deadline_at is None or case.stage is None:
         raise InvalidInput(f"case {case.number} has no running deadline to extend")
     if request.new_deadline <= case.deadline_at:
@@ -397,8 +410,9 @@ def _append_event(
     return event
 
 
-def _refresh_clock(case: Case, rules: CentreRules) -> None:
-    """Recompute the cached stage clock from the case's events."""
+def refresh_clock(case: Case, rules: CentreRules) -> None:
+    """Recompute the cached stage clock from the case's events (after each change, and when
+    the centre's calendar changes)."""
     clock = stage_clock(
         case.events, stage_limits(case.category, case.urgency), rules.calendar, rules.warning_ratio
     )

@@ -1,15 +1,17 @@
 """The centre's tables: territory (regions, grids), people (departments, users, tokens),
-the category tree, and cases with their append-only events, tasks and attachments."""
+the category tree, the loaded calendar, and cases with their append-only events, tasks
+and attachments."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -151,6 +153,23 @@ class Category(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+
+class CalendarDay(Base):
+    """A day of a year's holiday arrangement (节假日安排) that the centre loaded itself: a day
+    off, or an adjusted working day on a weekend (调休上班). A year with loaded days is
+    taken from them alone; other years come from the ``chinesecalendar`` package."""
+
+    __tablename__ = "calendar_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    #: As the notice names it: 春节, 春节调休上班 …
+    name: Mapped[str] = mapped_column(String(100))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The admin's username, or who ran ``civicgrid import-calendar``.
+    loaded_by: Mapped[str] = mapped_column(String(100))
 
 
 class CaseNumberCounter(Base):

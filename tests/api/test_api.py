@@ -8,15 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
-from civicgrid.api.deps import get_now
 from civicgrid.domain.vocabulary import GridKind
 from civicgrid.store.models import Case, CaseEvent, Department, Grid, User, case_overlay_grids
-from tests.factories import PASSWORD, World, square
+from tests.factories import World, square
 
 Headers = dict[str, str]
 HOTLINE_CASE = {
@@ -29,32 +27,6 @@ HOTLINE_CASE = {
     "reporter_phone": "13800000000",
     "request_type": "complaint",
 }
-
-
-@pytest.fixture
-def clock(app: FastAPI, now: datetime) -> Iterator[Callable[[datetime], None]]:
-    """Set the API's clock (starts at the ``now`` fixture)."""
-
-    def set_time(moment: datetime) -> None:
-        app.dependency_overrides[get_now] = lambda: moment
-
-    set_time(now)
-    yield set_time
-    app.dependency_overrides.clear()
-
-
-@pytest.fixture
-def login(client: TestClient) -> Callable[[str], Headers]:
-    tokens: dict[str, Headers] = {}
-
-    def headers(username: str) -> Headers:
-        if username not in tokens:
-            reply = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-            assert reply.status_code == 200, reply.text
-            tokens[username] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
-        return tokens[username]
-
-    return headers
 
 
 def counts(session: Session) -> tuple[int, int]:
@@ -276,6 +248,39 @@ def test_refused_actions_get_the_right_status_and_change_nothing(
         assert reason in str(reply.json()["detail"])
     assert counts(session) == before
     assert client.get("/api/v1/cases/JD-19990101-000001", headers=login("leader")).status_code == 404
+
+
+#: Far beyond any time the API takes (refused as input), and past the centre's bound.
+FAR_DEADLINES = [
+    ("9999-12-31T00:00:00Z", "invalid_request", "between the years 1970 and 2199"),
+    ("2500-01-01T00:00:00Z", "invalid_request", "between the years 1970 and 2199"),
+    ("2028-01-01T00:00:00Z", "invalid", "more than 365 days from now"),
+]
+
+
+@pytest.mark.parametrize(("new_deadline", "error", "reason"), FAR_DEADLINES)
+def test_an_extension_beyond_the_centres_bound_is_refused_at_once(
+    client: TestClient,
+    login: Callable[[str], Headers],
+    session: Session,
+    clock: Callable[[datetime], None],
+    new_deadline: str,
+    error: str,
+    reason: str,
+) -> None:
+    number = create(client, login("operator"))["number"]
+    act(client, login("operator"), number, "register")
+    act(client, login("dispatcher"), number, "dispatch", department_code="D-SZ-E")
+    act(client, login("handler_sz"), number, "accept")
+    before = counts(session)
+    reply = client.post(
+        f"/api/v1/cases/{number}/actions/request_extension",
+        json={"note": "需采购", "new_deadline": new_deadline},
+        headers=login("handler_sz"),
+    )
+    assert reply.status_code == 422 and reply.json()["error"] == error, reply.text
+    assert reason in str(reply.json()["detail"])
+    assert counts(session) == before
 
 
 def test_authentication(client: TestClient, login: Callable[[str], Headers]) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
 
-from civicgrid.domain.calendar import WorkCalendar
+from civicgrid.domain import calendar as calendar_module
+from civicgrid.domain.calendar import ArrangedDay, WorkCalendar, disagreements, official_arrangement
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600
@@ -138,6 +140,12 @@ def test_results_are_in_the_calendars_timezone(calendar: WorkCalendar) -> None:
     assert result.hour == 10
 
 
+def test_working_time_past_the_last_day_a_date_holds_is_refused(calendar: WorkCalendar) -> None:
+    assert calendar.add_working_seconds(at(9999, 12, 30, 9), 27000) == at(9999, 12, 31, 9)
+    with pytest.raises(OverflowError, match="runs past 9999-12-31"):
+        calendar.add_working_seconds(at(9999, 12, 1, 9), 30 * 27000)
+
+
 def test_negative_or_non_finite_seconds_are_refused(calendar: WorkCalendar) -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="finite number"):
@@ -197,6 +205,87 @@ def test_unknown_years_fall_back_to_monday_to_friday(calendar: WorkCalendar) -> 
     assert not calendar.is_workday(date(2030, 10, 5))  # Saturday
     # Fri 10-04 17:00: 30 min to 17:30; weekend; Mon 10-07 08:30 + 30 min -> 09:00.
     assert calendar.add_working_seconds(at(2030, 10, 4, 17), HOUR) == at(2030, 10, 7, 9)
+
+
+def test_is_workday_agrees_with_the_package_on_every_day_it_knows(calendar: WorkCalendar) -> None:
+    day = date(2004, 1, 1)
+    while calendar.knows_year(day.year):
+        assert calendar.is_workday(day) is chinese_calendar.is_workday(day), day
+        day += timedelta(days=1)
+    assert day == date(2027, 1, 1)
+
+
+# --- the centre's loaded days ---------------------------------------------------------------
+
+
+def test_loaded_days_decide_their_year_alone() -> None:
+    calendar = WorkCalendar(days=TEST_DAYS)
+    assert calendar.knows_year(2027) and not calendar.knows_year(2028)
+    assert not calendar.is_workday(date(2027, 1, 4))  # a Monday, loaded as a day off
+    assert calendar.is_workday(date(2027, 1, 9))  # a Saturday, loaded as worked
+    assert calendar.is_workday(date(2027, 1, 5)) and not calendar.is_workday(date(2027, 1, 10))
+    # 2026 is loaded too: its loaded days count, the package's do not.
+    assert not calendar.is_workday(date(2026, 10, 12))
+    assert calendar.is_workday(date(2026, 10, 5))  # National Day in the package, not here
+    assert calendar.is_workday(date(2026, 2, 16))  # Spring Festival in the package, not here
+    # Other years still come from the package.
+    assert not calendar.is_workday(date(2025, 10, 1))
+    # 4 working days from Thu 2026-12-31 08:30: 12-31, then 01-01 Fri, 01-04 off, 01-05, 01-06.
+    assert calendar.add_working_seconds(at(2026, 12, 31, 8, 30), 4 * 27000) == at(2027, 1, 6, 17, 30)
+    assert WorkCalendar().add_working_seconds(at(2026, 12, 31, 8, 30), 4 * 27000) == at(2027, 1, 5, 17, 30)
+
+
+def test_loaded_days_are_copied_and_compared() -> None:
+    days = dict(TEST_DAYS)
+    calendar = WorkCalendar(days=days)
+    days[date(2027, 3, 1)] = False
+    assert calendar.is_workday(date(2027, 3, 1))
+    assert calendar == WorkCalendar(days=TEST_DAYS) != WorkCalendar()
+    assert hash(calendar) == hash(WorkCalendar())
+
+
+def test_known_through_is_the_end_of_the_unbroken_run_of_known_years() -> None:
+    assert WorkCalendar().known_through(date(2026, 11, 25)) == date(2026, 12, 31)
+    assert WorkCalendar().known_through(date(2010, 5, 1)) == date(2026, 12, 31)
+    assert WorkCalendar().known_through(date(2027, 1, 1)) is None
+    assert WorkCalendar(days=TEST_DAYS).known_through(date(2026, 11, 25)) == date(2027, 12, 31)
+    # A year loaded after a gap does not extend the run.
+    gap = WorkCalendar(days={date(2028, 1, 3): False})
+    assert gap.known_through(date(2026, 1, 1)) == date(2026, 12, 31)
+    assert gap.known_through(date(2028, 6, 1)) == date(2028, 12, 31)
+
+
+def test_known_years_are_the_packages_and_the_loaded_ones() -> None:
+    assert WorkCalendar().known_years() == list(range(2004, 2027))
+    assert WorkCalendar(days={date(2029, 1, 1): False}).known_years() == [*range(2004, 2027), 2029]
+
+
+def test_the_packages_arrangement_of_a_year() -> None:
+    days = official_arrangement(2026)
+    assert days is not None and days == sorted(days, key=lambda d: d.day)
+    assert ArrangedDay(date(2026, 2, 15), False, "春节") in days  # a Sunday of the holiday, listed too
+    assert ArrangedDay(date(2026, 9, 20), True, "国庆节调休上班") in days
+    assert {d.name for d in days if not d.working} == {
+        "元旦",
+        "春节",
+        "清明节",
+        "劳动节",
+        "端午节",
+        "中秋节",
+        "国庆节",
+    }
+    assert official_arrangement(2027) is None
+
+
+def test_disagreements_with_the_package_name_the_days() -> None:
+    days = official_arrangement(2026)
+    assert days is not None and disagreements(2026, days) == []
+    moved = [d for d in days if d.day != date(2026, 10, 10)] + [
+        ArrangedDay(date(2026, 10, 9), False, "国庆节")
+    ]
+    assert disagreements(2026, moved) == [date(2026, 10, 9), date(2026, 10, 10)]
+    assert disagreements(2026, []) == sorted(d.day for d in days if d.working != (d.day.weekday() < 5))
+    assert disagreements(2027, [ArrangedDay(date(2027, 1, 4), False, "测试假日")]) == []
 
 
 # --- periods as text -------------------------------------------------------------------------
@@ -279,3 +368,189 @@ def test_round_trip_add_then_measure() -> None:
         assert calendar.working_seconds(start, end) == seconds
         if seconds > 0:
             assert calendar.working_seconds(start, end - timedelta(microseconds=1)) < seconds
+
+
+# --- the fast arithmetic against a day-by-day walk -----------------------------------------
+
+
+def walked_seconds(calendar: WorkCalendar, start: datetime, end: datetime) -> float:
+    """Working seconds in [start, end), walking every day and period: the plain definition."""
+    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    if end_utc <= start_utc:
+        return 0.0
+    total, day = timedelta(), start.astimezone(calendar.timezone).date()
+    while day <= end.astimezone(calendar.timezone).date():
+        for begin, finish in walked_periods(calendar, day):
+            overlap = min(finish, end_utc) - max(begin, start_utc)
+            total += max(overlap, timedelta())
+        day += timedelta(days=1)
+    return total.total_seconds()
+
+
+def walked_deadline(calendar: WorkCalendar, start: datetime, seconds: float) -> datetime:
+    """The earliest instant with ``seconds`` of working time since ``start``, walking day by day."""
+    remaining, start_utc = timedelta(seconds=seconds), start.astimezone(UTC)
+    if remaining == timedelta():
+        return start.astimezone(calendar.timezone)
+    day = start.astimezone(calendar.timezone).date()
+    while True:
+        for begin, finish in walked_periods(calendar, day):
+            begin = max(begin, start_utc)
+            if begin < finish:
+                if remaining <= finish - begin:
+                    return (begin + remaining).astimezone(calendar.timezone)
+                remaining -= finish - begin
+        day += timedelta(days=1)
+
+
+def walked_periods(calendar: WorkCalendar, day: date) -> list[tuple[datetime, datetime]]:
+    if not calendar.is_workday(day):
+        return []
+    zone = calendar.timezone
+    return [
+        (
+            datetime.combine(day, a, tzinfo=zone).astimezone(UTC),
+            datetime.combine(day, b, tzinfo=zone).astimezone(UTC),
+        )
+        for a, b in calendar.periods
+    ]
+
+
+#: Made-up arrangements, for testing only: a weekday off and a Saturday worked in 2027, and a
+#: 2026 that moves National Day (loaded years replace the package's).
+TEST_DAYS = {
+    date(2027, 1, 4): False,
+    date(2027, 1, 9): True,
+    date(2027, 2, 8): False,
+    date(2027, 2, 9): False,
+    date(2027, 2, 20): True,
+    date(2026, 10, 1): False,
+    date(2026, 10, 2): False,
+    date(2026, 10, 12): False,
+    date(2026, 10, 10): True,
+}
+
+
+def offset_changes(zone: str, *years: int) -> dict[date, bool]:
+    """Every day of ``years`` on which ``zone`` changes its UTC offset, as a worked day: most
+    zones change on a Sunday, which would otherwise never be a working day."""
+    tz, changes = ZoneInfo(zone), {}
+    for year in years:
+        day = date(year, 1, 1)
+        while day.year == year:
+            tomorrow = day + timedelta(days=1)
+            if (
+                datetime.combine(day, time(), tz).utcoffset()
+                != datetime.combine(tomorrow, time(), tz).utcoffset()
+            ):
+                changes[day] = True
+            day = tomorrow
+    return changes
+
+
+ERAS = [(1986, 1991), (2016, 2021), (2025, 2027), (2026, 2027), (2099, 2101), (2599, 2601), (9980, 9990)]
+CHANGE_YEARS = [year for first, last in ERAS for year in range(first, last + 4)]
+
+CALENDARS = [
+    WorkCalendar(),
+    WorkCalendar(days=TEST_DAYS),
+    WorkCalendar.from_text("09:00-12:00,14:00-18:00,19:00-21:00", "Asia/Urumqi"),
+    # Shanghai kept summer time 1986-1991, changing at 02:00: a period across it is uneven.
+    WorkCalendar.from_text("01:30-02:30,08:30-12:00", "Asia/Shanghai"),
+    # Zones with daylight saving, with periods across their changes (02:00/03:00 in Berlin,
+    # midnight in Santiago and Tehran, half an hour on Lord Howe Island); their change days
+    # worked, so that uneven working days occur.
+    *(
+        WorkCalendar(
+            timezone=calendar.timezone, periods=calendar.periods, days=offset_changes(zone, *CHANGE_YEARS)
+        )
+        for zone, calendar in (
+            ("Asia/Shanghai", WorkCalendar.from_text("01:30-02:30,08:30-12:00", "Asia/Shanghai")),
+            ("Europe/Berlin", WorkCalendar.from_text("00:30-03:30,10:00-11:00", "Europe/Berlin")),
+            (
+                "America/Santiago",
+                WorkCalendar.from_text("00:00-01:30,09:00-12:00,23:00-23:59", "America/Santiago"),
+            ),
+            ("Australia/Lord_Howe", WorkCalendar.from_text("01:00-03:00,09:00-17:00", "Australia/Lord_Howe")),
+            ("Asia/Tehran", WorkCalendar.from_text("00:00-02:00,08:00-12:00", "Asia/Tehran")),
+        )
+    ),
+]
+
+
+def random_instant(rng: random.Random, calendar: WorkCalendar, first_year: int, last_year: int) -> datetime:
+    """A day in the years given, at a random second or at (or next to) a period's edge."""
+    day = date(first_year, 1, 1) + timedelta(
+        days=rng.randrange((date(last_year, 12, 31) - date(first_year, 1, 1)).days)
+    )
+    if rng.random() < 0.5:
+        moment = time(
+            rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.choice([0, rng.randrange(10**6)])
+        )
+        return datetime.combine(day, moment, tzinfo=calendar.timezone)
+    edge = datetime.combine(day, rng.choice(rng.choice(calendar.periods)), tzinfo=calendar.timezone)
+    return edge + rng.choice(
+        [timedelta(), timedelta(microseconds=1), -timedelta(microseconds=1), timedelta(seconds=1)]
+    )
+
+
+def test_fast_arithmetic_equals_the_day_by_day_walk() -> None:
+    """Random spans (holidays, 调休, loaded days, unknown years, daylight saving, far years;
+    starts and ends inside, outside and at the edges of periods; empty and reversed spans):
+    the counted result equals the walked one exactly, both ways."""
+    rng = random.Random(20261125)
+    spans = [0, 1, 600, 9 * HOUR, 3 * 86400, 40 * 86400, 400 * 86400, 3 * 365 * 86400]
+    for _ in range(1500):
+        calendar = rng.choice(CALENDARS)
+        start = random_instant(rng, calendar, *rng.choice(ERAS))
+        span = rng.choice(spans)
+        if rng.random() < 0.2:  # an end at or next to a period's edge, or reversed
+            end = random_instant(rng, calendar, start.year, start.year)
+        else:
+            end = start + timedelta(seconds=rng.uniform(-span / 10, span))
+        assert calendar.working_seconds(start, end) == walked_seconds(calendar, start, end), (start, end)
+        seconds = rng.choice([0, 0.5, 27000, rng.uniform(0, span / 10), rng.randrange(span // 10 + 1)])
+        assert calendar.add_working_seconds(start, seconds) == walked_deadline(calendar, start, seconds), (
+            start,
+            seconds,
+        )
+
+
+def test_fast_arithmetic_over_decades_equals_the_walk() -> None:
+    calendar = WorkCalendar(days=TEST_DAYS)
+    start, end = at(2003, 6, 1, 10, 15), at(2061, 3, 1, 9)
+    seconds = walked_seconds(calendar, start, end)
+    assert calendar.working_seconds(start, end) == seconds
+    assert calendar.add_working_seconds(start, seconds) == walked_deadline(calendar, start, seconds)
+
+
+def test_a_span_to_the_year_9999_looks_at_a_handful_of_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost of a span does not grow with it: a few days are looked up (the first, the last,
+    the one a deadline falls on), whether the span is a day or eight thousand years."""
+    looked_up: list[date] = []
+    is_workday, utc_periods = WorkCalendar.is_workday, calendar_module._utc_periods
+
+    def counted_is_workday(calendar: WorkCalendar, day: date) -> bool:
+        looked_up.append(day)
+        return is_workday(calendar, day)
+
+    def counted_utc_periods(zone: ZoneInfo, periods: Any, day: date) -> Any:
+        looked_up.append(day)
+        return utc_periods(zone, periods, day)
+
+    monkeypatch.setattr(WorkCalendar, "is_workday", counted_is_workday)
+    monkeypatch.setattr(calendar_module, "_utc_periods", counted_utc_periods)
+    calendar = WorkCalendar(days=TEST_DAYS)
+    start, far = at(2026, 11, 25, 10), datetime(9999, 12, 31, tzinfo=UTC)
+    seconds = calendar.working_seconds(start, far)
+    assert len(looked_up) < 10
+    looked_up.clear()
+    assert calendar.add_working_seconds(start, seconds) == at(9999, 12, 30, 17, 30)
+    assert len(looked_up) < 10
+    # Wed 2026-11-25 10:00 to 2027: 6 hours and 26 working days (2026 is loaded, so only
+    # Monday to Friday); 2027 as loaded: 261 weekdays, 3 off, 2 worked; 2028-01-01 to
+    # 9999-12-31 08:00 (before the day's first period) Monday to Friday, counted by weeks.
+    weeks, rest = divmod((date(9999, 12, 31) - date(2028, 1, 1)).days, 7)
+    first_of_rest = date(2028, 1, 1) + timedelta(weeks=weeks)
+    weekdays = 5 * weeks + sum((first_of_rest + timedelta(n)).weekday() < 5 for n in range(rest))
+    assert seconds == 6 * HOUR + (26 + 260 + weekdays) * 27000

@@ -3,7 +3,8 @@ and refusals that leave the store exactly as it was."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -316,6 +317,9 @@ def test_extension_to_a_past_or_earlier_deadline_is_refused(
     for deadline, message in (
         (now - timedelta(days=1), "in the past"),
         (case.deadline_at, "later than the current deadline"),
+        (later + timedelta(days=365, seconds=1), "more than 365 days from now"),
+        # The farthest time the API takes at all; beyond it the input itself is refused.
+        (datetime(2199, 12, 31, tzinfo=UTC), "CIVICGRID_MAX_EXTENSION_DAYS"),
     ):
         with pytest.raises(InvalidInput, match=message):
             act(
@@ -331,6 +335,39 @@ def test_extension_to_a_past_or_earlier_deadline_is_refused(
             )
         session.rollback()
     assert snapshot(session) == before
+
+
+def test_an_extension_may_reach_as_far_as_the_centre_allows(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    case = walk(session, world, rules, new_case(session, world, rules, now), LOOP[1:4], now)
+    later = now + timedelta(hours=1)  # 11:00, so that a year on is inside working hours too
+    with pytest.raises(InvalidInput, match="more than 30 days from now"):
+        act(
+            session,
+            world,
+            replace(rules, max_extension_days=30),
+            case,
+            "handler_sz",
+            "request_extension",
+            later,
+            note="需采购",
+            new_deadline=later + timedelta(days=31),
+        )
+    farthest = later + timedelta(days=365)
+    case = act(
+        session,
+        world,
+        rules,
+        case,
+        "handler_sz",
+        "request_extension",
+        later,
+        note="需采购",
+        new_deadline=farthest,
+    )
+    case = act(session, world, rules, case, "leader", "approve_extension", later + timedelta(minutes=5))
+    assert case.deadline_at == farthest
 
 
 def test_creation_refusals_change_nothing(

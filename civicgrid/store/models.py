@@ -105,6 +105,7 @@ class User(Base):
 
     region: Mapped[Region | None] = relationship()
     department: Mapped[Department | None] = relationship()
+    grid: Mapped[Grid | None] = relationship()
 
 
 class ApiToken(Base):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from civicgrid.api.deps import Actor, DbSession
+from civicgrid.api.deps import Actor, DbSession, Now
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import category_out, department_out, grid_out, user_out
 from civicgrid.domain import vocabulary as v
@@ -71,8 +71,8 @@ def create_user(data: UserIn, session: DbSession, actor: Actor) -> UserOut:
 
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Edit a user (admin)")
-def update_user(username: str, data: UserPatch, session: DbSession, actor: Actor) -> UserOut:
-    return user_out(directory.update_user(session, actor, username, data))
+def update_user(username: str, data: UserPatch, session: DbSession, actor: Actor, now: Now) -> UserOut:
+    return user_out(directory.update_user(session, actor, username, data, now))
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="The category tree")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import Unauthenticated
@@ -50,6 +50,16 @@ def login(
     )
     session.flush()
     return token, expires_at
+
+
+def revoke_tokens(session: Session, user: User, now: datetime) -> None:
+    """Sign ``user`` out everywhere: revoke every live token of theirs."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .values(revoked_at=now),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _live_token(session: Session, token: str, secret_key: str, now: datetime) -> ApiToken:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from civicgrid.domain.errors import Conflict, InvalidInput, NotFound, RoleNotAllowed
 from civicgrid.domain.vocabulary import Role
 from civicgrid.schemas import DepartmentIn, DepartmentPatch, UserIn, UserPatch
-from civicgrid.services.auth import hash_password
+from civicgrid.services.auth import hash_password, revoke_tokens
 from civicgrid.store.lookups import by_code, edited_by_code, require_unused_code, user_by_username
 from civicgrid.store.models import Department, Grid, Region, User
 from civicgrid.store.scoping import is_top_level, managed_users, region_in_scope
@@ -99,6 +100,20 @@ class Placement:
     department_code: str | None
     grid_code: str | None
 
+    @classmethod
+    def of(cls, user: User) -> Placement:
+        """Where ``user`` is placed now."""
+        return cls(
+            role=user.role,
+            region_code=user.region.code if user.region else None,
+            department_code=user.department.code if user.department else None,
+            grid_code=user.grid.code if user.grid else None,
+        )
+
+
+#: The fields of a user body that place the user.
+PLACEMENT_FIELDS = ("role", "region_code", "department_code", "grid_code")
+
 
 def _place(
     session: Session, actor: User, placement: Placement
@@ -163,14 +178,31 @@ def managed_user(session: Session, actor: User, username: str) -> User:
     return user
 
 
-def update_user(session: Session, actor: User, username: str, data: UserPatch) -> User:
-    """Change a user's name, password, phone or whether they may sign in."""
+def update_user(session: Session, actor: User, username: str, data: UserPatch, now: datetime) -> User:
+    """Change a user's name, password, phone, role, scope or whether they may sign in; a new
+    role or scope is checked as on creation. A new password, a deactivation or a new role or
+    scope signs the user out everywhere."""
     user = managed_user(session, actor, username)
     changes = data.model_dump(exclude_unset=True)
-    if "password" in changes:
-        user.password_hash = hash_password(changes.pop("password"))
+    for field in ("password", "role"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field} cannot be empty")
+    password = changes.pop("password", None)
+    signs_out = password is not None or changes.get("is_active") is False
+    placed = {field: changes.pop(field) for field in PLACEMENT_FIELDS if field in changes}
+    if placed:
+        before = (user.role, user.region, user.department)
+        user.region, user.department, user.grid = _place(
+            session, actor, replace(Placement.of(user), **placed)
+        )
+        user.role = placed.get("role", user.role)
+        signs_out = signs_out or before != (user.role, user.region, user.department)
+    if password is not None:
+        user.password_hash = hash_password(password)
     apply_changes(user, changes, nullable=frozenset({"phone"}))
     session.flush()
+    if signs_out:
+        revoke_tokens(session, user, now)
     return user
 
 

@@ -157,11 +157,22 @@ def test_a_handler_of_a_district_department_is_beyond_a_street_admin(
         ("leader", {"is_active": False}, 404),
         ("district_dispatcher", {"full_name": "x"}, 404),
         ("dispatcher_west", {"password": NEW_PASSWORD}, 404),
+        ("admin_west", {"role": "operator"}, 404),
         ("citizen", {"password": NEW_PASSWORD}, 404),
-        ("admin_west", {"phone": "110"}, 404),
+        ("operator", {"region_code": "T01"}, 403),
+        ("operator", {"region_code": "T0102"}, 403),
+        ("operator", {"role": "admin", "region_code": "T01"}, 403),
+        ("operator", {"role": "handler", "department_code": "D-CG-D"}, 403),
+        ("operator", {"role": "handler", "department_code": "D-CG-W"}, 403),
+        ("operator", {"role": "citizen", "region_code": None}, 403),
+        ("operator", {"role": "handler"}, 422),
+        ("operator", {"role": None}, 422),
+        ("operator", {"password": None}, 422),
+        ("inspector", {"grid_code": "T010201-01"}, 422),
+        ("handler_cg", {"department_code": None}, 422),
     ],
 )
-def test_a_street_admin_edits_only_its_own_users(
+def test_a_street_admin_edits_only_its_users_and_only_within_the_street(
     client: TestClient,
     login: Callable[..., Headers],
     session: Session,
@@ -231,3 +242,21 @@ def test_departments_stay_within_the_admins_scope(
     assert client.post("/api/v1/departments", json=own, headers=east).status_code == 201
     district_branch = {**branch, "code": "D-CG-D1", "region_code": "T0101", "parent_code": "D-CG-D"}
     assert client.post("/api/v1/departments", json=district_branch, headers=login("admin")).status_code == 201
+
+
+def test_a_district_admin_moves_a_user_and_the_user_signs_in_again(
+    client: TestClient, login: Callable[..., Headers]
+) -> None:
+    district = login("admin")
+    operator = login("operator")
+    change = {"role": "inspector", "region_code": "T010102", "grid_code": "T010102-01"}
+    reply = client.patch("/api/v1/users/operator", json=change, headers=district)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["role"], reply.json()["region_code"]) == ("inspector", "T010102")
+    assert client.get("/api/v1/auth/me", headers=operator).status_code == 401
+    me = client.get("/api/v1/auth/me", headers=login("operator")).json()
+    assert (me["role"], me["region_code"]) == ("inspector", "T010102")
+    # A handler moved to another department; region_code null takes the department's region.
+    move = {"department_code": "D-CG-W", "region_code": None}
+    reply = client.patch("/api/v1/users/handler_cg", json=move, headers=district)
+    assert (reply.json()["department_code"], reply.json()["region_code"]) == ("D-CG-W", "T0102")

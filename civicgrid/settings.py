@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     working_periods: str = "08:30-12:00,13:30-17:30"
     warning_ratio: float = Field(default=0.8, gt=0, lt=1)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=60_000)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

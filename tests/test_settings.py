@@ -25,6 +25,8 @@ def test_development_runs_on_defaults() -> None:
         ({"timezone": "Mars/Olympus"}, "Mars/Olympus"),
         ({"warning_ratio": 1.5}, "warning_ratio"),
         ({"case_number_prefix": "jd-1"}, "case_number_prefix"),
+        ({"login_max_failures": 0}, "login_max_failures"),
+        ({"login_lockout_minutes": 0}, "login_lockout_minutes"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:
@@ -42,5 +44,7 @@ def test_production_on_postgresql_with_a_real_secret_is_accepted() -> None:
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIVICGRID_WORKING_PERIODS", "09:00-12:00,14:00-18:00")
     monkeypatch.setenv("CIVICGRID_CASE_NUMBER_PREFIX", "WG")
+    monkeypatch.setenv("CIVICGRID_LOGIN_MAX_FAILURES", "3")
     settings = Settings()
     assert settings.case_number_prefix == "WG" and settings.calendar().workday_seconds == 7 * 3600
+    assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 20)

@@ -19,6 +19,7 @@ from civicgrid.domain.errors import (
     InvalidInput,
     NotFound,
     RoleNotAllowed,
+    TooManyAttempts,
     TransitionNotAllowed,
     Unauthenticated,
 )
@@ -35,6 +36,7 @@ STATUS: dict[type[DomainError], int] = {
     TransitionNotAllowed: 409,
     Conflict: 409,
     InvalidInput: 422,
+    TooManyAttempts: 429,
 }
 
 
@@ -55,11 +57,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "the database is busy or unreachable: retry after Retry-After"},
 }
 
+#: For the OpenAPI document of sign-in.
+THROTTLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": "too many failed sign-ins: retry after Retry-After (seconds)"},
+}
+
 
 def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = None
+    if isinstance(error, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(error, TooManyAttempts):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
     return JSONResponse({"error": error.code, "detail": error.detail}, status_code=status, headers=headers)
 
 

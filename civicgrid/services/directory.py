@@ -199,6 +199,7 @@ def update_user(session: Session, actor: User, username: str, data: UserPatch, n
         signs_out = signs_out or before != (user.role, user.region, user.department)
     if password is not None:
         user.password_hash = hash_password(password)
+        user.password_changed_at = now
     apply_changes(user, changes, nullable=frozenset({"phone"}))
     session.flush()
     if signs_out:

@@ -1,17 +1,40 @@
-"""Sign-in over HTTP (SQLite and PostgreSQL): sessions ended by a new password, role or scope."""
+"""Sign-in over HTTP (SQLite and PostgreSQL): the throttle on guessing, the audit of
+attempts, answers that do not tell unknown users from wrong passwords, sessions ended by a
+new password, role or scope, and expired tokens purged."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from civicgrid.api.deps import get_now
+from civicgrid.domain.vocabulary import SignInOutcome
+from civicgrid.services import auth, throttle
+from civicgrid.settings import Settings
+from civicgrid.store.models import ApiToken, SignInAttempt, User
+from tests.conftest import Probe, WatchedHasher
 from tests.factories import PASSWORD
 
 Headers = dict[str, str]
 NEW_PASSWORD = "a-brand-new-password"
+
+
+@pytest.fixture
+def clock(app: FastAPI, now: datetime) -> Iterator[Callable[[datetime], None]]:
+    def set_time(moment: datetime) -> None:
+        app.dependency_overrides[get_now] = lambda: moment
+
+    set_time(now)
+    yield set_time
+    app.dependency_overrides.clear()
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:
@@ -21,6 +44,168 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Resp
 def bearer(reply: Response) -> Headers:
     assert reply.status_code == 200, reply.text
     return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+def fail(client: TestClient, username: str, times: int) -> None:
+    for _ in range(times):
+        reply = sign_in(client, username, "wrong-guess")
+        assert reply.status_code == 401, reply.text
+
+
+def assert_locked(reply: Response, seconds: int) -> None:
+    assert reply.status_code == 429, reply.text
+    assert reply.headers["Retry-After"] == str(seconds)
+    body = reply.json()
+    assert body["error"] == "too_many_attempts"
+    assert "登录失败次数过多" in body["detail"] and "too many failed sign-ins" in body["detail"]
+
+
+def test_guessing_locks_the_account_even_for_the_right_password(
+    client: TestClient, clock: Callable[[datetime], None], now: datetime
+) -> None:
+    fail(client, "operator", 5)
+    assert_locked(sign_in(client, "operator"), 15 * 60)
+    clock(now + timedelta(minutes=10))
+    assert_locked(sign_in(client, "operator"), 5 * 60)
+    # Other accounts from the same address still sign in.
+    bearer(sign_in(client, "dispatcher"))
+    clock(now + timedelta(minutes=15, seconds=1))
+    bearer(sign_in(client, "operator"))
+    assert "429" in client.get("/openapi.json").json()["paths"]["/api/v1/auth/token"]["post"]["responses"]
+
+
+def test_refused_attempts_do_not_extend_the_lock(
+    client: TestClient, clock: Callable[[datetime], None], now: datetime
+) -> None:
+    fail(client, "operator", 5)
+    for minutes in (5, 10, 14):
+        clock(now + timedelta(minutes=minutes))
+        assert sign_in(client, "operator", "wrong-guess").status_code == 429
+    clock(now + timedelta(minutes=15, seconds=1))
+    bearer(sign_in(client, "operator"))
+
+
+def test_a_success_resets_the_count_and_old_failures_expire(
+    client: TestClient, clock: Callable[[datetime], None], now: datetime
+) -> None:
+    fail(client, "operator", 4)
+    bearer(sign_in(client, "operator"))
+    fail(client, "operator", 4)
+    clock(now + timedelta(minutes=16))
+    fail(client, "operator", 4)
+    bearer(sign_in(client, "operator"))
+    fail(client, "operator", 5)
+    assert sign_in(client, "operator").status_code == 429
+
+
+def test_one_address_guessing_at_many_accounts_is_locked(
+    app: FastAPI, client: TestClient, settings: Settings
+) -> None:
+    app.state.settings = settings.model_copy(update={"login_max_failures_per_address": 6})
+    for name in ("operator", "dispatcher", "ghost-1", "ghost-2", "ghost-3", "ghost-4"):
+        fail(client, name, 1)
+    assert_locked(sign_in(client, "leader"), 15 * 60)
+    # Another address is not held back by this one.
+    with TestClient(app, client=("198.51.100.7", 50000)) as elsewhere:
+        bearer(sign_in(elsewhere, "leader"))
+    # Signing in to one's own account between guesses does not reset the address.
+    assert sign_in(client, "supervisor").status_code == 429
+
+
+def test_unknown_users_and_wrong_passwords_are_answered_alike(
+    client: TestClient, watch_hasher: Callable[[Probe], WatchedHasher]
+) -> None:
+    verified = watch_hasher(lambda password_hash: password_hash)
+    wrong = sign_in(client, "operator", "wrong-guess")
+    unknown = sign_in(client, "nobody-here", "wrong-guess")
+    inactive = bearer(sign_in(client, "admin"))
+    assert (
+        client.patch("/api/v1/users/leader", json={"is_active": False}, headers=inactive).status_code == 200
+    )
+    closed = sign_in(client, "leader")
+    for reply in (wrong, unknown, closed):
+        assert reply.status_code == 401
+        assert reply.json() == {"error": "unauthenticated", "detail": "wrong username or password"}
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+    # Each was checked with argon2 once, the unknown one against a hash of the same strength.
+    hashes = [seen for seen in verified.seen if seen is not None]
+    assert len(hashes) == 4 and len({password_hash.split("$")[3] for password_hash in hashes}) == 1
+    # Names that do not exist are locked like real ones: a lock tells nothing either.
+    fail(client, "nobody-here", 4)
+    assert_locked(sign_in(client, "nobody-here", "wrong-guess"), 15 * 60)
+
+
+def test_every_attempt_is_recorded(
+    client: TestClient, session: Session, settings: Settings, now: datetime, clock: Callable[[datetime], None]
+) -> None:
+    bearer(sign_in(client, "operator"))
+    fail(client, "Operator", 1)
+    fail(client, "dispatcher", 5)
+    assert sign_in(client, "dispatcher").status_code == 429
+    session.expire_all()
+    rows = session.execute(
+        select(
+            SignInAttempt.username, SignInAttempt.address, SignInAttempt.outcome, SignInAttempt.at
+        ).order_by(SignInAttempt.id)
+    ).all()
+    assert [(row.username, row.outcome) for row in rows] == [
+        ("operator", SignInOutcome.SUCCEEDED),
+        ("Operator", SignInOutcome.FAILED),
+        *[("dispatcher", SignInOutcome.FAILED)] * 5,
+        ("dispatcher", SignInOutcome.LOCKED),
+    ]
+    assert {row.address for row in rows} == {"testclient"} and {row.at for row in rows} == {now}
+
+
+def test_an_admins_new_password_ends_the_lock(client: TestClient, clock: Callable[[datetime], None]) -> None:
+    fail(client, "operator", 5)
+    assert sign_in(client, "operator").status_code == 429
+    admin = bearer(sign_in(client, "admin"))
+    assert (
+        client.patch("/api/v1/users/operator", json={"password": NEW_PASSWORD}, headers=admin).status_code
+        == 200
+    )
+    assert sign_in(client, "operator").status_code == 401
+    bearer(sign_in(client, "operator", NEW_PASSWORD))
+
+
+def test_failures_recorded_while_the_password_was_checked_still_lock(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[datetime], None],
+    now: datetime,
+) -> None:
+    # Parallel guesses, recorded between this attempt's read and its write, are counted.
+    real_matches = auth.password_matches
+
+    def matches_while_others_guess(password_hash: str | None, password: str) -> bool:
+        with session_factory.begin() as other:
+            for _ in range(5):
+                throttle.record(other, "operator", "203.0.113.9", SignInOutcome.FAILED, now)
+        return real_matches(password_hash, password)
+
+    monkeypatch.setattr(auth, "password_matches", matches_while_others_guess)
+    assert_locked(sign_in(client, "operator"), 15 * 60)
+
+
+def test_a_password_changed_while_it_was_checked_signs_nobody_in(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[datetime], None],
+) -> None:
+    real_matches = auth.password_matches
+
+    def matches_while_an_admin_resets(password_hash: str | None, password: str) -> bool:
+        with session_factory.begin() as other:
+            user = other.scalars(select(User).where(User.username == "operator")).one()
+            user.password_hash = auth.hash_password(NEW_PASSWORD)
+        return real_matches(password_hash, password)
+
+    monkeypatch.setattr(auth, "password_matches", matches_while_an_admin_resets)
+    reply = sign_in(client, "operator")
+    assert reply.status_code == 401 and reply.json()["detail"] == "wrong username or password"
 
 
 @pytest.mark.parametrize(
@@ -60,3 +245,28 @@ def test_other_changes_keep_the_user_signed_in(client: TestClient, change: dict[
     operator = bearer(sign_in(client, "operator"))
     assert client.patch("/api/v1/users/operator", json=change, headers=admin).status_code == 200
     assert client.get("/api/v1/auth/me", headers=operator).status_code == 200
+
+
+def test_sign_in_purges_tokens_expired_over_a_day_ago(
+    client: TestClient, session: Session, clock: Callable[[datetime], None], now: datetime
+) -> None:
+    operator = session.scalar(select(User).where(User.username == "operator"))
+    ages = {"long-gone": timedelta(days=3), "yesterday": timedelta(hours=25), "recent": timedelta(hours=2)}
+    for name, age in ages.items():
+        session.add(ApiToken(user=operator, token_hash=name.ljust(64, "0"), expires_at=now - age))
+    session.commit()
+    bearer(sign_in(client, "operator"))
+    session.expire_all()
+    left = set(session.scalars(select(ApiToken.token_hash).where(ApiToken.expires_at < now)))
+    assert left == {"recent".ljust(64, "0")}
+
+
+def test_the_purge_is_bounded(session: Session, world: Any, now: datetime) -> None:
+    operator = world.users["operator"]
+    for number in range(3):
+        session.add(
+            ApiToken(user=operator, token_hash=f"{number}".ljust(64, "0"), expires_at=now - timedelta(days=2))
+        )
+    session.flush()
+    assert auth.purge_expired_tokens(session, now, batch=2) == 2
+    assert auth.purge_expired_tokens(session, now, batch=2) == 1

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from civicgrid.domain.errors import Conflict, InvalidInput, NotFound, RoleNotAllowed
 from civicgrid.domain.vocabulary import Role
 from civicgrid.schemas import DepartmentIn, DepartmentPatch, UserIn, UserPatch
-from civicgrid.services.auth import hash_password, revoke_tokens
+from civicgrid.services.auth import revoke_tokens
 from civicgrid.store.lookups import by_code, edited_by_code, require_unused_code, user_by_username
 from civicgrid.store.models import Department, Grid, Region, User
 from civicgrid.store.scoping import is_top_level, managed_users, region_in_scope
@@ -145,8 +145,9 @@ def _place(
     return region, department, grid
 
 
-def create_user(session: Session, actor: User, data: UserIn) -> User:
-    """Add a user placed within the admin's scope."""
+def create_user(session: Session, actor: User, data: UserIn, password_hash: str) -> User:
+    """Add a user placed within the admin's scope. ``password_hash`` is ``data.password``
+    hashed beforehand (``services.auth.hash_password``), outside the write transaction."""
     require_admin(actor)
     if user_by_username(session, data.username) is not None:
         raise Conflict(f"username '{data.username}' is taken")
@@ -156,7 +157,7 @@ def create_user(session: Session, actor: User, data: UserIn) -> User:
     user = User(
         username=data.username,
         full_name=data.full_name,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         role=data.role,
         region=region,
         department=department,
@@ -178,17 +179,25 @@ def managed_user(session: Session, actor: User, username: str) -> User:
     return user
 
 
-def update_user(session: Session, actor: User, username: str, data: UserPatch, now: datetime) -> User:
+def update_user(
+    session: Session,
+    actor: User,
+    username: str,
+    data: UserPatch,
+    now: datetime,
+    password_hash: str | None = None,
+) -> User:
     """Change a user's name, password, phone, role, scope or whether they may sign in; a new
-    role or scope is checked as on creation. A new password, a deactivation or a new role or
-    scope signs the user out everywhere."""
+    role or scope is checked as on creation. A new password (hashed beforehand, as
+    ``password_hash``), a deactivation or a new role or scope signs the user out everywhere."""
+    if (data.password is not None) != (password_hash is not None):
+        raise ValueError("give password_hash exactly when the patch sets a password")
     user = managed_user(session, actor, username)
     changes = data.model_dump(exclude_unset=True)
     for field in ("password", "role"):
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field} cannot be empty")
-    password = changes.pop("password", None)
-    signs_out = password is not None or changes.get("is_active") is False
+    signs_out = changes.pop("password", None) is not None or changes.get("is_active") is False
     placed = {field: changes.pop(field) for field in PLACEMENT_FIELDS if field in changes}
     if placed:
         before = (user.role, user.region, user.department)
@@ -197,8 +206,8 @@ def update_user(session: Session, actor: User, username: str, data: UserPatch, n
         )
         user.role = placed.get("role", user.role)
         signs_out = signs_out or before != (user.role, user.region, user.department)
-    if password is not None:
-        user.password_hash = hash_password(password)
+    if password_hash is not None:
+        user.password_hash = password_hash
         user.password_changed_at = now
     apply_changes(user, changes, nullable=frozenset({"phone"}))
     session.flush()

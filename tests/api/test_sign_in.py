@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicgrid.api.deps import get_now
@@ -270,3 +270,30 @@ def test_the_purge_is_bounded(session: Session, world: Any, now: datetime) -> No
     session.flush()
     assert auth.purge_expired_tokens(session, now, batch=2) == 2
     assert auth.purge_expired_tokens(session, now, batch=2) == 1
+
+
+def test_passwords_are_hashed_and_checked_outside_any_transaction(
+    client: TestClient, connection: Connection, watch_hasher: Callable[[Probe], WatchedHasher]
+) -> None:
+    # Each request's sessions are savepoints on the test's connection: none may be open
+    # while argon2 works, or a write transaction (on SQLite, the one write lock) waits on it.
+    watched = watch_hasher(lambda _password_hash: connection.in_nested_transaction())
+    admin = bearer(sign_in(client, "admin"))
+    assert sign_in(client, "admin", "wrong-guess").status_code == 401
+    assert sign_in(client, "ghost", "wrong-guess").status_code == 401
+    user = {"username": "newcomer", "full_name": "新人", "password": NEW_PASSWORD, "role": "operator"}
+    reply = client.post("/api/v1/users", json={**user, "region_code": "T0101"}, headers=admin)
+    assert reply.status_code == 201, reply.text
+    reply = client.patch("/api/v1/users/newcomer", json={"password": "another-long-pw"}, headers=admin)
+    assert reply.status_code == 200, reply.text
+    assert len(watched.seen) >= 5 and not any(watched.seen), watched.seen
+    # Nothing is hashed for a stranger or a non-admin: the slow work needs an admin first.
+    watched.seen.clear()
+    operator = bearer(sign_in(client, "operator"))
+    watched.seen.clear()
+    for headers in ({}, operator, {"Authorization": "Bearer forged"}):
+        reply = client.post("/api/v1/users", json={**user, "username": "x2"}, headers=headers)
+        assert reply.status_code in (401, 403), reply.text
+        reply = client.patch("/api/v1/users/newcomer", json={"password": NEW_PASSWORD}, headers=headers)
+        assert reply.status_code in (401, 403), reply.text
+    assert watched.seen == []

@@ -183,10 +183,18 @@ class UserIn(Strict):
 
 
 class UserPatch(Strict):
+    """The fields to change. A new role or scope is checked as on creation (null clears a
+    department or grid; a null region_code takes the department's region); a new password,
+    a deactivation or a new role or scope signs the user out everywhere."""
+
     full_name: Line | None = Field(default=None, min_length=1, max_length=100)
     password: Secret | None = Field(default=None, min_length=8, max_length=200)
     is_active: bool | None = None
     phone: Line | None = Field(default=None, max_length=40)
+    role: Role | None = None
+    region_code: CodeRef | None = None
+    department_code: CodeRef | None = None
+    grid_code: CodeRef | None = None
 
 
 class UserOut(Output):

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
 
     max_extension_days: int = Field(default=365, ge=1, le=3660)
     calendar_warning_days: int = Field(default=60, ge=0, le=366)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -4,9 +4,10 @@ PostgreSQL cluster) per worker; each test runs in a transaction that is rolled b
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicgrid.api.app import create_app
+from civicgrid.services import auth
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine
@@ -142,3 +144,37 @@ def client(app: FastAPI, session: Session) -> Iterator[TestClient]:
     session.commit()  # the world becomes visible to the app's sessions on the same connection
     with TestClient(app) as test_client:
         yield test_client
+
+
+#: Called at every argon2 hash (with None) or verify (with the stored hash).
+Probe = Callable[[str | None], Any]
+
+
+class WatchedHasher:
+    """The password hasher, with a probe run at each hash or verify: the work is slow on
+    purpose, so what is held meanwhile matters."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.hasher = auth.PasswordHasher()
+        self.probe = probe
+        self.seen: list[Any] = []
+
+    def hash(self, password: str) -> str:
+        self.seen.append(self.probe(None))
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.seen.append(self.probe(password_hash))
+        return self.hasher.verify(password_hash, password)
+
+
+@pytest.fixture
+def watch_hasher(monkeypatch: pytest.MonkeyPatch) -> Callable[[Probe], WatchedHasher]:
+    """Swap the password hasher for one that runs ``probe`` at each call and keeps its results."""
+
+    def install(probe: Probe) -> WatchedHasher:
+        watched = WatchedHasher(probe)
+        monkeypatch.setattr(auth, "_hasher", watched)
+        return watched
+
+    return install

@@ -68,7 +68,8 @@ def user(session: Session, username: str, role: Role, **scope: Any) -> User:
 
 def build_world(session: Session) -> World:
     """Two streets of one district, so that scope can be tested: 东湖 (two communities with
-    one grid each) and 西山 (one community, one grid)."""
+    one grid each) and 西山 (one community, one grid); street departments of each and one
+    district department; a user per role, and an admin per street besides the district's."""
     world = World()
     district = region(session, "T01", "测试区", RegionLevel.DISTRICT, None)
     east = region(session, "T0101", "东湖街道", RegionLevel.STREET, district)
@@ -108,6 +109,16 @@ def build_world(session: Session) -> World:
         )
         session.add(department)
         world.departments[key] = department
+    world.departments["cg_district"] = Department(
+        code="D-CG-D",
+        name="区城管执法局",
+        function=DepartmentFunction.URBAN_MANAGEMENT,
+        level=DepartmentLevel.DISTRICT,
+        region=district,
+        linkage_level=1,
+        is_active=True,
+    )
+    session.add(world.departments["cg_district"])
     for key, role, scope in (
         ("operator", Role.OPERATOR, {"region": east}),
         ("dispatcher", Role.DISPATCHER, {"region": east}),
@@ -115,6 +126,8 @@ def build_world(session: Session) -> World:
         ("supervisor", Role.SUPERVISOR, {"region": east}),
         ("leader", Role.LEADER, {"region": district}),
         ("admin", Role.ADMIN, {"region": district}),
+        ("admin_east", Role.ADMIN, {"region": east}),
+        ("admin_west", Role.ADMIN, {"region": west}),
         ("handler_cg", Role.HANDLER, {"department": world.departments["cg"], "region": east}),
         ("handler_sz", Role.HANDLER, {"department": world.departments["sz"], "region": east}),
         ("handler_hw", Role.HANDLER, {"department": world.departments["hw"], "region": east}),

@@ -29,6 +29,8 @@ def test_development_runs_on_defaults() -> None:
         ({"working_periods": "8-12"}, "CIVICGRID_WORKING_PERIODS"),
         ({"max_extension_days": 0}, "max_extension_days"),
         ({"calendar_warning_days": -1}, "calendar_warning_days"),
+        ({"login_max_failures": 0}, "login_max_failures"),
+        ({"login_lockout_minutes": 0}, "login_lockout_minutes"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:
@@ -46,5 +48,7 @@ def test_production_on_postgresql_with_a_real_secret_is_accepted() -> None:
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIVICGRID_WORKING_PERIODS", "09:00-12:00,14:00-18:00")
     monkeypatch.setenv("CIVICGRID_CASE_NUMBER_PREFIX", "WG")
+    monkeypatch.setenv("CIVICGRID_LOGIN_MAX_FAILURES", "3")
     settings = Settings()
     assert settings.case_number_prefix == "WG" and settings.calendar().workday_seconds == 7 * 3600
+    assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 20)

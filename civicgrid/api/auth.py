@@ -5,21 +5,30 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from civicgrid.api.deps import Actor, DbSession, Now, Token, get_settings
-from civicgrid.api.errors import ERROR_RESPONSES
+from civicgrid.api.errors import ERROR_RESPONSES, THROTTLE_RESPONSES
 from civicgrid.api.present import user_out
 from civicgrid.schemas import LoginRequest, TokenOut, UserOut
 from civicgrid.services import auth
+from civicgrid.services.throttle import Limits
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
-@router.post("/token", response_model=TokenOut, summary="Sign in with username and password")
-def sign_in(data: LoginRequest, session: DbSession, request: Request, now: Now) -> TokenOut:
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Sign in with username and password",
+    responses=THROTTLE_RESPONSES,
+)
+def sign_in(data: LoginRequest, request: Request, now: Now) -> TokenOut:
     settings = get_settings(request)
-    token, expires_at = auth.login(
-        session,
+    token, expires_at = auth.sign_in(
+        request.app.state.read_session_factory,
+        request.app.state.session_factory,
         data.username,
         data.password,
+        address=request.client.host if request.client else "unknown",
+        limits=Limits.from_settings(settings),
         secret_key=settings.secret_key,
         hours=settings.token_hours,
         now=now,

@@ -15,6 +15,7 @@ from civicgrid.domain.errors import Unauthenticated
 from civicgrid.services import auth
 from civicgrid.services import calendar as calendar_service
 from civicgrid.services.cases import CentreRules
+from civicgrid.services.directory import require_admin
 from civicgrid.settings import Settings
 from civicgrid.store.db import session_scope
 from civicgrid.store.models import User
@@ -83,3 +84,14 @@ def get_actor(session: DbSession, token: Token, request: Request, now: Now) -> U
 
 
 Actor = Annotated[User, Depends(get_actor)]
+
+
+def check_admin_first(request: Request, token: Token, now: Now) -> None:
+    """Refuse anyone but a signed-in admin, in a read-only session, before anything slow
+    runs: a route that hashes a password (argon2 is slow on purpose) does so ahead of its
+    write transaction, and must not do it for strangers."""
+    with session_scope(request.app.state.read_session_factory) as session:
+        require_admin(auth.authenticate(session, token, secret_key=get_settings(request).secret_key, now=now))
+
+
+AdminFirst = Annotated[None, Depends(check_admin_first)]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from civicgrid.api.deps import Actor, DbSession
+from civicgrid.api.deps import Actor, AdminFirst, DbSession, Now
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import category_out, department_out, grid_out, user_out
 from civicgrid.domain import vocabulary as v
@@ -25,7 +26,7 @@ from civicgrid.schemas import (
     UserOut,
     UserPatch,
 )
-from civicgrid.services import categories, directory
+from civicgrid.services import auth, categories, directory
 from civicgrid.store.models import Grid, Region
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=ERROR_RESPONSES)
@@ -65,14 +66,44 @@ def list_users(session: DbSession, actor: Actor) -> list[UserOut]:
     return [user_out(user) for user in directory.list_users(session, actor)]
 
 
+@dataclass(frozen=True)
+class HashedUserIn:
+    """A new user's body, with the password hashed."""
+
+    data: UserIn
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class HashedUserPatch:
+    """A user patch, with the new password (if any) hashed."""
+
+    data: UserPatch
+    password_hash: str | None
+
+
+def _hash_new_user(data: UserIn, _admin: AdminFirst) -> HashedUserIn:
+    return HashedUserIn(data, auth.hash_password(data.password))
+
+
+def _hash_user_patch(data: UserPatch, _admin: AdminFirst) -> HashedUserPatch:
+    return HashedUserPatch(data, None if data.password is None else auth.hash_password(data.password))
+
+
+# The user routes declare these before the session and the actor, which begin the write
+# transaction: FastAPI resolves dependencies in that order, so the slow hash holds no lock.
+NewUser = Annotated[HashedUserIn, Depends(_hash_new_user)]
+ChangedUser = Annotated[HashedUserPatch, Depends(_hash_user_patch)]
+
+
 @router.post("/users", status_code=201, response_model=UserOut, summary="Add a user (admin)")
-def create_user(data: UserIn, session: DbSession, actor: Actor) -> UserOut:
-    return user_out(directory.create_user(session, actor, data))
+def create_user(new: NewUser, session: DbSession, actor: Actor) -> UserOut:
+    return user_out(directory.create_user(session, actor, new.data, new.password_hash))
 
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Edit a user (admin)")
-def update_user(username: str, data: UserPatch, session: DbSession, actor: Actor) -> UserOut:
-    return user_out(directory.update_user(session, actor, username, data))
+def update_user(username: str, change: ChangedUser, session: DbSession, actor: Actor, now: Now) -> UserOut:
+    return user_out(directory.update_user(session, actor, username, change.data, now, change.password_hash))
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="The category tree")

@@ -20,6 +20,7 @@ from civicgrid.domain.errors import (
     InvalidInput,
     NotFound,
     RoleNotAllowed,
+    TooManyAttempts,
     TransitionNotAllowed,
     Unauthenticated,
 )
@@ -36,6 +37,7 @@ STATUS: dict[type[DomainError], int] = {
     TransitionNotAllowed: 409,
     Conflict: 409,
     InvalidInput: 422,
+    TooManyAttempts: 429,
 }
 
 #: The ``error`` code of refusals the framework raises (unknown path, wrong method …).
@@ -69,6 +71,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "an unexpected error; quote the request id"},
 }
 
+#: For the OpenAPI document of sign-in.
+THROTTLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": "too many failed sign-ins: retry after Retry-After (seconds)"},
+}
+
 
 def request_id(scope: Scope) -> str:
     """The id the middleware gave this request ('' outside it)."""
@@ -86,7 +93,11 @@ def error_response(
 def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = None
+    if isinstance(error, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(error, TooManyAttempts):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
     return error_response(request.scope, status, error.code, error.detail, headers)
 
 

@@ -48,3 +48,14 @@ class Unauthenticated(DomainError):
     """No valid credentials."""
 
     code = "unauthenticated"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins for the account or the client address: refused, even with
+    the right password, until the lock ends ``retry_after_seconds`` from now."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds

@@ -341,3 +341,20 @@ COORDINATE_SYSTEM_LABELS: dict[CoordinateSystem, str] = {
     CoordinateSystem.GCJ02: "GCJ-02(高德/腾讯)",
     CoordinateSystem.BD09: "BD-09(百度)",
 }
+
+
+class SignInOutcome(StrEnum):
+    """How a sign-in attempt ended, as the audit of sign-ins records it."""
+
+    SUCCEEDED = "succeeded"
+    #: Wrong username or password, or an account that may no longer sign in.
+    FAILED = "failed"
+    #: Refused without checking the password: too many failures for the account or address.
+    LOCKED = "locked"
+
+
+SIGN_IN_OUTCOME_LABELS: dict[SignInOutcome, str] = {
+    SignInOutcome.SUCCEEDED: "登录成功",
+    SignInOutcome.FAILED: "用户名或密码错误",
+    SignInOutcome.LOCKED: "失败次数过多，暂时锁定",
+}

@@ -1,18 +1,24 @@
-"""Sign-in: argon2 password hashes and bearer tokens stored as keyed hashes."""
+"""Sign-in: argon2 password hashes, a throttle on guessing, and bearer tokens stored as
+keyed hashes."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from civicgrid.domain.errors import Unauthenticated
+from civicgrid.domain.vocabulary import SignInOutcome
+from civicgrid.services import throttle
+from civicgrid.store.db import session_scope
 from civicgrid.store.lookups import user_by_username
 from civicgrid.store.models import ApiToken, User
 
@@ -28,19 +34,85 @@ def _token_digest(token: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def login(
-    session: Session, username: str, password: str, *, secret_key: str, hours: int, now: datetime
-) -> tuple[str, datetime]:
-    """A new token for the user whose password matches, and when it expires."""
-    user = user_by_username(session, username)
-    refusal = Unauthenticated("wrong username or password")
-    if user is None or not user.is_active:
-        _hasher.hash(password)  # same work as a real check, so timing does not reveal usernames
-        raise refusal
+@cache
+def _dummy_hash() -> str:
+    # Verified against when no such user exists, so an unknown username costs the same time
+    # as a wrong password and the answer does not tell which it was.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; None (no such user) is checked
+    against a dummy hash, taking the same time, and never matches."""
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
-        raise refusal from None
+        return False
+    return password_hash is not None
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What the first step of a sign-in read about the account."""
+
+    password_hash: str | None
+    may_sign_in: bool
+    reset_at: datetime | None
+
+
+def sign_in(
+    read: sessionmaker[Session],
+    write: sessionmaker[Session],
+    username: str,
+    password: str,
+    *,
+    address: str,
+    limits: throttle.Limits,
+    secret_key: str,
+    hours: int,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """A new token for ``username`` and when it expires, if ``password`` matches and neither
+    the account nor ``address`` is locked; every attempt is recorded.
+
+    Unlike other services this one runs its own transactions, three steps in a row, so that
+    the slow password check holds none (on SQLite, not the one write lock): read the account
+    and the throttle's counts in a read-only session, check the password outside any
+    transaction, then record the attempt and store the token in one short write. A wrong
+    password and an unknown username get the same work and the same answer.
+    """
+    with session_scope(read) as session:
+        user = user_by_username(session, username)
+        account = _Account(
+            password_hash=user.password_hash if user else None,
+            may_sign_in=user is not None and user.is_active,
+            reset_at=user.password_changed_at if user else None,
+        )
+        lock = throttle.locked_until(session, username, address, now, limits, account.reset_at)
+    matches = lock is None and password_matches(account.password_hash, password) and account.may_sign_in
+    with session_scope(write) as session:
+        if lock is None:
+            # Failures that parallel attempts recorded meanwhile count too.
+            lock = throttle.locked_until(session, username, address, now, limits, account.reset_at)
+        user = user_by_username(session, username) if matches and lock is None else None
+        if user is not None and not (user.is_active and user.password_hash == account.password_hash):
+            user = None  # deactivated or given a new password meanwhile
+        if lock is not None:
+            outcome = SignInOutcome.LOCKED
+        else:
+            outcome = SignInOutcome.FAILED if user is None else SignInOutcome.SUCCEEDED
+        throttle.record(session, username, address, outcome, now)
+        issued = None if user is None else _issue_token(session, user, secret_key, hours, now)
+    if lock is not None:
+        raise throttle.refusal(lock, now)
+    if issued is None:
+        raise Unauthenticated("wrong username or password")
+    return issued
+
+
+def _issue_token(
+    session: Session, user: User, secret_key: str, hours: int, now: datetime
+) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=hours)
     session.add(
@@ -48,8 +120,35 @@ def login(
             user=user, token_hash=_token_digest(token, secret_key), created_at=now, expires_at=expires_at
         )
     )
+    purge_expired_tokens(session, now)
     session.flush()
     return token, expires_at
+
+
+#: Tokens are deleted this long after they expire (until then a revoked one stays on record).
+PURGE_AFTER = timedelta(days=1)
+#: At most this many at a time, so that the sign-in's write stays short. Each sign-in adds
+#: one token and may delete this many, so the table holds little beyond the live tokens.
+PURGE_BATCH = 100
+
+
+def purge_expired_tokens(session: Session, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete up to ``batch`` tokens that expired more than ``PURGE_AFTER`` ago; how many."""
+    stale = select(ApiToken.id).where(ApiToken.expires_at < now - PURGE_AFTER).limit(batch)
+    result = session.execute(
+        delete(ApiToken).where(ApiToken.id.in_(stale)), execution_options={"synchronize_session": False}
+    )
+    return result.rowcount  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
+
+
+def revoke_tokens(session: Session, user: User, now: datetime) -> None:
+    """Sign ``user`` out everywhere: revoke every live token of theirs."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .values(revoked_at=now),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _live_token(session: Session, token: str, secret_key: str, now: datetime) -> ApiToken:

@@ -13,7 +13,7 @@ from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.limits import parse_limit
 from civicgrid.domain.vocabulary import Stage, Urgency
 from civicgrid.schemas import CategoryIn, CategoryPatch
-from civicgrid.services.directory import apply_changes, require_admin
+from civicgrid.services.directory import apply_changes, require_top_admin
 from civicgrid.store.lookups import by_code, edited_by_code, require_unused_code
 from civicgrid.store.models import Category, User
 
@@ -71,8 +71,9 @@ def _checked_limits(limits: dict[Urgency, dict[Stage, str]]) -> dict[str, dict[s
 
 
 def create_category(session: Session, actor: User, data: CategoryIn) -> Category:
-    """Add a big class, or a small class under an existing big class."""
-    require_admin(actor)
+    """Add a big class, or a small class under an existing big class (the category tree is
+    district-wide: admins of the top region edit it)."""
+    require_top_admin(actor, "the category tree")
     require_unused_code(session, Category, data.code)
     parent = None
     if data.parent_code is not None:
@@ -98,7 +99,7 @@ def create_category(session: Session, actor: User, data: CategoryIn) -> Category
 
 def update_category(session: Session, actor: User, code: str, data: CategoryPatch) -> Category:
     """Edit a class; new limits apply to each open case from its next change on."""
-    require_admin(actor)
+    require_top_admin(actor, "the category tree")
     category = edited_by_code(session, Category, code)
     changes = data.model_dump(exclude_unset=True)
     if "limits" in changes:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -34,6 +35,7 @@ from civicgrid.domain.vocabulary import (
     RequestType,
     Role,
     Satisfaction,
+    SignInOutcome,
     Stage,
     Urgency,
 )
@@ -115,9 +117,12 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When an admin last set a new password; failed sign-ins before it no longer lock the account.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     region: Mapped[Region | None] = relationship()
     department: Mapped[Department | None] = relationship()
+    grid: Mapped[Grid | None] = relationship()
 
 
 class ApiToken(Base):
@@ -129,10 +134,30 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Indexed so that tokens long expired can be purged in small batches.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class SignInAttempt(Base):
+    """One attempt to sign in: the audit of sign-ins, and what the sign-in throttle counts.
+    The username is kept as typed, known or not, so that guessing at names that do not
+    exist is throttled and answered like guessing at names that do."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_username_at", "username", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60))
+    #: The client's address as the server sees it (behind a proxy: see the README).
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    outcome: Mapped[SignInOutcome] = mapped_column(enum_by_value(SignInOutcome))
 
 
 class Category(Base):

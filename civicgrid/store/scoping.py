@@ -1,15 +1,17 @@
-"""Who may see which case: the one place where region and department scope is applied.
+"""Who may see which case, and whom an admin manages: the one place where region and
+department scope is applied.
 
 Every query for cases on behalf of a user goes through ``scoped``; a test walks the code
-and fails when a case query bypasses it.
+and fails when a case query bypasses it. Every query for users on behalf of an admin goes
+through ``managed_users``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, false, or_, select
+from sqlalchemy import Select, and_, exists, false, or_, select
 
 from civicgrid.domain.vocabulary import Role
-from civicgrid.store.models import Case, CaseTask, Region, User
+from civicgrid.store.models import Case, CaseTask, Department, Region, User
 
 
 def region_subtree(path: str) -> Select[tuple[int]]:
@@ -42,3 +44,26 @@ def region_in_scope(region: Region, actor: User) -> bool:
     if actor.region is None:
         return False
     return region.path.startswith(actor.region.path)
+
+
+def is_top_level(actor: User) -> bool:
+    """Whether ``actor`` is scoped to a root of the region tree (the district): the level
+    that owns what is district-wide, such as the category tree and citizens' accounts."""
+    return actor.region is not None and actor.region.parent_id is None
+
+
+def managed_users(query: Select[tuple[User]], actor: User) -> Select[tuple[User]]:
+    """``query`` narrowed to the users ``actor`` (an admin) manages: staff whose region and
+    department (if any) both lie in the admin's subtree, since a handler acts for their
+    whole department; citizens, who have no region, only for an admin of the top level."""
+    if actor.region is None:
+        return query.where(false())
+    subtree = region_subtree(actor.region.path)
+    departments = select(Department.id).where(Department.region_id.in_(subtree))
+    staff = and_(
+        User.region_id.in_(subtree),
+        or_(User.department_id.is_(None), User.department_id.in_(departments)),
+    )
+    if is_top_level(actor):
+        return query.where(or_(staff, User.region_id.is_(None)))
+    return query.where(staff)

@@ -19,12 +19,11 @@ from civicgrid.api.app import create_app
 from civicgrid.api.deps import get_now
 from civicgrid.calendar_file import format_calendar
 from civicgrid.domain.calendar import official_arrangement
-from civicgrid.domain.vocabulary import Role
 from civicgrid.settings import Settings
 from civicgrid.store.models import CalendarDay
 from tests.api.test_api import Headers, act, create
 from tests.conftest import SHANGHAI
-from tests.factories import World, user
+from tests.factories import World
 
 TEST_2027 = (
     "date,type,name\n2027-01-01,holiday,测试假日\n2027-01-04,holiday,测试假日\n2027-01-09,workday,测试调休\n"
@@ -116,7 +115,6 @@ def test_another_server_process_picks_up_the_new_calendar(
 def test_only_an_admin_of_the_whole_centre_may_load_a_year(
     client: TestClient, login: Callable[[str], Headers], session: Session, world: World
 ) -> None:
-    user(session, "admin_east", Role.ADMIN, region=world.regions["east"])
     session.commit()
     for username in ("admin_east", "leader", "dispatcher", "handler_sz", "citizen"):
         reply = put_year(client, login(username), 2027, TEST_2027)

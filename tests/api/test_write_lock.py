@@ -1,10 +1,11 @@
-"""SQLite's one write lock, on a real file: readers never wait for it, and a writer that
-cannot get it in time is told to retry (503 JSON with Retry-After), never given a 500."""
+"""SQLite's one write lock, on a real file: readers never wait for it, a writer that
+cannot get it in time is told to retry (503 JSON with Retry-After), never given a 500, and
+nobody holds it while a password is hashed or checked."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
 from civicgrid.store.migrate import upgrade
 from tests.api.test_api import HOTLINE_CASE
+from tests.conftest import Probe, WatchedHasher
 from tests.factories import PASSWORD, build_world
 
 
@@ -64,6 +66,40 @@ def test_a_writer_that_cannot_get_the_lock_is_told_to_retry(client: TestClient) 
     # Nothing was stored, and once the lock is free the same request succeeds.
     assert client.get("/api/v1/cases", headers=operator).json()["total"] == 0
     assert client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator).status_code == 201
+
+
+def test_no_write_lock_is_held_while_a_password_is_hashed_or_checked(
+    client: TestClient, database: tuple[Path, Engine], watch_hasher: Callable[[Probe], WatchedHasher]
+) -> None:
+    # argon2 takes ~50 ms on purpose; under the lock, a flood of sign-ins queues every
+    # writer behind it until some give up. Each call checks that another program could write.
+    path, _ = database
+
+    def lock_is_free(_password_hash: str | None) -> bool:
+        other = sqlite3.connect(str(path), timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            other.close()
+
+    watched = watch_hasher(lock_is_free)
+    admin = sign_in(client, "admin")
+    assert (
+        client.post("/api/v1/auth/token", json={"username": "admin", "password": "wrong"}).status_code == 401
+    )
+    assert (
+        client.post("/api/v1/auth/token", json={"username": "ghost", "password": "wrong"}).status_code == 401
+    )
+    user = {"username": "newcomer", "full_name": "新人", "password": "long-enough-pw", "role": "operator"}
+    reply = client.post("/api/v1/users", json={**user, "region_code": "T0101"}, headers=admin)
+    assert reply.status_code == 201, reply.text
+    reply = client.patch("/api/v1/users/newcomer", json={"password": "another-long-pw"}, headers=admin)
+    assert reply.status_code == 200, reply.text
+    assert len(watched.seen) >= 5 and all(watched.seen), watched.seen
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command as alembic_command
 from click.testing import Result
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
@@ -29,7 +30,7 @@ from civicgrid.schemas import CaseCreate
 from civicgrid.services.cases import CentreRules, create_case
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
-from civicgrid.store.migrate import head_revision, upgrade
+from civicgrid.store.migrate import alembic_config, head_revision, upgrade
 from civicgrid.store.models import User
 from tests.factories import build_world, new_case
 
@@ -271,9 +272,14 @@ def test_restore_over_a_file_that_is_no_database_needs_force(centre: Path, demo_
 def test_restore_migrates_an_older_backup_to_the_newest_schema(tmp_path: Path, use) -> None:  # type: ignore[no-untyped-def]
     old = tmp_path / "old.db"
     engine = make_engine(f"sqlite:///{old}")
-    upgrade(engine, "0002")
+    upgrade(engine)
     with session_scope(make_session_factory(engine)) as session:
         new_case(session, build_world(session), RULES, datetime.now(UTC))
+    # Back to the first schema that had cases and events, as an old backup would be.
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        alembic_command.downgrade(config, "0002")
     engine.dispose()
     target = tmp_path / "civicgrid.db"
     use(f"sqlite:///{target}")

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from civicgrid.calendar_file import YearArrangement, format_calendar
 from civicgrid.domain.calendar import ArrangedDay, official_arrangement
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
-from civicgrid.domain.vocabulary import Role, Stage
+from civicgrid.domain.vocabulary import Stage
 from civicgrid.services import calendar as calendar_service
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.models import CalendarDay, Case, CaseEvent
 from tests.conftest import SHANGHAI
-from tests.factories import World, act, new_case, user
+from tests.factories import World, act, new_case
 
 TEST_2027 = YearArrangement(
     2027,
@@ -131,7 +131,7 @@ def test_open_cases_are_recomputed_in_batches(
 def test_only_an_admin_of_the_whole_centre_loads_a_year(
     session: Session, world: World, settings: Settings
 ) -> None:
-    street_admin = user(session, "admin_east", Role.ADMIN, region=world.regions["east"])
+    street_admin = world.users["admin_east"]
     session.flush()
     text = format_calendar(TEST_2027.days)
     for actor in (street_admin, world.users["leader"], world.users["dispatcher"], world.users["citizen"]):

@@ -23,7 +23,9 @@ def test_migrations_upgrade_an_empty_database_and_go_down_again(tmp_path) -> Non
 
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(engine)
-    assert {"cases", "case_events", "grids", "regions"} <= set(inspect(engine).get_table_names())
+    assert {"cases", "case_events", "grids", "regions", "sign_in_attempts"} <= set(
+        inspect(engine).get_table_names()
+    )
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -1,7 +1,7 @@
 """calendar days
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-25 19:05:00
 
 The holidays and adjusted workdays (调休) a centre loads itself, for the years the
@@ -25,7 +25,7 @@ from alembic import op
 import civicgrid.store.types
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

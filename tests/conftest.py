@@ -154,8 +154,8 @@ class WatchedHasher:
     """The password hasher, with a probe run at each hash or verify: the work is slow on
     purpose, so what is held meanwhile matters."""
 
-    def __init__(self, probe: Probe) -> None:
-        self.hasher = auth.PasswordHasher()
+    def __init__(self, probe: Probe, hasher: Any) -> None:
+        self.hasher = hasher
         self.probe = probe
         self.seen: list[Any] = []
 
@@ -167,13 +167,16 @@ class WatchedHasher:
         self.seen.append(self.probe(password_hash))
         return self.hasher.verify(password_hash, password)
 
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return bool(self.hasher.check_needs_rehash(password_hash))
+
 
 @pytest.fixture
 def watch_hasher(monkeypatch: pytest.MonkeyPatch) -> Callable[[Probe], WatchedHasher]:
     """Swap the password hasher for one that runs ``probe`` at each call and keeps its results."""
 
     def install(probe: Probe) -> WatchedHasher:
-        watched = WatchedHasher(probe)
+        watched = WatchedHasher(probe, auth._hasher)
         monkeypatch.setattr(auth, "_hasher", watched)
         return watched
 

@@ -6,12 +6,15 @@ dependency do, once per request, so one write is one transaction.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 #: Stable constraint names, so migrations can name what they change (and SQLite batch mode works).
@@ -52,12 +55,51 @@ def _sqlite_pragmas(busy_timeout_ms: int, synchronous: str, dbapi_connection: An
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    # A reader's DEFERRED transaction reads a snapshot and never takes the write lock. A
-    # writer's IMMEDIATE one takes the lock at the start, so concurrent writers queue on the
-    # busy timeout instead of failing when a read turns into a write.
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+class _WriterQueue:
+    """The writers of one process, in line for SQLite's single write lock.
+
+    SQLite's busy handler polls with growing sleeps, so under load a waiting writer can lose
+    to newcomers again and again until its timeout. This process's writers therefore wait
+    here first, each woken as soon as the one before it has committed and given its
+    connection back; only then do they take SQLite's lock (BEGIN IMMEDIATE), which is free
+    unless another program is writing, and that case the busy timeout still covers.
+    """
+
+    #: Marks a pooled connection whose transaction holds this process's turn.
+    HOLDS_TURN = "civicgrid_writer_turn"
+
+    def __init__(self, timeout_s: float) -> None:
+        self._turn = threading.Lock()
+        self._timeout_s = timeout_s
+
+    def begin(self, connection: Any) -> None:
+        # A reader's DEFERRED transaction reads a snapshot and never takes the write lock. A
+        # writer's IMMEDIATE one takes the lock at the start, so a read never has to turn
+        # into a write halfway (which SQLite may refuse outright).
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
+        info = connection.connection.info
+        if not info.get(self.HOLDS_TURN):
+            if not self._turn.acquire(timeout=self._timeout_s):
+                locked = sqlite3.OperationalError("database is locked: other writers held it too long")
+                raise OperationalError("BEGIN IMMEDIATE", None, locked)
+            info[self.HOLDS_TURN] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._hand_on(info)
+            raise
+
+    def end(self, _dbapi_connection: Any, record: Any, *_: Any) -> None:
+        """Hand the turn on once the connection is back in the pool (after its commit or
+        rollback), or gone."""
+        if record is not None:
+            self._hand_on(record.info)
+
+    def _hand_on(self, info: dict[str, Any]) -> None:
+        if info.pop(self.HOLDS_TURN, False):
+            self._turn.release()
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL") -> Engine:
@@ -72,7 +114,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, synchronous: str = "FU
             )
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms, synchronous))
-        event.listen(engine, "begin", _sqlite_begin)
+        writers = _WriterQueue(busy_timeout_ms / 1000)
+        event.listen(engine, "begin", writers.begin)
+        for returned in ("checkin", "close", "invalidate"):
+            event.listen(engine.pool, returned, writers.end)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -298,3 +298,22 @@ def test_passwords_are_hashed_and_checked_outside_any_transaction(
         reply = client.patch("/api/v1/users/newcomer", json={"password": NEW_PASSWORD}, headers=headers)
         assert reply.status_code in (401, 403), reply.text
     assert watched.seen == []
+
+
+def test_a_hash_of_other_parameters_is_upgraded_at_the_next_sign_in(
+    client: TestClient, session: Session
+) -> None:
+    # As an installation from before the parameters changed would hold it.
+    old = auth.PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash(PASSWORD)
+    operator = session.scalars(select(User).where(User.username == "operator")).one()
+    operator.password_hash = old
+    session.commit()
+    assert auth.needs_rehash(old)
+    assert sign_in(client, "operator", "wrong-guess").status_code == 401
+    session.expire_all()
+    assert operator.password_hash == old  # a failed attempt changes nothing
+    assert sign_in(client, "operator").status_code == 200
+    session.expire_all()
+    assert operator.password_hash != old and not auth.needs_rehash(operator.password_hash)
+    assert auth.password_matches(operator.password_hash, PASSWORD)
+    assert sign_in(client, "operator").status_code == 200

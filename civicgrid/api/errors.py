@@ -42,6 +42,7 @@ STATUS: dict[type[DomainError], int] = {
 
 #: The ``error`` code of refusals the framework raises (unknown path, wrong method …).
 HTTP_ERRORS: dict[int, str] = {
+    400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
     413: "body_too_large",
@@ -61,6 +62,7 @@ class ErrorOut(BaseModel):
 
 #: For the OpenAPI document: what each status means on any route.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body cannot be parsed (not JSON, or not UTF-8)"},
     401: {"model": ErrorOut, "description": "no valid token"},
     403: {"model": ErrorOut, "description": "role or scope does not allow it"},
     404: {"model": ErrorOut, "description": "not found, or not visible to you"},

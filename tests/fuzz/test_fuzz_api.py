@@ -11,7 +11,7 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from schemathesis import Case
+from schemathesis import Case, GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -33,17 +33,20 @@ FUZZER = "admin"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _operations() -> list[tuple[str, str]]:
-    """Every documented operation, read from the application's own OpenAPI document."""
+def _operations() -> list[tuple[str, str, GenerationMode]]:
+    """Every documented operation, read from the application's own OpenAPI document: with
+    what it allows, and (when it takes any input) with what it does not."""
     settings = Settings(environment="test", database_url="sqlite://", secret_key="fuzz-" * 8)
     document = create_app(settings, make_engine("sqlite://")).openapi()
-    found = [
-        (method.upper(), path)
-        for path, methods in document["paths"].items()
-        for method in methods
-        if (method.upper(), path) not in SKIPPED
-    ]
-    return sorted(found, key=lambda operation: (operation[1], operation[0]))
+    found = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if (method.upper(), path) in SKIPPED:
+                continue
+            found.append((method.upper(), path, GenerationMode.POSITIVE))
+            if operation.get("parameters") or operation.get("requestBody"):
+                found.append((method.upper(), path, GenerationMode.NEGATIVE))
+    return sorted(found, key=lambda operation: (operation[1], operation[0], operation[2].value))
 
 
 @pytest.fixture
@@ -53,11 +56,18 @@ def token(client: TestClient) -> str:
     return str(reply.json()["access_token"])
 
 
-@pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda part: str(part))
-def test_no_request_breaks_the_api(app: FastAPI, token: str, method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "mode"),
+    _operations(),
+    ids=lambda part: part.value if isinstance(part, GenerationMode) else str(part),
+)
+def test_no_request_breaks_the_api(
+    app: FastAPI, token: str, method: str, path: str, mode: GenerationMode
+) -> None:
+    """Requests the document allows (positive) and requests it does not (negative)."""
     operation: Any = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,

@@ -17,11 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from civicgrid.csvfile import CsvFileError, records
 from civicgrid.domain.calendar import ArrangedDay
 
 #: The file's columns, in the order an exported file writes them.
@@ -36,12 +36,8 @@ _DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-class CalendarFileError(ValueError):
+class CalendarFileError(CsvFileError):
     """A calendar file that cannot be used; the message names the line at fault."""
-
-    def __init__(self, message: str, *, line: int | None = None) -> None:
-        super().__init__(f"line {line}: {message}" if line is not None else message)
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -54,23 +50,10 @@ class YearArrangement:
 
 def parse_calendar(text: str) -> YearArrangement:
     """Parse the text of a calendar file; raise CalendarFileError at the first fault."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
-    header = _read_header(reader)
     days: dict[date, tuple[ArrangedDay, int]] = {}
     year: tuple[int, int] | None = None  # the year, and the line that set it
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise CalendarFileError(f"malformed CSV: {exc}", line=line) from None
-        if not any(field.strip() for field in row):
-            continue
-        if len(row) != len(header):
-            raise CalendarFileError(f"{len(row)} fields where the header has {len(header)}", line=line)
-        arranged = _parse_row(dict(zip(header, (field.strip() for field in row), strict=True)), line)
+    for line, row in records(text, _checked_header, CalendarFileError):
+        arranged = _parse_row(row, line)
         if year is None:
             year = (arranged.day.year, line)
         elif arranged.day.year != year[0]:
@@ -112,13 +95,8 @@ def format_calendar(days: list[ArrangedDay] | tuple[ArrangedDay, ...]) -> str:
     return out.getvalue()
 
 
-def _read_header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        raise CalendarFileError("empty file: expected the header line date,type,name", line=1) from None
-    except csv.Error as exc:
-        raise CalendarFileError(f"malformed CSV: {exc}", line=1) from None
+def _checked_header(names: list[str]) -> list[str]:
+    header = [name.strip().lower() for name in names]
     if sorted(header) != sorted(COLUMNS):
         raise CalendarFileError(
             f"the header must name the columns {','.join(COLUMNS)}, got {','.join(header)}", line=1

@@ -8,13 +8,11 @@ shipped ``civicgrid/data/categories.csv`` (modelled on GB/T 30428.2) for the col
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from civicgrid.csvfile import CsvFileError, records
 from civicgrid.domain.limits import parse_limit
 from civicgrid.domain.vocabulary import CaseKind, DepartmentFunction, Stage, Urgency
 
@@ -32,15 +30,8 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-class CatalogError(ValueError):
+class CatalogError(CsvFileError):
     """A category file that cannot be used; the message names the line and column at fault."""
-
-    def __init__(self, message: str, *, line: int | None = None, column: str | None = None) -> None:
-        where = f"line {line}: " if line is not None else ""
-        what = f"column {column!r}: " if column is not None else ""
-        super().__init__(f"{where}{what}{message}")
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True)
@@ -69,28 +60,11 @@ class CategorySpec:
 
 def parse_categories(text: str) -> list[CategorySpec]:
     """Parse the text of a category file; raise CatalogError at the first fault."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
-    header = _read_header(reader)
     specs: list[CategorySpec] = []
     seen_codes: dict[str, int] = {}
     big_names: dict[str, tuple[str, int]] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise CatalogError(f"malformed CSV: {exc}", line=line) from exc
-        if not any(field.strip() for field in row):
-            continue
-        if len(row) != len(header):
-            raise CatalogError(
-                f"{len(row)} fields where the header has {len(header)}"
-                " (a missing comma, or a field with a comma left unquoted?)",
-                line=line,
-            )
-        spec = _parse_row(dict(zip(header, (field.strip() for field in row), strict=True)), line)
+    for line, row in records(text, _checked_header, CatalogError):
+        spec = _parse_row(row, line)
         if spec.code in seen_codes:
             raise CatalogError(
                 f"duplicate code {spec.code!r} (first on line {seen_codes[spec.code]})",
@@ -120,13 +94,8 @@ def default_categories_path() -> Path:
     return Path(str(resources.files("civicgrid") / "data" / "categories.csv"))
 
 
-def _read_header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise CatalogError("empty file: expected the header line", line=1) from None
-    except csv.Error as exc:
-        raise CatalogError(f"malformed CSV: {exc}", line=1) from exc
+def _checked_header(names: list[str]) -> list[str]:
+    header = [name.strip() for name in names]
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise CatalogError(f"unknown column(s) {', '.join(map(repr, unknown))}", line=1)

@@ -4,7 +4,7 @@ new password, role or scope, and expired tokens purged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,26 +15,15 @@ from httpx import Response
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicgrid.api.deps import get_now
 from civicgrid.domain.vocabulary import SignInOutcome
 from civicgrid.services import auth, throttle
 from civicgrid.settings import Settings
 from civicgrid.store.models import ApiToken, SignInAttempt, User
+from tests.api.helpers import Headers
 from tests.conftest import Probe, WatchedHasher
 from tests.factories import PASSWORD
 
-Headers = dict[str, str]
 NEW_PASSWORD = "a-brand-new-password"
-
-
-@pytest.fixture
-def clock(app: FastAPI, now: datetime) -> Iterator[Callable[[datetime], None]]:
-    def set_time(moment: datetime) -> None:
-        app.dependency_overrides[get_now] = lambda: moment
-
-    set_time(now)
-    yield set_time
-    app.dependency_overrides.clear()
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:

@@ -284,12 +284,10 @@ def _people(connection: Connection) -> _People:
                            ("supervisor", Role.SUPERVISOR), ("leader", Role.LEADER)):  # fmt: skip
         single[role] = connection.scalar(select(User.id).where(User.username == username))
     handlers = dict(
-        connection.execute(select(User.department_id, User.id).where(User.role == Role.HANDLER))
-        .tuples()
-        .all()
+        connection.execute(select(User.department_id, User.id).where(User.role == Role.HANDLER)).all()
     )
     inspectors = dict(
-        connection.execute(select(User.grid_id, User.id).where(User.role == Role.INSPECTOR)).tuples().all()
+        connection.execute(select(User.grid_id, User.id).where(User.role == Role.INSPECTOR)).all()
     )
     return _People(single, handlers, inspectors)  # type: ignore[arg-type]
 
@@ -354,8 +352,9 @@ def _cases(
     year = 365 * 86_400
 
     drawn = []
-    for _ in range(count):
-        state = rng.choices(states, state_weights)[0]
+    for index in range(count):
+        # One case in each state first, so that even a small store has them all.
+        state = states[index] if index < len(states) else rng.choices(states, state_weights)[0]
         channel = rng.choices(channels, channel_weights)[0]
         if state is S.REVISITED:
             channel = Channel.HOTLINE_12345

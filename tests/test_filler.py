@@ -1,0 +1,77 @@
+"""The benchmark filler makes a consistent store: histories replay to the cached states,
+numbers are unique, every state and light is there, and the service numbers on after it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from benchmarks.filler import fill, prepare
+from civicgrid.domain.clock import light_at
+from civicgrid.domain.vocabulary import CaseState, Channel, Light
+from civicgrid.schemas import CaseCreate
+from civicgrid.services import cases as case_service
+from civicgrid.services.cases import CentreRules
+from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.history import check_history
+from civicgrid.store.migrate import upgrade
+from civicgrid.store.models import Case, CaseTask, User
+
+CASES = 400
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own, since the filler commits."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'filled.db'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"civicgrid_filler_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def test_filled_store_is_consistent(fresh_engine: Engine, rules: CentreRules) -> None:
+    now = datetime.now(UTC)
+    prepare(fresh_engine, rules, now, demo_cases=5)
+    report = fill(fresh_engine, CASES, rules, now)
+    assert report.cases == CASES
+    assert report.events > 6 * CASES
+
+    factory = make_session_factory(fresh_engine)
+    with session_scope(factory) as session:
+        check = check_history(session)
+        assert check.cases == CASES + 5
+        assert check.mismatches == []
+        numbers = session.scalars(select(Case.number)).all()
+        assert len(set(numbers)) == len(numbers)
+        assert {state for state in session.scalars(select(Case.state).distinct())} == set(CaseState)
+        clocks = session.execute(select(Case.warning_at, Case.deadline_at)).all()
+        assert {light_at(now, w, d) for w, d in clocks} >= set(Light)
+        assert session.scalar(select(func.count()).select_from(CaseTask)) > 0
+        regions = session.scalar(select(func.count(func.distinct(Case.region_id))))
+        assert regions > 6  # communities of several streets
+
+        operator = session.scalars(select(User).where(User.username == "operator")).one()
+        data = CaseCreate(channel=Channel.HOTLINE_12345, category_code="C0101", title="填充后新案件",
+                          lng=120.1493, lat=30.2771)  # fmt: skip
+        case = case_service.create_case(session, operator, data, rules, datetime.now(UTC))
+        assert case.number not in numbers

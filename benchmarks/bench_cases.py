@@ -87,7 +87,7 @@ def main() -> None:
             leader = session.scalar(select(User).where(User.username == "leader"))
             began = time.perf_counter()
             query = case_queries.filtered(session, leader, CaseFilters(), moment)
-            case_queries.page(session, query, 1, 50)
+            case_queries.page(session, query, None, 50)
             listing.append(time.perf_counter() - began)
     print(f"register a case: {_ms(create)}")
     print(f"one transition: {_ms(step)}")

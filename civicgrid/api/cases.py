@@ -61,7 +61,7 @@ def list_cases(
 
 @router.get("/{number}", response_model=CaseDetail, summary="A case file with its timeline")
 def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail:
-    return case_detail(case_queries.get_visible(session, actor, number), actor, now)
+    return case_detail(case_queries.get_visible(session, actor, number, case_file=True), actor, now)
 
 
 @router.post(

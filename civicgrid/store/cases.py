@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Select, exists, func, or_, select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from civicgrid.domain.errors import NotFound
 from civicgrid.domain.vocabulary import Light
@@ -14,6 +14,7 @@ from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
     Case,
     CaseEvent,
+    CaseTask,
     Category,
     Department,
     Grid,
@@ -23,14 +24,35 @@ from civicgrid.store.models import (
 )
 from civicgrid.store.scoping import in_region, scoped
 
+#: What the case file shows, loaded with the case in three statements however long its
+#: history: the case joined with its many-to-one neighbours and its few joint-handling tasks
+#: and overlay grids (a handful each, so their product stays small), then the events with
+#: their actors, then the attachments.
+CASE_FILE = (
+    joinedload(Case.category),
+    joinedload(Case.region),
+    joinedload(Case.grid),
+    joinedload(Case.department),
+    joinedload(Case.merged_into),
+    joinedload(Case.overlay_grids),
+    joinedload(Case.tasks).joinedload(CaseTask.department),
+    selectinload(Case.events).joinedload(CaseEvent.actor),
+    selectinload(Case.attachments),
+)
 
-def get_visible(session: Session, actor: User, number: str, *, for_update: bool = False) -> Case:
-    """The case ``number`` if ``actor`` may see it (locked for writing if asked), else NotFound."""
+
+def get_visible(
+    session: Session, actor: User, number: str, *, for_update: bool = False, case_file: bool = False
+) -> Case:
+    """The case ``number`` if ``actor`` may see it, else NotFound; locked for writing if
+    asked, or with everything the case file shows loaded (``case_file``)."""
     query = scoped(select(Case).where(Case.number == number), actor)
     if for_update:
         # PostgreSQL locks the row; SQLite serialises writers and the version check catches the rest.
         query = query.with_for_update()
-    case = session.scalar(query)
+    if case_file:
+        query = query.options(*CASE_FILE)
+    case = session.execute(query).unique().scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case '{number}' that you may see")
     return case

@@ -153,6 +153,48 @@ def test_list_runs_a_fixed_number_of_queries(
     assert queries_for_list() == few
 
 
+def test_the_case_file_runs_three_statements_however_long_its_history(
+    client: TestClient, login: Callable[[str], Headers], connection: Connection
+) -> None:
+    headers = login("leader")
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    def statements_for(path: str) -> list[str]:
+        statements.clear()
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            assert client.get(path, headers=headers).status_code == 200
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return list(statements)
+
+    number = create(client, login("operator"))["number"]
+    signed_in = len(statements_for("/api/v1/auth/me"))
+    short = statements_for(f"/api/v1/cases/{number}")
+    assert len(short) - signed_in <= 3, "\n".join(s[:90] for s in short)
+    act(client, login("inspector"), number, "verify")
+    act(client, login("operator"), number, "register")
+    act(client, login("dispatcher"), number, "dispatch", department_code="D-SZ-E")
+    for _ in range(4):
+        act(client, login("supervisor"), number, "comment", note="请尽快处置")
+    client.post(
+        f"/api/v1/cases/{number}/attachments",
+        json={
+            "filename": "a.jpg",
+            "content_type": "image/jpeg",
+            "size_bytes": 1,
+            "sha256": "0" * 64,
+            "uri": "https://files.example/a.jpg",
+        },
+        headers=login("operator"),
+    )
+    long = statements_for(f"/api/v1/cases/{number}")
+    assert len(long) == len(short), long
+
+
 BAD_CREATES: list[tuple[str, dict[str, Any], int, str]] = [
     ("operator", {"category_code": "NOPE"}, 422, "unknown category code 'NOPE'"),
     ("operator", {"lng": 190.0}, 422, "lng"),

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case
 
@@ -79,6 +80,7 @@ def init_db() -> None:
         if session.scalar(select(func.count()).select_from(Category)) == 0:
             result = import_categories(session, load_categories(default_categories_path()))
             typer.echo(f"loaded the default category tree: {result.added} classes")
+    optimize(engine, after_bulk_load=True)
     typer.echo(f"database ready: {settings.database_url}")
 
 
@@ -98,6 +100,7 @@ def import_categories_command(
     engine = _migrated_engine(settings)
     with session_scope(make_session_factory(engine)) as session:
         result = import_categories(session, specs)
+    optimize(engine, after_bulk_load=True)
     typer.echo(
         f"{file}: {len(specs)} small classes read; {result.added} classes added, {result.updated} updated"
     )
@@ -186,6 +189,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
     from civicgrid.api.app import create_app
 
     _warn_if_calendar_runs_out(settings, engine)
+    optimize(engine)
     typer.echo(f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
 
@@ -230,6 +234,7 @@ def demo(
             typer.echo(
                 f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"
             )
+    optimize(engine, after_bulk_load=True)
     if serve_after:
         _serve(settings, engine, host, port)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -376,11 +377,62 @@ class CaseDetail(CaseSummary):
     attachments: list[AttachmentOut]
 
 
+#: The list counts its matches up to this many; beyond, ``total`` says "at least".
+COUNT_LIMIT = 10_000
+
+_CURSOR_ID_MAX = 2**63 - 1
+
+
+class CaseCursor(NamedTuple):
+    """Where a list page ended: its last case's creation time and id (the list's order)."""
+
+    created_at: datetime
+    id: int
+
+
+def encode_cursor(cursor: CaseCursor) -> str:
+    """The opaque ``next_cursor`` text: URL-safe base64 of "time|id", without padding."""
+    raw = f"{cursor.created_at.astimezone(UTC).isoformat(timespec='microseconds')}|{cursor.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> CaseCursor:
+    """The position a ``next_cursor`` names; ValueError unless it is exactly one we give out."""
+    problem = "not a cursor this list gave out: pass next_cursor unchanged"
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True).decode()
+        moment, number = raw.split("|")
+        cursor = CaseCursor(_in_supported_years(datetime.fromisoformat(moment)), int(number))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(problem) from None
+    if not 0 < cursor.id <= _CURSOR_ID_MAX or encode_cursor(cursor) != text:
+        raise ValueError(problem)
+    return cursor
+
+
+def _valid_cursor(text: str) -> str:
+    decode_cursor(text)
+    return text
+
+
+#: ``next_cursor`` of the page before, checked strictly (a bad one is a 422 naming it).
+Cursor = Annotated[str, Field(max_length=100), AfterValidator(_valid_cursor)]
+
+
 class CasePage(BaseModel):
+    """One page of the case list, newest first."""
+
     items: list[CaseSummary]
-    total: int
-    page: int
     page_size: int
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page (older cases); null on the last page"
+    )
+    total: int = Field(
+        description=f"cases matching the filters, counted up to {COUNT_LIMIT:,}: "
+        "beyond that the count stops and total_is_estimate is true"
+    )
+    total_is_estimate: bool = Field(description=f"true when more than {COUNT_LIMIT:,} cases match")
+    total_display: str = Field(description='the total as the UI shows it: "1,234" or "10,000+"')
 
 
 class CaseFilters(BaseModel):

@@ -3,7 +3,9 @@ working calendar (import-calendar, export-calendar)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +31,12 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
+
+
+def analysed_indexes(url: str) -> set[str]:
+    """Indexes of which SQLite's planner has statistics (sqlite_stat1)."""
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
+        return {name for (name,) in connection.execute("SELECT idx FROM sqlite_stat1")}
 
 
 def count(url: str, model: type[Case] | type[Category]) -> int:
@@ -85,6 +93,7 @@ def test_demo_loads_once(database: str) -> None:
     assert result.exit_code == 0, result.output
     assert "civicgrid-demo" in result.output
     assert count(database, Case) == 40
+    assert "ix_cases_state_created_at_id" in analysed_indexes(database), "the bulk load leaves statistics"
     again = runner.invoke(app, ["demo", "--cases", "40"])
     assert "already holds cases" in again.output
     assert count(database, Case) == 40

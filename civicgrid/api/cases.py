@@ -11,19 +11,20 @@ from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import case_detail, case_summary
 from civicgrid.domain.vocabulary import Action
 from civicgrid.schemas import (
+    COUNT_LIMIT,
     AttachmentIn,
     AttachmentOut,
     CaseCreate,
     CaseDetail,
     CaseFilters,
     CasePage,
+    Cursor,
     TransitionRequest,
+    decode_cursor,
+    encode_cursor,
 )
 from civicgrid.services import cases as case_service
 from civicgrid.store import cases as case_queries
-
-#: Pages beyond this are refused: an offset that deep is slow, and a huge one overflows.
-MAX_PAGE = 10_000
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
@@ -34,25 +35,33 @@ def create_case(data: CaseCreate, session: DbSession, actor: Actor, rules: Rules
     return case_detail(case, actor, now)
 
 
-@router.get("", response_model=CasePage, summary="List the cases you may see, filtered and paged")
+@router.get("", response_model=CasePage, summary="List the cases you may see, filtered, newest first")
 def list_cases(
     session: DbSession,
     actor: Actor,
     now: Now,
     filters: Annotated[CaseFilters, Query()],
-    page: Annotated[
-        int, Query(ge=1, le=MAX_PAGE, description="deep pages are refused: narrow the filters")
-    ] = 1,
+    cursor: Annotated[
+        Cursor | None, Query(description="the next_cursor of the page before; none for the first page")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     query = case_queries.filtered(session, actor, filters, now)
-    rows, total = case_queries.page(session, query, page, page_size)
-    return CasePage(items=[case_summary(c, now) for c in rows], total=total, page=page, page_size=page_size)
+    rows, following = case_queries.page(session, query, decode_cursor(cursor) if cursor else None, page_size)
+    total, more = case_queries.count_up_to(session, query, COUNT_LIMIT)
+    return CasePage(
+        items=[case_summary(c, now) for c in rows],
+        page_size=page_size,
+        next_cursor=encode_cursor(following) if following else None,
+        total=total,
+        total_is_estimate=more,
+        total_display=f"{total:,}+" if more else f"{total:,}",
+    )
 
 
 @router.get("/{number}", response_model=CaseDetail, summary="A case file with its timeline")
 def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail:
-    return case_detail(case_queries.get_visible(session, actor, number), actor, now)
+    return case_detail(case_queries.get_visible(session, actor, number, case_file=True), actor, now)
 
 
 @router.post(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from civicgrid.domain.errors import NotFound
 from civicgrid.domain.vocabulary import Light
-from civicgrid.schemas import CaseFilters
+from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
     Case,
     CaseEvent,
+    CaseTask,
     Category,
     Department,
     Grid,
@@ -21,16 +22,37 @@ from civicgrid.store.models import (
     User,
     case_overlay_grids,
 )
-from civicgrid.store.scoping import region_subtree, scoped
+from civicgrid.store.scoping import in_region, scoped
+
+#: What the case file shows, loaded with the case in three statements however long its
+#: history: the case joined with its many-to-one neighbours and its few joint-handling tasks
+#: and overlay grids (a handful each, so their product stays small), then the events with
+#: their actors, then the attachments.
+CASE_FILE = (
+    joinedload(Case.category),
+    joinedload(Case.region),
+    joinedload(Case.grid),
+    joinedload(Case.department),
+    joinedload(Case.merged_into),
+    joinedload(Case.overlay_grids),
+    joinedload(Case.tasks).joinedload(CaseTask.department),
+    selectinload(Case.events).joinedload(CaseEvent.actor),
+    selectinload(Case.attachments),
+)
 
 
-def get_visible(session: Session, actor: User, number: str, *, for_update: bool = False) -> Case:
-    """The case ``number`` if ``actor`` may see it (locked for writing if asked), else NotFound."""
+def get_visible(
+    session: Session, actor: User, number: str, *, for_update: bool = False, case_file: bool = False
+) -> Case:
+    """The case ``number`` if ``actor`` may see it, else NotFound; locked for writing if
+    asked, or with everything the case file shows loaded (``case_file``)."""
     query = scoped(select(Case).where(Case.number == number), actor)
     if for_update:
         # PostgreSQL locks the row; SQLite serialises writers and the version check catches the rest.
         query = query.with_for_update()
-    case = session.scalar(query)
+    if case_file:
+        query = query.options(*CASE_FILE)
+    case = session.execute(query).unique().scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case '{number}' that you may see")
     return case
@@ -48,8 +70,7 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
     elif filters.light is Light.GREEN:
         query = query.where(Case.warning_at > now)
     if filters.region_code:
-        region = by_code(session, Region, filters.region_code)
-        query = query.where(Case.region_id.in_(region_subtree(region.path)))
+        query = query.where(in_region(by_code(session, Region, filters.region_code)))
     if filters.grid_code:
         grid_id = by_code(session, Grid, filters.grid_code).id
         # A case counts in its own grid and in the overlay grids it lies in.
@@ -83,21 +104,34 @@ def _children(category_id: int) -> Select[tuple[int]]:
 
 
 def page(
-    session: Session, query: Select[tuple[Case]], page_number: int, page_size: int
-) -> tuple[list[Case], int]:
-    """One page of ``query`` with what a list shows loaded up front (no N+1), and the total."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    session: Session, query: Select[tuple[Case]], after: CaseCursor | None, page_size: int
+) -> tuple[list[Case], CaseCursor | None]:
+    """The ``page_size`` cases of ``query`` (newest first) that come after ``after``, with
+    what a list shows loaded up front (no N+1), and the cursor of the next page if any.
+
+    Keyset paging: the page starts where the last one ended, by an index range, so page
+    1,000 costs what page 1 does."""
+    if after is not None:
+        query = query.where(tuple_(Case.created_at, Case.id) < tuple_(after.created_at, after.id))
     rows = session.scalars(
         query.options(
             selectinload(Case.category),
             selectinload(Case.region),
             selectinload(Case.grid),
             selectinload(Case.department),
-        )
-        .limit(page_size)
-        .offset((page_number - 1) * page_size)
+        ).limit(page_size + 1)
     ).all()
-    return list(rows), total
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return list(rows), CaseCursor(rows[-1].created_at, rows[-1].id) if more else None
+
+
+def count_up_to(session: Session, query: Select[tuple[Case]], limit: int) -> tuple[int, bool]:
+    """How many cases ``query`` finds, counting no further than ``limit``, and whether
+    there are more: a full count of a large list reads every matching row on every page."""
+    found = query.order_by(None).with_only_columns(Case.id).limit(limit + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(found)) or 0
+    return min(total, limit), total > limit
 
 
 def last_event(case: Case, action: str) -> CaseEvent | None:

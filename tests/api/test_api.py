@@ -108,8 +108,12 @@ def test_list_filters_and_pages(
     assert numbers(category_code="C01") == [first["number"]]
     assert numbers(created_to=(now + timedelta(days=1)).isoformat()) == [first["number"]]
     assert numbers(q="望江路") == [second["number"], first["number"]]
-    page = client.get("/api/v1/cases", params={"page_size": 1, "page": 2}, headers=login("leader")).json()
-    assert page["total"] == 2 and [i["number"] for i in page["items"]] == [first["number"]]
+    page = client.get("/api/v1/cases", params={"page_size": 1}, headers=login("leader")).json()
+    assert [i["number"] for i in page["items"]] == [second["number"]] and page["next_cursor"]
+    assert (page["total"], page["total_is_estimate"], page["total_display"]) == (2, False, "2")
+    params = {"page_size": 1, "cursor": page["next_cursor"]}
+    page = client.get("/api/v1/cases", params=params, headers=login("leader")).json()
+    assert [i["number"] for i in page["items"]] == [first["number"]] and page["next_cursor"] is None
     # Two days on, the first case's 2-hour verification limit is long past: red.
     assert numbers(light="red") == [first["number"]]
     assert numbers(light="green") == [second["number"]]
@@ -147,6 +151,48 @@ def test_list_runs_a_fixed_number_of_queries(
     for _ in range(6):
         create(client, login("operator"), category_code="E0101")
     assert queries_for_list() == few
+
+
+def test_the_case_file_runs_three_statements_however_long_its_history(
+    client: TestClient, login: Callable[[str], Headers], connection: Connection
+) -> None:
+    headers = login("leader")
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    def statements_for(path: str) -> list[str]:
+        statements.clear()
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            assert client.get(path, headers=headers).status_code == 200
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return list(statements)
+
+    number = create(client, login("operator"))["number"]
+    signed_in = len(statements_for("/api/v1/auth/me"))
+    short = statements_for(f"/api/v1/cases/{number}")
+    assert len(short) - signed_in <= 3, "\n".join(s[:90] for s in short)
+    act(client, login("inspector"), number, "verify")
+    act(client, login("operator"), number, "register")
+    act(client, login("dispatcher"), number, "dispatch", department_code="D-SZ-E")
+    for _ in range(4):
+        act(client, login("supervisor"), number, "comment", note="请尽快处置")
+    client.post(
+        f"/api/v1/cases/{number}/attachments",
+        json={
+            "filename": "a.jpg",
+            "content_type": "image/jpeg",
+            "size_bytes": 1,
+            "sha256": "0" * 64,
+            "uri": "https://files.example/a.jpg",
+        },
+        headers=login("operator"),
+    )
+    long = statements_for(f"/api/v1/cases/{number}")
+    assert len(long) == len(short), long
 
 
 BAD_CREATES: list[tuple[str, dict[str, Any], int, str]] = [

@@ -21,8 +21,9 @@ from tests.factories import PASSWORD
 @pytest.mark.parametrize(
     "params, where",
     [
-        ({"page": 9223372036854775807}, "query.page"),
-        ({"page": 10_001}, "query.page"),
+        ({"page": 2}, "query.page"),
+        ({"cursor": "not a cursor"}, "query.cursor"),
+        ({"cursor": "x" * 101}, "query.cursor"),
         ({"created_from": "0001-01-01T00:00:00+14:00"}, "query.created_from"),
         ({"created_to": "9999-12-31T23:59:59-14:00"}, "query.created_to"),
         ({"created_from": "1969-12-31T23:00:00+00:00"}, "query.created_from"),
@@ -35,11 +36,8 @@ def test_out_of_range_pages_and_times_are_refused(
     assert_error(reply, 422, "invalid_request", where)
 
 
-def test_the_last_page_and_the_supported_years_are_accepted(
-    client: TestClient, login: Callable[[str], Headers]
-) -> None:
+def test_the_supported_years_are_accepted(client: TestClient, login: Callable[[str], Headers]) -> None:
     params = {
-        "page": 10_000,
         "created_from": "1970-01-01T00:00:00+00:00",
         "created_to": "2199-12-31T23:59:59Z",
     }
@@ -304,6 +302,6 @@ def test_unknown_query_parameters_are_refused_on_every_route(
 def test_declared_query_parameters_still_work(client: TestClient, login: Callable[[str], Headers]) -> None:
     new_case(client, login("operator"))
     headers = login("leader")
-    params = {"light": "green", "state": ["reported", "registered"], "page": 1, "page_size": 5, "q": "望江路"}
+    params = {"light": "green", "state": ["reported", "registered"], "page_size": 5, "q": "望江路"}
     assert client.get("/api/v1/cases", params=params, headers=headers).json()["total"] == 1
     assert client.get("/api/v1/grids", params={"boundary": True}, headers=headers).status_code == 200

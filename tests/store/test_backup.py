@@ -196,7 +196,7 @@ def _damage(path: Path) -> None:
     """Change one key inside the index on case states, as a failing disk would."""
     with closing(sqlite3.connect(path)) as connection:
         (root,) = connection.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'ix_cases_state'"
+            "SELECT rootpage FROM sqlite_master WHERE name = 'ix_cases_state_created_at_id'"
         ).fetchone()
         (size,) = connection.execute("PRAGMA page_size").fetchone()
     data = bytearray(path.read_bytes())

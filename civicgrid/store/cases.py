@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
 from civicgrid.domain.vocabulary import Light
@@ -24,12 +26,21 @@ from civicgrid.store.models import (
 from civicgrid.store.scoping import region_subtree, scoped
 
 
-def get_visible(session: Session, actor: User, number: str, *, for_update: bool = False) -> Case:
-    """The case ``number`` if ``actor`` may see it (locked for writing if asked), else NotFound."""
-    query = scoped(select(Case).where(Case.number == number), actor)
+def get_visible(
+    session: Session,
+    actor: User,
+    number: str,
+    *,
+    for_update: bool = False,
+    options: Sequence[ExecutableOption] = (),
+) -> Case:
+    """The case ``number`` if ``actor`` may see it (locked for writing if asked), else NotFound;
+    ``options`` load what the caller needs of it in the same round."""
+    query = scoped(select(Case).where(Case.number == number), actor).options(*options)
     if for_update:
-        # PostgreSQL locks the row; SQLite serialises writers and the version check catches the rest.
-        query = query.with_for_update()
+        # PostgreSQL locks the case's row (not the rows joined to it); SQLite serialises
+        # writers and the version check catches the rest.
+        query = query.with_for_update(of=Case)
     case = session.scalar(query)
     if case is None:
         raise NotFound(f"no case '{number}' that you may see")

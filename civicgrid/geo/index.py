@@ -1,14 +1,21 @@
-"""Point-in-polygon: which grids a (lng, lat) point lies in, through a Shapely STRtree."""
+"""Point-in-polygon: which grids a (lng, lat) point lies in, through a Shapely STRtree.
+
+Building the tree costs far more than a case creation's other work, so each process keeps
+one index per database and rebuilds it only when the territory's revision mark changed
+(``civicgrid.store.models.TerritoryRevision``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from threading import Lock
+from typing import Any, Generic, Protocol, TypeVar
 
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from civicgrid.domain.vocabulary import GridKind
 from civicgrid.store.models import Grid
@@ -20,28 +27,47 @@ from civicgrid.store.models import Grid
 _PREFERENCE = {GridKind.DEDICATED: 0, GridKind.COMPREHENSIVE: 1, GridKind.OVERLAY: 2}
 
 
+class Bounded(Protocol):
+    """What the index needs of a grid."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> GridKind: ...
+    @property
+    def boundary(self) -> dict[str, Any] | None: ...
+
+
+G = TypeVar("G", bound=Bounded)
+
+
 @dataclass(frozen=True)
-class Placement:
+class GridShape:
+    """A grid as the cached index holds it: plain data, bound to no session."""
+
+    id: int
+    code: str
+    kind: GridKind
+    boundary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Placement(Generic[G]):
     """Where a point lies: the grid a case there belongs to, and the overlay grids over it."""
 
-    grid: Grid | None
-    overlays: list[Grid]
+    grid: G | None
+    overlays: list[G]
 
 
-class GridIndex:
+class GridIndex(Generic[G]):
     """The grids of the territory, indexed by their boundary polygons (WGS-84)."""
 
-    def __init__(self, grids: Sequence[Grid]) -> None:
+    def __init__(self, grids: Sequence[G]) -> None:
         self._grids = [grid for grid in grids if grid.boundary]
         self._shapes = [shape(grid.boundary) for grid in self._grids]
         self._tree = STRtree(self._shapes)
 
-    @classmethod
-    def from_session(cls, session: Session) -> GridIndex:
-        """An index of every grid in the store."""
-        return cls(session.scalars(select(Grid).options(selectinload(Grid.region))).all())
-
-    def grids_at(self, lng: float, lat: float) -> list[Grid]:
+    def grids_at(self, lng: float, lat: float) -> list[G]:
         """Every grid whose polygon holds the point, the most specific first: dedicated,
         comprehensive, overlay; within a kind the smallest area first, then the code, so
         overlapping dedicated grids always give the same answer."""
@@ -51,9 +77,36 @@ class GridIndex:
         )
         return [self._grids[i] for i in ranked]
 
-    def place(self, lng: float, lat: float) -> Placement:
+    def place(self, lng: float, lat: float) -> Placement[G]:
         """The grid a case at the point belongs to (None outside the territory) and the
         overlay grids it also counts in."""
         found = self.grids_at(lng, lat)
         grid = found[0] if found else None
         return Placement(grid, [g for g in found if g.kind is GridKind.OVERLAY and g is not grid])
+
+
+#: Per database: the revision mark an index was built on, and the index.
+_built: dict[str, tuple[str, GridIndex[GridShape]]] = {}
+_building = Lock()
+
+
+def territory_index(session: Session, mark: str) -> GridIndex[GridShape]:
+    """The index of the store's grids at revision ``mark`` (read in the caller's transaction),
+    built once per process and mark."""
+    database = str(session.get_bind().engine.url)
+    built = _built.get(database)
+    if built is None or built[0] != mark:
+        with _building:  # one build per change, however many requests arrive meanwhile
+            built = _built.get(database)
+            if built is None or built[0] != mark:
+                built = (mark, build_index(session))
+                _built[database] = built
+    return built[1]
+
+
+def build_index(session: Session) -> GridIndex[GridShape]:
+    """An index of every grid in the store, as the session sees it."""
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.kind, Grid.boundary).where(Grid.boundary.is_not(None))
+    )
+    return GridIndex([GridShape(*row) for row in rows])

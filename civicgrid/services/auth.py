@@ -13,7 +13,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from civicgrid.domain.errors import Unauthenticated
 from civicgrid.domain.vocabulary import SignInOutcome
@@ -165,7 +165,12 @@ def revoke_tokens(session: Session, user: User, now: datetime) -> None:
 
 
 def _live_token(session: Session, token: str, secret_key: str, now: datetime) -> ApiToken:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token, secret_key)))
+    # The user and their region (every scope check reads it) come with the token, in one round.
+    row = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.region))
+        .where(ApiToken.token_hash == _token_digest(token, secret_key))
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
         raise Unauthenticated("invalid or expired token: sign in again")
     return row

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from civicgrid.domain import workflow
@@ -35,11 +35,11 @@ from civicgrid.domain.vocabulary import (
     Urgency,
 )
 from civicgrid.geo.crs import to_wgs84
-from civicgrid.geo.index import GridIndex
+from civicgrid.geo.index import territory_index
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
 from civicgrid.settings import Settings
 from civicgrid.store import cases as case_queries
-from civicgrid.store.lookups import by_code, optional_by_code
+from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
     Attachment,
     Case,
@@ -50,6 +50,7 @@ from civicgrid.store.models import (
     Department,
     Grid,
     Region,
+    TerritoryRevision,
     User,
 )
 from civicgrid.store.scoping import region_in_scope
@@ -106,19 +107,15 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
         raise RoleNotAllowed("citizens report through the web or wechat channels")
-    category = by_code(session, Category, data.category_code)
+    category, existing, territory = _lookups(session, data)
     if category.parent_id is None or not category.is_active:
         raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
-    if data.external_id is not None:
-        existing = session.scalar(
-            select(Case.number).where(Case.channel == data.channel, Case.external_id == data.external_id)
-        )
-        if existing is not None:
-            raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+    if existing is not None:
+        raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
-    grid, region, overlays = _place(session, data)
+    grid, region, overlays = _place(session, data, territory)
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
     case = Case(
@@ -154,22 +151,49 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     return case
 
 
-def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region, list[Grid]]:
+def _lookups(session: Session, data: CaseCreate) -> tuple[Category, str | None, str]:
+    """In one statement: the category, the number of a case that already has the report's
+    external id (if any), and the territory's revision mark (for the grid index)."""
+    existing = (
+        select(Case.number).where(Case.channel == data.channel, Case.external_id == data.external_id)
+        if data.external_id is not None
+        else select(null())
+    )
+    mark = select(TerritoryRevision.mark).where(TerritoryRevision.id == 1)
+    row = session.execute(
+        select(Category, existing.scalar_subquery(), mark.scalar_subquery()).where(
+            Category.code == data.category_code
+        )
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput(f"unknown category code '{data.category_code}'")
+    return row[0], row[1], row[2] or ""
+
+
+def _place(session: Session, data: CaseCreate, territory: str) -> tuple[Grid | None, Region, list[Grid]]:
     """The grid, region and overlay grids of a new case. A coordinate picks the most specific
     grid that covers it (a dedicated grid before the comprehensive one) and the overlay grids
-    it lies in; an explicit grid code wins over the coordinate's grid."""
+    it lies in; an explicit grid code wins over the coordinate's grid. The cached index at
+    revision ``territory`` gives grid ids; the grids come from the store in one statement."""
     placement = None
     if data.lng is not None and data.lat is not None:
-        placement = GridIndex.from_session(session).place(data.lng, data.lat)
-    grid = optional_by_code(session, Grid, data.grid_code)
-    if grid is None and placement is not None:
-        grid = placement.grid
+        placement = territory_index(session, territory).place(data.lng, data.lat)
+    ids = [found.id for found in ([placement.grid, *placement.overlays] if placement else []) if found]
+    grids = _grids(session, ids, data.grid_code)
+    grid = None
+    if data.grid_code is not None:
+        grid = next((g for g in grids.values() if g.code == data.grid_code), None)
+        if grid is None:
+            raise InvalidInput(f"unknown grid code '{data.grid_code}'")
+    elif placement is not None:
+        grid = grids.get(placement.grid.id) if placement.grid else None
         if grid is None and data.region_code is None:
             raise InvalidInput(
                 f"coordinate ({data.lng}, {data.lat}) lies outside every grid of the territory; "
                 "give a region_code"
             )
-    overlays = [g for g in placement.overlays if g is not grid] if placement is not None else []
+    overlays = [grids[g.id] for g in placement.overlays if g.id in grids] if placement else []
+    overlays = [g for g in overlays if g is not grid]
     if data.region_code is not None:
         region = by_code(session, Region, data.region_code)
         if grid is not None and not grid.region.path.startswith(region.path):
@@ -177,6 +201,15 @@ def _place(session: Session, data: CaseCreate) -> tuple[Grid | None, Region, lis
         return grid, grid.region if grid is not None else region, overlays
     assert grid is not None  # the schema demands a coordinate, grid or region
     return grid, grid.region, overlays
+
+
+def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, Grid]:
+    """The grids with ``ids`` and the one with ``code``, with their regions, by id."""
+    if not ids and code is None:
+        return {}
+    wanted = Grid.id.in_(ids) if code is None else or_(Grid.id.in_(ids), Grid.code == code)
+    found = session.scalars(select(Grid).options(joinedload(Grid.region)).where(wanted))
+    return {grid.id: grid for grid in found}
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
@@ -206,7 +239,7 @@ def transition(
     """Take ``action`` on case ``number`` as ``actor``: check state, role and scope, append
     the event, update the cached state and clock. Raises a domain error and writes nothing
     when any check fails."""
-    case = case_queries.get_visible(session, actor, number, for_update=True)
+    case = case_queries.get_visible(session, actor, number, for_update=True, options=TRANSITION_LOADS)
     if request.expected_version is not None and request.expected_version != case.version:
         raise Conflict(
             f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
@@ -216,24 +249,35 @@ def transition(
         suspension = case_queries.last_event(case, Action.SUSPEND)
         previous = suspension.from_state if suspension is not None else None
     new_state = workflow.apply(case.state, action, actor.role, reason=request.note, previous=previous)
-    data = _effects(session, case, actor, action, request, rules, now)
-    event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
-    if action is Action.DISPATCH_JOINT:
-        for code in [data["department"], *data["assisting_departments"]]:
-            department = by_code(session, Department, code)
-            case.tasks.append(
-                CaseTask(
-                    department=department, is_lead=department is case.department, assigned_at=now, event=event
+    # Nothing is written before the one flush below: a lazy load on the way must not send
+    # half the change early (that was a second UPDATE of the case and a second version).
+    with session.no_autoflush:
+        data = _effects(session, case, actor, action, request, rules, now)
+        event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
+        if action is Action.DISPATCH_JOINT:
+            for code in [data["department"], *data["assisting_departments"]]:
+                department = by_code(session, Department, code)
+                case.tasks.append(
+                    CaseTask(
+                        department=department,
+                        is_lead=department is case.department,
+                        assigned_at=now,
+                        event=event,
+                    )
                 )
-            )
-    case.state = new_state
-    case.updated_at = now
-    refresh_clock(case, rules)
+        case.state = new_state
+        case.updated_at = now
+        refresh_clock(case, rules)
     try:
         session.flush()
     except StaleDataError:
         raise Conflict(f"case {number} was changed by someone else at the same time; reload it") from None
     return case
+
+
+#: What every transition reads of the case, loaded with the locking SELECT: the category (its
+#: time limits) in the same statement, the events (the clock, the next seq) in one more.
+TRANSITION_LOADS = (joinedload(Case.category, innerjoin=True), selectinload(Case.events))
 
 
 def _effects(
@@ -306,7 +350,11 @@ def _department(session: Session, actor: User, code: str | None, action: str) ->
     a region above it (a district bureau) or one below it — never another street's."""
     if not code:
         raise InvalidInput(f"{action} needs a department_code")
-    department = by_code(session, Department, code)
+    department = session.scalar(
+        select(Department).options(joinedload(Department.region)).where(Department.code == code)
+    )
+    if department is None:
+        raise InvalidInput(f"unknown department code '{code}'")
     if not department.is_active:
         raise InvalidInput(f"department {code} is not active")
     mine, theirs = actor.region.path if actor.region else "", department.region.path

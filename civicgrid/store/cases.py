@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
 from civicgrid.domain.vocabulary import Light
@@ -42,14 +44,22 @@ CASE_FILE = (
 
 
 def get_visible(
-    session: Session, actor: User, number: str, *, for_update: bool = False, case_file: bool = False
+    session: Session,
+    actor: User,
+    number: str,
+    *,
+    for_update: bool = False,
+    case_file: bool = False,
+    options: Sequence[ExecutableOption] = (),
 ) -> Case:
     """The case ``number`` if ``actor`` may see it, else NotFound; locked for writing if
-    asked, or with everything the case file shows loaded (``case_file``)."""
-    query = scoped(select(Case).where(Case.number == number), actor)
+    asked, with everything the case file shows loaded (``case_file``), and with ``options``
+    loading what the caller needs of it in the same round."""
+    query = scoped(select(Case).where(Case.number == number), actor).options(*options)
     if for_update:
-        # PostgreSQL locks the row; SQLite serialises writers and the version check catches the rest.
-        query = query.with_for_update()
+        # PostgreSQL locks the case's row (not the rows joined to it); SQLite serialises
+        # writers and the version check catches the rest.
+        query = query.with_for_update(of=Case)
     if case_file:
         query = query.options(*CASE_FILE)
     case = session.execute(query).unique().scalar_one_or_none()

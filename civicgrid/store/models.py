@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
 from civicgrid.domain.vocabulary import (
     Action,
@@ -79,6 +82,29 @@ class Grid(Base):
     boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     region: Mapped[Region] = relationship()
+
+
+class TerritoryRevision(Base):
+    """One row whose mark changes whenever grids are written: a process keeps its grid index
+    while the mark it was built on is still the store's (see ``civicgrid.geo.index``)."""
+
+    __tablename__ = "territory_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A fresh random value at each change, so a rolled-back change never reuses a mark.
+    mark: Mapped[str] = mapped_column(String(32))
+
+
+def territory_changed(session: Session) -> None:
+    """Give the territory a new revision mark, in the session's transaction. ORM writes of
+    grids do it on their own (below); code that writes grids with Core statements calls it."""
+    session.connection().execute(update(TerritoryRevision).values(mark=uuid4().hex))
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_grid_writes(session: Session, flush: UOWTransaction, instances: object) -> None:
+    if any(isinstance(row, Grid) for row in (*session.new, *session.dirty, *session.deleted)):
+        territory_changed(session)
 
 
 class Department(Base):

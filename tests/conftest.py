@@ -80,6 +80,30 @@ def postgresql_engine(postgres_server: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=BACKENDS)
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database of its own, for tests that commit for real."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"civicgrid_fresh_{_worker()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest) -> Engine:
     """A migrated engine of each backend in turn."""
     return request.getfixturevalue(f"{request.param}_engine")

@@ -3,13 +3,9 @@ numbers are unique, every state and light is there, and the service numbers on a
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from benchmarks.filler import fill, prepare
 from civicgrid.domain.clock import light_at
@@ -17,36 +13,11 @@ from civicgrid.domain.vocabulary import CaseState, Channel, Light
 from civicgrid.schemas import CaseCreate
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
-from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.db import make_session_factory, session_scope
 from civicgrid.store.history import check_history
-from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case, CaseTask, User
 
 CASES = 400
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database of its own, since the filler commits."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'filled.db'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"civicgrid_filler_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
 
 
 def test_filled_store_is_consistent(fresh_engine: Engine, rules: CentreRules) -> None:

@@ -4,15 +4,12 @@ clear refusal, never a crash or a double event."""
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 
-import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicgrid.domain.errors import Conflict, TransitionNotAllowed
@@ -20,36 +17,11 @@ from civicgrid.domain.vocabulary import Action, Channel
 from civicgrid.schemas import CaseCreate, TransitionRequest
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
-from civicgrid.store.db import make_engine, make_session_factory, session_scope
-from civicgrid.store.migrate import upgrade
+from civicgrid.store.db import make_session_factory, session_scope
 from civicgrid.store.models import Case, User
 from tests.factories import build_world
 
 WRITERS = 8
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database of its own, since this test commits."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'concurrent.db'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"civicgrid_concurrency_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
 
 
 def run_together(task: Callable[[int], object]) -> list[object]:

@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    #: Read replicas (streaming standbys of the PostgreSQL primary), comma-separated URLs.
+    database_replica_urls: str = ""
+    #: A replica further behind than this is not read from (the primary answers instead).
+    replica_max_lag_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The read replicas' URLs, in order."""
+        return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
+
     #: Requests with a larger body are refused (413) before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
@@ -72,6 +82,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "production runs on PostgreSQL: set CIVICGRID_DATABASE_URL to a postgresql+psycopg:// URL"
             )
+        if self.replica_urls and not self.database_url.startswith("postgresql"):
+            raise ValueError("CIVICGRID_DATABASE_REPLICA_URLS needs a PostgreSQL CIVICGRID_DATABASE_URL")
+        if any(not url.startswith("postgresql") for url in self.replica_urls):
+            raise ValueError("CIVICGRID_DATABASE_REPLICA_URLS: each must be a postgresql+psycopg:// URL")
         try:
             WorkCalendar.from_text(self.working_periods, self.timezone)
         except ValueError as error:

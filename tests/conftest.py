@@ -23,7 +23,7 @@ from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine
 from civicgrid.store.migrate import upgrade
 from tests.factories import World, build_world
-from tests.pg_cluster import find_bin_dir, throwaway_cluster
+from tests.pg_cluster import StreamingPair, find_bin_dir, streaming_pair, throwaway_cluster
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BACKENDS = ["sqlite", "postgresql"]
@@ -50,6 +50,26 @@ def postgres_server() -> Iterator[str]:
         pytest.skip(message)
     with throwaway_cluster(bin_dir) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def replicated() -> Iterator[StreamingPair]:
+    """A throw-away primary with a streaming replica, the schema migrated and the world
+    committed on the primary (only the replica tests start it)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql): no streaming replica"
+        if _require_postgres():
+            pytest.fail(message)
+        pytest.skip(message)
+    with streaming_pair(bin_dir) as pair:
+        primary = make_engine(pair.primary_url)
+        upgrade(primary)
+        with Session(primary) as session:
+            build_world(session)
+            session.commit()
+        primary.dispose()
+        yield pair
 
 
 def _worker() -> str:

@@ -8,14 +8,19 @@ from sqlalchemy import Engine
 from civicgrid import __version__
 from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
+from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
+from civicgrid.store.replicas import ReplicaRouter
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, replicas: ReplicaRouter | None = None
+) -> FastAPI:
     """The application for ``settings`` (default: from the environment) on ``engine``
-    (default: one for ``settings.database_url``; the schema must be migrated)."""
+    (default: one for ``settings.database_url``; the schema must be migrated), reading from
+    ``replicas`` (default: those of ``settings.database_replica_urls``, if any)."""
     settings = settings or get_settings()
     engine = engine or make_engine(
         settings.database_url,
@@ -35,11 +40,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    # Reads that must see the primary (sign-in's throttle, the admin check before a write).
     app.state.read_session_factory = make_session_factory(engine, read_only=True)
+    if replicas is None and settings.replica_urls:
+        replicas = ReplicaRouter(
+            engine, settings.replica_urls, max_lag_seconds=settings.replica_max_lag_seconds
+        )
+    app.state.replicas = replicas
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
+    app.add_middleware(LsnHeaderMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from civicgrid.api import read_your_writes
 from civicgrid.api.deps import Actor, DbSession, Now, Token, get_settings
 from civicgrid.api.errors import ERROR_RESPONSES, THROTTLE_RESPONSES
 from civicgrid.api.present import user_out
@@ -33,6 +34,9 @@ def sign_in(data: LoginRequest, request: Request, now: Now) -> TokenOut:
         hours=settings.token_hours,
         now=now,
     )
+    if request.app.state.replicas is not None:
+        # The new token must authenticate at once: its reads stay on the primary until a replica has it.
+        read_your_writes.note_write(request, request.app.state.replicas, token=token)
     return TokenOut(access_token=token, expires_at=expires_at)
 
 

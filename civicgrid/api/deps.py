@@ -3,7 +3,7 @@ the clock and the centre's rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from civicgrid.api import read_your_writes
 from civicgrid.domain.errors import Unauthenticated
 from civicgrid.services import auth
 from civicgrid.services import calendar as calendar_service
@@ -19,6 +20,7 @@ from civicgrid.services.directory import require_admin
 from civicgrid.settings import Settings
 from civicgrid.store.db import session_scope
 from civicgrid.store.models import User
+from civicgrid.store.replicas import ReplicaRouter
 
 #: Methods that change nothing: their requests read in a transaction that takes no write lock.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,11 +29,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def get_session(request: Request) -> Iterator[Session]:
     """A session whose transaction commits when the route returns and rolls back on error,
     before the response leaves (``scope="function"``), so a 2xx means it is stored. Reading
-    requests get a read-only session, so they never wait for or hold the write lock."""
+    requests get a read-only session, so they never wait for or hold the write lock; with
+    read replicas, on one that has replayed the client's own last write (else the primary)."""
     state = request.app.state
-    factory = state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
+    replicas: ReplicaRouter | None = state.replicas
+    factory: Callable[[], Session] = state.session_factory
+    if request.method in SAFE_METHODS:
+        factory = state.read_session_factory
+        if replicas is not None:
+            lsn = read_your_writes.min_lsn(request, replicas)
+            factory = lambda: replicas.read_session(lsn)  # noqa: E731
     with session_scope(factory) as session:
         yield session
+    if replicas is not None and request.method not in SAFE_METHODS:
+        read_your_writes.note_write(request, replicas)
 
 
 def get_settings(request: Request) -> Settings:

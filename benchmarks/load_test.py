@@ -7,7 +7,7 @@ case file, and ``/healthz`` as a baseline; one burst of wrong passwords against 
 runs in between. Prints count, p50, p99 and max latency and the responses by status class
 per operation; exits 1 on any 5xx, any request that got no answer, or a p99 over the limit.
 
-    python benchmarks/load_test.py [--cases 300] [--clients 20] [--seconds 60]
+    python benchmarks/load_test.py [--cases 300] [--clients 20] [--seconds 60] [--workers 1]
 """
 
 from __future__ import annotations
@@ -276,6 +276,7 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     parser.add_argument("--burst", type=int, default=50, help="wrong passwords in the burst")
     parser.add_argument("--max-p99", type=float, default=1.0, help="fail when an operation's p99 is over (s)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (civicgrid serve --workers)")
     parser.add_argument(
         "--database-url", help="a throw-away database, e.g. PostgreSQL; default: a temporary SQLite file"
     )
@@ -293,11 +294,15 @@ def main() -> int:
         load = Load(f"http://{HOST}:{port}", args.max_requests)
         log_path = Path(workdir) / "server.log"
         with log_path.open("wb") as log:
-            serve = [*command, "serve", "--host", HOST, "--port", str(port)]
+            serve = [*command, "serve", "--host", HOST, "--port", str(port), "--workers", str(args.workers)]
             server = subprocess.Popen(serve, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(load.base, server)
-            print(f"{args.clients} clients for {args.seconds:g} s against {load.base} …", flush=True)
+            print(
+                f"{args.clients} clients for {args.seconds:g} s against {load.base} "
+                f"({args.workers} server processes) …",
+                flush=True,
+            )
             run(load, args.clients, args.burst, args.seconds)
         finally:
             server.terminate()

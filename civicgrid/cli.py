@@ -3,6 +3,8 @@ export-calendar, backup, restore."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
 from civicgrid.settings import Settings, get_settings
-from civicgrid.store.db import make_engine, make_session_factory, session_scope
+from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case
@@ -173,25 +175,62 @@ def export_calendar_command(
         typer.echo(f"{output}: {year}, {len(days)} days")
 
 
+#: The import string of the app factory that each server worker process calls.
+APP_FACTORY = "civicgrid.api.app:create_app_from_environment"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="server processes (default: one per CPU core; 1: a single process)"),
+    ] = None,
 ) -> None:
     """Start the API server (migrating the database first)."""
     settings = _settings()
-    _serve(settings, _migrated_engine(settings), host, port)
+    _serve(settings, _migrated_engine(settings), host, port, workers)
 
 
-def _serve(settings: Settings, engine: Engine, host: str, port: int) -> None:
+def _worker_count(engine: Engine, workers: int | None) -> int:
+    """``workers``, by default one per CPU core; one for an in-memory SQLite database, which
+    each process would have to itself."""
+    if is_memory_sqlite(engine.url):
+        return 1
+    return workers or os.cpu_count() or 1
+
+
+def _fast_loop_options() -> dict[str, str]:
+    """uvloop's event loop and the httptools parser where they are installed (not Windows)."""
+    options: dict[str, str] = {}
+    if importlib.util.find_spec("uvloop"):
+        options["loop"] = "uvloop"
+    if importlib.util.find_spec("httptools"):
+        options["http"] = "httptools"
+    return options
+
+
+def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: int | None = 1) -> None:
     import uvicorn
 
     from civicgrid.api.app import create_app
 
     _warn_if_calendar_runs_out(settings, engine)
     optimize(engine)
-    typer.echo(f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+    count = _worker_count(engine, workers)
+    typer.echo(
+        f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
+        f"{count} worker process{'es' if count > 1 else ''}"
+    )
+    options = {"host": host, "port": port, "log_level": "info", **_fast_loop_options()}
+    if count == 1:
+        uvicorn.run(create_app(settings, engine), **options)
+        return
+    # Each worker is a fresh process that builds its own settings and engine from the
+    # environment; the schema was migrated here, once.
+    engine.dispose()
+    uvicorn.run(APP_FACTORY, factory=True, workers=count, **options)
 
 
 @app.command()

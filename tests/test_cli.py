@@ -255,3 +255,62 @@ def test_the_server_warns_at_start_up_when_the_calendar_runs_out(
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: started.append("served"))
     assert runner.invoke(app, ["serve"]).exit_code == 0
     assert started == ["warned", "served"]
+
+
+def served_with(
+    monkeypatch: pytest.MonkeyPatch, *arguments: str
+) -> tuple[tuple[object, ...], dict[str, object]]:
+    """What ``civicgrid serve ARGUMENTS`` hands to uvicorn."""
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    result = runner.invoke(app, ["serve", *arguments])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1
+    return calls[0]
+
+
+def test_serve_starts_one_worker_per_core_by_default(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    args, options = served_with(monkeypatch)
+    assert args == ("civicgrid.api.app:create_app_from_environment",)
+    assert options["factory"] is True and options["workers"] == 3
+    assert options["loop"] == "uvloop" and options["http"] == "httptools"
+    _args, options = served_with(monkeypatch, "--workers", "2")
+    assert options["workers"] == 2
+
+
+def test_serve_with_one_worker_runs_the_app_in_this_process(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi import FastAPI
+
+    args, options = served_with(monkeypatch, "--workers", "1")
+    assert isinstance(args[0], FastAPI) and "workers" not in options
+    assert runner.invoke(app, ["serve", "--workers", "0"]).exit_code == 2
+
+
+def test_an_in_memory_database_is_served_by_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICGRID_DATABASE_URL", "sqlite://")
+    get_settings.cache_clear()
+    try:
+        _args, options = served_with(monkeypatch, "--workers", "4")
+    finally:
+        get_settings.cache_clear()
+    assert "workers" not in options
+
+
+def test_without_uvloop_and_httptools_uvicorn_picks_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from civicgrid import cli
+
+    monkeypatch.setattr("importlib.util.find_spec", lambda _name: None)
+    assert cli._fast_loop_options() == {}
+
+
+def test_each_worker_builds_the_app_from_the_environment(database: str) -> None:
+    from civicgrid.api.app import create_app_from_environment
+
+    upgrade(engine := make_engine(database))
+    engine.dispose()
+    built = create_app_from_environment()
+    assert str(built.state.engine.url) == database
+    built.state.engine.dispose()

@@ -62,3 +62,9 @@ def create_app(
     app.include_router(health.router)
     docs.install(app)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The application as each server worker process builds it: settings from the environment
+    (and .env), its own engine (``civicgrid serve --workers N`` has migrated the schema)."""
+    return create_app()

@@ -100,6 +100,8 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> Snap
             upgrade(engine)
         finally:
             engine.dispose()  # the last connection checkpoints the WAL into the file
+        # The migration's writers lined up on a lock file of the partial's name: no one else can.
+        Path(f"{partial}.writers.lock").unlink(missing_ok=True)
         # A -wal or -shm left from the old database would be replayed onto the new file.
         for sidecar in _sidecars(database):
             sidecar.unlink(missing_ok=True)

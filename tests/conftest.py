@@ -100,11 +100,10 @@ def postgresql_engine(postgres_server: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=BACKENDS)
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated database of its own, for tests that commit for real."""
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of its own, for tests that commit or migrate for real."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        upgrade(engine)
         yield engine
         engine.dispose()
         return
@@ -115,12 +114,18 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         connection.execute(text(f"CREATE DATABASE {name}"))
     engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
     yield engine
     engine.dispose()
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE {name}"))
     admin.dispose()
+
+
+@pytest.fixture
+def fresh_engine(empty_engine: Engine) -> Engine:
+    """A migrated database of its own, for tests that commit for real."""
+    upgrade(empty_engine)
+    return empty_engine
 
 
 @pytest.fixture(params=BACKENDS)

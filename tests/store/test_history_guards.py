@@ -4,16 +4,14 @@ connection civicgrid opens, Alembic's included."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -124,28 +122,6 @@ def test_foreign_keys_are_on_for_every_sqlite_connection_alembic_included(tmp_pa
     assert set(states) == {1}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of its own, since migrating up and down commits."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"civicgrid_guards_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
-
-
 def _triggers(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
@@ -155,16 +131,16 @@ def _triggers(engine: Engine) -> set[str]:
         return set(connection.execute(text(query)).scalars())
 
 
-def test_the_guards_migration_goes_down_and_up_again(fresh_engine: Engine) -> None:
-    upgrade(fresh_engine)
-    guards = {"cases_no_delete"} if fresh_engine.dialect.name == "sqlite" else PG_TRIGGERS
-    assert guards <= _triggers(fresh_engine)
+def test_the_guards_migration_goes_down_and_up_again(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    guards = {"cases_no_delete"} if empty_engine.dialect.name == "sqlite" else PG_TRIGGERS
+    assert guards <= _triggers(empty_engine)
     config = alembic_config()
-    with fresh_engine.begin() as connection:
+    with empty_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0002")
-    left = _triggers(fresh_engine)
+    left = _triggers(empty_engine)
     assert not {"cases_no_delete", "cases_no_truncate", "case_events_no_truncate"} & left
     assert left  # 0002's triggers stay
-    upgrade(fresh_engine)
-    assert guards <= _triggers(fresh_engine)
+    upgrade(empty_engine)
+    assert guards <= _triggers(empty_engine)

@@ -60,7 +60,7 @@ def _warn_if_calendar_runs_out(settings: Settings, engine: Engine, today: date |
     beyond count Monday to Friday only until the next year's arrangement is loaded."""
     from civicgrid.services.calendar import centre_calendar, running_out
 
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(make_session_factory(engine, read_only=True)) as session:
         calendar = centre_calendar(session, settings)
     warning = running_out(
         calendar, today or datetime.now(calendar.timezone).date(), settings.calendar_warning_days

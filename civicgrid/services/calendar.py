@@ -24,6 +24,7 @@ from civicgrid.settings import Settings
 from civicgrid.store import calendar as calendar_queries
 from civicgrid.store.calendar import LoadedYear
 from civicgrid.store.models import User
+from civicgrid.store.scoping import is_top_level
 
 #: Open cases recomputed per query when an arrangement arrives.
 BATCH_SIZE = 200
@@ -116,7 +117,7 @@ def require_admin(actor: User) -> None:
 def require_centre_admin(actor: User) -> None:
     """Refuse anyone but an admin of the top region (the district): the calendar is the
     whole centre's, so a street's admin may not change it."""
-    if actor.role is not Role.ADMIN or actor.region is None or actor.region.parent_id is not None:
+    if actor.role is not Role.ADMIN or not is_top_level(actor):
         raise RoleNotAllowed("only an admin of the whole centre (the top region) loads the working calendar")
 
 

@@ -32,6 +32,7 @@ from civicgrid.domain.vocabulary import (
     Channel,
     DepartmentFunction,
     DepartmentLevel,
+    GridDuty,
     GridKind,
     Light,
     RegionLevel,
@@ -45,7 +46,7 @@ from civicgrid.schemas import CaseCreate, TransitionRequest
 from civicgrid.services.auth import hash_password
 from civicgrid.services.cases import CentreRules, create_case, stage_limits, transition
 from civicgrid.services.categories import import_categories
-from civicgrid.store.models import Case, Category, Department, Grid, Region, User
+from civicgrid.store.models import Case, Category, Department, Grid, GridStaff, Region, User
 
 DEMO_PASSWORD = "civicgrid-demo"
 
@@ -526,6 +527,7 @@ def _build_people(session: Session, world: _World, rng: random.Random) -> None:
     session.flush()
     for spot in world.spots:
         add(spot.inspector, _person(rng), Role.INSPECTOR, region=spot.grid.region, grid_id=spot.grid.id)
+        spot.grid.staff.append(GridStaff(user=world.users[spot.inspector], duty=GridDuty.INSPECTOR))
     add("citizen", "赵小米", Role.CITIZEN)
 
 

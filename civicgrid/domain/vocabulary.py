@@ -289,6 +289,17 @@ GRID_KIND_LABELS: dict[GridKind, str] = {
 }
 
 
+class GridDuty(StrEnum):
+    """What a person does for a grid: 网格员 patrol it, the 网格长 answers for it. A person
+    may serve several grids, and a grid may have several inspectors."""
+
+    INSPECTOR = "inspector"
+    LEADER = "leader"
+
+
+GRID_DUTY_LABELS: dict[GridDuty, str] = {GridDuty.INSPECTOR: "网格员", GridDuty.LEADER: "网格长"}
+
+
 class DepartmentFunction(StrEnum):
     """What a department does; a category names the function that handles it by default,
     so one category file serves every street's own departments."""

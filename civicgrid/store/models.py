@@ -33,6 +33,7 @@ from civicgrid.domain.vocabulary import (
     Channel,
     DepartmentFunction,
     DepartmentLevel,
+    GridDuty,
     GridKind,
     RegionLevel,
     RequestType,
@@ -64,6 +65,8 @@ class Region(Base):
     #: Codes from the root down, "/990101/990101001/": a subtree is one prefix match.
     path: Mapped[str] = mapped_column(String(400), index=True)
     boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: A region is retired, never deleted, once cases refer to it.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Region]] = relationship(back_populates="parent")
@@ -80,8 +83,28 @@ class Grid(Base):
     kind: Mapped[GridKind] = mapped_column(enum_by_value(GridKind))
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: For overlay grids, the layer they belong to ("20+25": ``public_area``, ``self_governance``).
+    overlay_group: Mapped[str | None] = mapped_column(String(40))
+    #: A grid that still has cases is retired, never deleted: it no longer takes new cases.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     region: Mapped[Region] = relationship()
+    staff: Mapped[list[GridStaff]] = relationship(
+        back_populates="grid", cascade="all, delete-orphan", order_by="GridStaff.user_id"
+    )
+
+
+class GridStaff(Base):
+    """A person serving a grid, as its inspector (网格员) or its leader (网格长)."""
+
+    __tablename__ = "grid_staff"
+
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    duty: Mapped[GridDuty] = mapped_column(enum_by_value(GridDuty), primary_key=True)
+
+    grid: Mapped[Grid] = relationship(back_populates="staff")
+    user: Mapped[User] = relationship()
 
 
 class TerritoryRevision(Base):
@@ -277,6 +300,8 @@ class Case(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    #: The grid's inspector when the case was placed, who verifies and checks it on site.
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: The responsible department (the lead one in joint handling).
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     reporter_name: Mapped[str | None] = mapped_column(String(100))
@@ -303,6 +328,7 @@ class Case(Base):
     #: Overlay grids the case's point lies in besides ``grid`` (case_overlay_grids).
     overlay_grids: Mapped[list[Grid]] = relationship(secondary=case_overlay_grids, order_by=Grid.code)
     department: Mapped[Department | None] = relationship()
+    inspector: Mapped[User | None] = relationship(foreign_keys=[inspector_id])
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.seq", cascade="save-update, merge"

@@ -65,6 +65,7 @@ PLAN = ShardingPlan(
         {
             "regions",
             "grids",
+            "grid_staff",
             "territory_revision",
             "departments",
             "users",

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: How long the audit of sign-in attempts is kept; older rows are deleted a few at a time.
+    login_audit_days: int = Field(default=365, ge=1, le=10 * 366)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -113,6 +113,7 @@ def sign_in(
         else:
             outcome = SignInOutcome.FAILED if user is None else SignInOutcome.SUCCEEDED
         throttle.record(session, username, address, outcome, now)
+        throttle.purge_old_attempts(session, now, limits.retention)
         if user is not None and rehashed is not None:
             user.password_hash = rehashed
         issued = None if user is None else _issue_token(session, user, secret_key, hours, now)

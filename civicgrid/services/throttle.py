@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import TooManyAttempts
@@ -25,6 +25,8 @@ class Limits:
     max_failures_per_address: int
     window: timedelta
     lockout: timedelta
+    #: How long attempts stay on record (at least a day, so always longer than a lock).
+    retention: timedelta = timedelta(days=365)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -34,6 +36,7 @@ class Limits:
             max_failures_per_address=settings.login_max_failures_per_address,
             window=timedelta(minutes=settings.login_window_minutes),
             lockout=timedelta(minutes=settings.login_lockout_minutes),
+            retention=timedelta(days=settings.login_audit_days),
         )
 
 
@@ -88,6 +91,23 @@ def record(session: Session, username: str, address: str, outcome: SignInOutcome
     """Add an attempt to the audit of sign-ins."""
     session.add(SignInAttempt(username=username, address=address, at=now, outcome=outcome))
     session.flush()
+
+
+#: At most this many old attempts are deleted per sign-in, so that its write stays short;
+#: each sign-in adds one row, so the audit shrinks back to its retention period.
+PURGE_BATCH = 100
+
+
+def purge_old_attempts(
+    session: Session, now: datetime, retention: timedelta, batch: int = PURGE_BATCH
+) -> int:
+    """Delete up to ``batch`` attempts older than ``retention``; how many."""
+    old = select(SignInAttempt.id).where(SignInAttempt.at < now - retention).limit(batch)
+    result = session.execute(
+        delete(SignInAttempt).where(SignInAttempt.id.in_(old)),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
 
 
 def refusal(until: datetime, now: datetime) -> TooManyAttempts:

@@ -306,3 +306,32 @@ def test_a_hash_of_other_parameters_is_upgraded_at_the_next_sign_in(
     assert operator.password_hash != old and not auth.needs_rehash(operator.password_hash)
     assert auth.password_matches(operator.password_hash, PASSWORD)
     assert sign_in(client, "operator").status_code == 200
+
+
+def test_sign_in_deletes_attempts_older_than_the_audit_period(
+    client: TestClient, session: Session, settings: Settings, now: datetime, clock: Callable[[datetime], None]
+) -> None:
+    kept = timedelta(days=settings.login_audit_days)
+    for name, age in {"too-old": kept + timedelta(hours=1), "just-kept": kept - timedelta(hours=1)}.items():
+        session.add(
+            SignInAttempt(username=name, address="10.0.0.1", at=now - age, outcome=SignInOutcome.FAILED)
+        )
+    session.commit()
+    bearer(sign_in(client, "operator"))
+    session.expire_all()
+    assert set(session.scalars(select(SignInAttempt.username))) == {"just-kept", "operator"}
+
+
+def test_the_audit_purge_is_bounded(session: Session, now: datetime) -> None:
+    for number in range(3):
+        session.add(
+            SignInAttempt(
+                username=f"old-{number}",
+                address="10.0.0.1",
+                at=now - timedelta(days=400),
+                outcome=SignInOutcome.FAILED,
+            )
+        )
+    session.flush()
+    assert throttle.purge_old_attempts(session, now, timedelta(days=365), batch=2) == 2
+    assert throttle.purge_old_attempts(session, now, timedelta(days=365), batch=2) == 1

@@ -40,7 +40,13 @@ def upgrade() -> None:
         "grid_staff",
         sa.Column("grid_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("duty", sa.Enum("inspector", "leader", name="gridduty", native_enum=False, create_constraint=True, length=9), nullable=False),
+        sa.Column(
+            "duty",
+            sa.Enum(
+                "inspector", "leader", name="gridduty", native_enum=False, create_constraint=True, length=9
+            ),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(["grid_id"], ["grids.id"], name=op.f("fk_grid_staff_grid_id_grids")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_grid_staff_user_id_users")),
         sa.PrimaryKeyConstraint("grid_id", "user_id", "duty", name=op.f("pk_grid_staff")),

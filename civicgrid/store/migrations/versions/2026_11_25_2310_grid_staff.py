@@ -32,8 +32,6 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CASES_NEVER_DELETED = "cases are never deleted: void the case instead (its history is kept)"
-
 
 def upgrade() -> None:
     op.create_table(
@@ -64,10 +62,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("retired_at", UTCDateTime(), nullable=True))
     if op.get_bind().dialect.name == "sqlite":
         # Inline, so that SQLite does not copy the (large) cases table and lose its triggers.
-        op.execute(
-            "ALTER TABLE cases ADD COLUMN inspector_id INTEGER "
-            "CONSTRAINT fk_cases_inspector_id_users REFERENCES users (id)"
-        )
+        # The way down leaves the column (see downgrade), so it may be there already.
+        if "inspector_id" not in {
+            column["name"] for column in sa.inspect(op.get_bind()).get_columns("cases")
+        }:
+            op.execute(
+                "ALTER TABLE cases ADD COLUMN inspector_id INTEGER "
+                "CONSTRAINT fk_cases_inspector_id_users REFERENCES users (id)"
+            )
     else:
         op.add_column("cases", sa.Column("inspector_id", sa.Integer(), nullable=True))
         op.create_foreign_key(op.f("fk_cases_inspector_id_users"), "cases", "users", ["inspector_id"], ["id"])
@@ -75,21 +77,21 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        # SQLite copies the table to drop a column with a foreign key, and the copy has no
-        # triggers: put back 0003's guard.
-        with op.batch_alter_table("cases", schema=None) as batch_op:
-            batch_op.drop_column("inspector_id")
-        op.execute(
-            f"CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases BEGIN SELECT RAISE(ABORT, '{CASES_NEVER_DELETED}'); END"
-        )
+        # Plain drops: a batch copy of these tables fails on the rows that refer to them.
+        # SQLite cannot drop a column with a foreign key without copying the table: the
+        # unused cases.inspector_id stays, and the way up takes it again.
+        for table, column in [
+            ("regions", "retired_at"),
+            ("grids", "retired_at"),
+            ("grids", "overlay_group"),
+        ]:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     else:
         op.drop_constraint(op.f("fk_cases_inspector_id_users"), "cases", type_="foreignkey")
         op.drop_column("cases", "inspector_id")
-    with op.batch_alter_table("regions", schema=None) as batch_op:
-        batch_op.drop_column("retired_at")
-    with op.batch_alter_table("grids", schema=None) as batch_op:
-        batch_op.drop_column("retired_at")
-        batch_op.drop_column("overlay_group")
+        op.drop_column("regions", "retired_at")
+        op.drop_column("grids", "retired_at")
+        op.drop_column("grids", "overlay_group")
     with op.batch_alter_table("grid_staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grid_staff_user_id"))
     op.drop_table("grid_staff")

@@ -184,8 +184,8 @@ def _geometry(raw: Any, feature: TerritoryFeature, system: CoordinateSystem) -> 
 
 def _check_numbers(coordinates: Any, feature: TerritoryFeature) -> None:
     """Every coordinate a number: strings ("120.1") are refused, not guessed at."""
-    if isinstance(coordinates, list):
-        if coordinates and all(not isinstance(item, list) for item in coordinates):
+    if isinstance(coordinates, list | tuple):
+        if coordinates and all(not isinstance(item, list | tuple) for item in coordinates):
             if len(coordinates) < 2 or not all(
                 isinstance(n, int | float) and not isinstance(n, bool) for n in coordinates
             ):

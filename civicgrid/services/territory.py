@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import shapely
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -191,7 +192,7 @@ def _set(session: Session, row: Region | Grid, values: dict[str, Any], counts: C
         session.flush()  # its id, for the rows below it
         counts.added += 1
         return True
-    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    changed = {name: value for name, value in values.items() if not _same(name, getattr(row, name), value)}
     for name, value in changed.items():
         setattr(row, name, value)
     if changed:
@@ -199,6 +200,14 @@ def _set(session: Session, row: Region | Grid, values: dict[str, Any], counts: C
     else:
         counts.unchanged += 1
     return bool(changed)
+
+
+def _same(name: str, stored: Any, given: Any) -> bool:
+    """Whether a stored value equals the file's; boundaries as shapes, whatever the ring's
+    first vertex or direction (a Shapefile turns rings clockwise)."""
+    if name != "boundary" or stored is None or given is None:
+        return bool(stored == given)
+    return bool(shapely.equals_exact(shapely.normalize(shape(stored)), shapely.normalize(shape(given)), 1e-9))
 
 
 def _staff_users(session: Session, features: Sequence[TerritoryFeature]) -> dict[str, User]:

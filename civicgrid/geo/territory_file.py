@@ -252,7 +252,7 @@ def read_shapefile_zip(data: bytes, max_bytes: int) -> list[TerritoryFeature]:
         return _shapefile_features(reader)
     except TerritoryFileError:
         raise
-    except (shapefile.ShapefileException, LookupError, UnicodeDecodeError, ValueError, OSError) as error:
+    except Exception as error:  # a damaged binary file fails in many ways inside pyshp (struct, index …)
         raise TerritoryFileError(f"{shps[0]}: cannot be read as a Shapefile: {error}") from None
 
 

@@ -72,13 +72,13 @@ async def _read_upload(request: Request, _admin: AdminFirst) -> Upload:
     for an admin: the body may be large)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         try:
-            form = await request.form(max_files=1, max_fields=10)
+            async with request.form(max_files=1, max_fields=10) as form:  # closes the spooled file
+                file = form.get("file")
+                if not isinstance(file, UploadFile):
+                    raise InvalidInput("upload the territory file as the multipart field 'file'")
+                return Upload(file.filename or "upload", await file.read())
         except MultiPartException as error:
             raise InvalidInput(f"the multipart body cannot be read: {error.message}") from None
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise InvalidInput("upload the territory file as the multipart field 'file'")
-        return Upload(file.filename or "upload", await file.read())
     return Upload("body.geojson", await request.body())
 
 

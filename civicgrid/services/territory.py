@@ -145,7 +145,7 @@ def _apply(session: Session, checked: Checked, report: TerritoryReport, now: dat
         values = {
             "name": feature.name,
             "level": RegionLevel(feature.level),
-            "parent_id": parent.id if parent else None,
+            "parent": parent,
             "path": f"{parent.path if parent else '/'}{feature.code}/",
             "boundary": _json(feature.geometry),
             "retired_at": None,
@@ -159,7 +159,7 @@ def _apply(session: Session, checked: Checked, report: TerritoryReport, now: dat
         values = {
             "name": feature.name,
             "kind": GridKind(feature.kind),
-            "region_id": region.id,
+            "region": region,
             "boundary": _json(feature.geometry),
             "overlay_group": feature.overlay_group,
             "retired_at": None,
@@ -188,8 +188,7 @@ def _set(session: Session, row: Region | Grid, values: dict[str, Any], counts: C
     if row.id is None:
         for name, value in values.items():
             setattr(row, name, value)
-        session.add(row)
-        session.flush()  # its id, for the rows below it
+        session.add(row)  # flushed with the rest: the rows below it refer to it as an object
         counts.added += 1
         return True
     changed = {name: value for name, value in values.items() if not _same(name, getattr(row, name), value)}
@@ -203,8 +202,10 @@ def _set(session: Session, row: Region | Grid, values: dict[str, Any], counts: C
 
 
 def _same(name: str, stored: Any, given: Any) -> bool:
-    """Whether a stored value equals the file's; boundaries as shapes, whatever the ring's
-    first vertex or direction (a Shapefile turns rings clockwise)."""
+    """Whether a stored value equals the file's: rows as the same row, boundaries as the same
+    shape, whatever the ring's first vertex or direction (a Shapefile turns rings clockwise)."""
+    if isinstance(stored, Region | None) and isinstance(given, Region | None):
+        return stored is given
     if name != "boundary" or stored is None or given is None:
         return bool(stored == given)
     return bool(shapely.equals_exact(shapely.normalize(shape(stored)), shapely.normalize(shape(given)), 1e-9))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
+from starlette.exceptions import HTTPException
 
 from civicgrid.api.deps import Actor, AdminFirst, DbSession, Now, get_settings
 from civicgrid.api.errors import ERROR_RESPONSES
@@ -77,8 +77,10 @@ async def _read_upload(request: Request, _admin: AdminFirst) -> Upload:
                 if not isinstance(file, UploadFile):
                     raise InvalidInput("upload the territory file as the multipart field 'file'")
                 return Upload(file.filename or "upload", await file.read())
-        except MultiPartException as error:
-            raise InvalidInput(f"the multipart body cannot be read: {error.message}") from None
+        except HTTPException as error:
+            if error.status_code != 400:  # a body over the limit stays a 413
+                raise
+            raise InvalidInput(f"the multipart body cannot be read: {error.detail}") from None
     return Upload("body.geojson", await request.body())
 
 

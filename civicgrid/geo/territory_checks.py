@@ -27,6 +27,8 @@ CHINA_BOX = (73.0, 3.0, 136.0, 54.0)
 LEVELS = ("district", "street", "community", "grid")
 _PARENT_LEVEL = {"district": None, "street": "district", "community": "street", "grid": "community"}
 _EARTH_RADIUS_M = 6_371_008.8
+#: A region or grid smaller than this is a drawing error (points on a line, a duplicated vertex).
+MIN_AREA_M2 = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,11 @@ class Checked:
     warnings: list[Problem] = field(default_factory=list)
     repairs: list[Problem] = field(default_factory=list)
 
-    def error(self, feature: TerritoryFeature | None, message: str, area: float | None = None) -> None:
+    def error(self, feature: TerritoryFeature, message: str, area: float | None = None) -> None:
         """Note an error at ``feature``."""
         self.errors.append(_at(feature, message, area))
 
-    def warn(self, feature: TerritoryFeature | None, message: str, area: float | None = None) -> None:
+    def warn(self, feature: TerritoryFeature, message: str, area: float | None = None) -> None:
         """Note a warning at ``feature``."""
         self.warnings.append(_at(feature, message, area))
 
@@ -72,9 +74,7 @@ class Checked:
         self.repairs.append(_at(feature, message, area))
 
 
-def _at(feature: TerritoryFeature | None, message: str, area: float | None) -> Problem:
-    if feature is None:
-        return Problem(message, area_m2=area)
+def _at(feature: TerritoryFeature, message: str, area: float | None) -> Problem:
     return Problem(message, feature.index, feature.code or None, area)
 
 
@@ -211,11 +211,18 @@ def _check_validity(
 ) -> dict[str, bool]:
     """Invalid polygons (self-intersections …) are errors, or with ``repair`` made valid,
     keeping the polygonal part, when that leaves a one-area grid one area."""
-    reasons = shapely.is_valid_reason(np.array([local[f.index] for f in shaped]))
+    geometries = np.array([local[f.index] for f in shaped])
+    reasons = shapely.is_valid_reason(geometries)
+    areas = shapely.area(geometries)
     valid = {}
-    for feature, reason in zip(shaped, reasons, strict=True):
-        valid[feature.index] = reason == "Valid Geometry"
+    for feature, reason, area in zip(shaped, reasons, areas, strict=True):
+        valid[feature.index] = reason == "Valid Geometry" and area >= MIN_AREA_M2
         if valid[feature.index]:
+            continue
+        if reason == "Valid Geometry":
+            checked.error(
+                feature, f"the polygon has no area to speak of ({area:.2g} m²: its points lie on a line?)"
+            )
             continue
         if not repair:
             checked.error(feature, f"invalid polygon: {reason}")

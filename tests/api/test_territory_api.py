@@ -83,8 +83,17 @@ def test_a_refused_file_is_a_422_with_the_report_and_changes_nothing(
             {"data": {"file": "just text"}, "files": {"note": ("a.txt", b"", "text/plain")}},
             "the multipart field 'file'",
         ),
+        (
+            {
+                "files": [
+                    ("file", ("a.geojson", b"{}", "application/json")),
+                    ("file", ("b.geojson", b"{}", "x/y")),
+                ]
+            },
+            "the multipart body cannot be read: Too many files",
+        ),
     ],
-    ids=["truncated", "broken-zip", "no-file-field", "file-as-text"],
+    ids=["truncated", "broken-zip", "no-file-field", "file-as-text", "two-files"],
 )
 def test_a_malformed_upload_is_a_422_naming_the_fault(
     client: TestClient, login: Login, session: Session, send: dict[str, object], expected: str
@@ -205,6 +214,9 @@ def test_staff_are_assigned_and_see_their_grids_with_open_cases(
     assert [g["code"] for g in mine] == ["T010101-01", "T010102-01"]
     detail = client.get("/api/v1/grids/T010101-01", headers=login("leader")).json()
     assert detail["boundary"]["type"] == "Polygon" and len(detail["staff"]) == 2
+    staff = {"inspectors": ["inspector"]}
+    reply = client.put("/api/v1/grids/T010101-01/staff", json=staff, headers=login("admin"))
+    assert [s["username"] for s in reply.json()["staff"]] == ["inspector"]
 
 
 @pytest.mark.parametrize(

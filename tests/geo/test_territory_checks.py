@@ -186,3 +186,31 @@ def test_a_gap_in_the_cover_is_a_warning_with_its_area() -> None:
     assert (gap.index, gap.code) == (2, "990201001001")
     assert "its comprehensive grids leave" in gap.message
     assert gap.area_m2 == pytest.approx(0.01 * 95_100 * 0.01 * 111_195, rel=0.01)
+
+
+def test_regions_without_boundaries_pass_the_geometric_checks() -> None:
+    document = {"type": "FeatureCollection", "features": [f for f in small_territory()["features"][:4]]}
+    for region in document["features"]:
+        region["geometry"] = None
+    assert checked(document).errors == []
+
+
+def test_a_polygon_with_no_area_is_an_error_that_repair_cannot_fix() -> None:
+    flat = {
+        "type": "Polygon",
+        "coordinates": [[[121.40, 31.20], [121.41, 31.21], [121.405, 31.205], [121.40, 31.20]]],
+    }
+    found = errors(spoiled(4, geometry=flat), repair=True)
+    assert any(
+        e.startswith("feature 4 (990201001001-01): the polygon has no area to speak of") for e in found
+    )
+    back_and_forth = [[121.40, 31.20], [121.41, 31.20], [121.40, 31.20], [121.41, 31.20], [121.40, 31.20]]
+    found = errors(spoiled(4, geometry={"type": "Polygon", "coordinates": [back_and_forth]}), repair=True)
+    assert any("nothing polygonal is left once made valid" in e for e in found), found
+
+
+def test_repair_leaves_an_overlap_that_would_split_a_grid_as_an_error() -> None:
+    # Grid 2, the larger, crosses grid 1 from side to side: cutting it would leave two pieces.
+    result = checked(spoiled(5, geometry=box(121.40, 31.205, 121.42, 31.216)), repair=True)
+    assert result.repairs == []
+    assert any(p.index == 5 and "overlaps '990201001001-01'" in p.message for p in result.errors)

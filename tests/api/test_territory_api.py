@@ -239,3 +239,32 @@ def test_a_retired_grid_takes_no_staff(client: TestClient, login: Login) -> None
     client.post("/api/v1/grids/T010101-01/retire", headers=login("admin"))
     reply = client.put("/api/v1/grids/T010101-01/staff", json={"inspectors": []}, headers=login("admin"))
     assert_error(reply, 409, "conflict")
+
+
+def test_a_retired_grid_takes_no_new_cases(client: TestClient, login: Login) -> None:
+    assert client.post("/api/v1/grids/T010101-01/retire", headers=login("admin")).status_code == 200
+    reply = client.post("/api/v1/cases", json=CASE, headers=login("operator"))
+    assert "lies outside every grid of the territory" in assert_error(reply, 422, "invalid")["detail"]
+    by_code = {**CASE, "lng": None, "lat": None, "grid_code": "T010101-01"}
+    reply = client.post("/api/v1/cases", json=by_code, headers=login("operator"))
+    assert (
+        assert_error(reply, 422, "invalid")["detail"] == "grid T010101-01 is retired and takes no new cases"
+    )
+
+
+def test_a_multipart_upload_streamed_past_the_limit_is_a_413(
+    settings: Settings, engine: Engine, app: FastAPI, client: TestClient, login: Login
+) -> None:
+    limited = create_app(settings.model_copy(update={"territory_max_bytes": 4096}), engine)
+    limited.state.session_factory = app.state.session_factory
+    limited.state.read_session_factory = app.state.read_session_factory
+    limited.dependency_overrides = app.dependency_overrides
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="t.geojson"\r\n\r\n'
+        + b"x" * 9000
+        + b"\r\n--b--\r\n"
+    )
+    headers = {**login("admin"), "Content-Type": "multipart/form-data; boundary=b"}
+    with TestClient(limited) as small:
+        reply = small.post(IMPORT, content=iter([body]), headers=headers)
+    assert_error(reply, 413, "body_too_large")

@@ -54,7 +54,7 @@ class Problem:
 
 @dataclass
 class Checked:
-    """What the checks found, and the features as repaired (the same objects when nothing was)."""
+    """What the checks found, and the features (their geometries repaired, with ``repair``)."""
 
     features: list[TerritoryFeature]
     errors: list[Problem] = field(default_factory=list)
@@ -102,9 +102,13 @@ class LocalMetres:
 def check_territory(
     features: Sequence[TerritoryFeature], tolerance_m: float = 1.0, repair: bool = False
 ) -> Checked:
-    """Every check of the issue: attributes, codes, the tree, geometry; with ``repair``, the
-    safe fixes first (each reported), then the checks on the result."""
+    """Every check of an import: attributes, codes, the tree, geometry; with ``repair``, the
+    safe fixes first (each reported, the features' geometries replaced), then the checks on
+    the result."""
     checked = Checked(list(features))
+    if not any(f.level == "district" for f in checked.features):
+        # A file is the whole territory: without a district, its import would retire it all.
+        checked.errors.append(Problem("the file has no district: a territory is a tree under a district"))
     by_code = _check_attributes(checked)
     _check_tree(checked, by_code)
     shaped = [f for f in checked.features if f.geometry is not None and _in_china(checked, f)]

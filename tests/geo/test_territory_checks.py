@@ -214,3 +214,9 @@ def test_repair_leaves_an_overlap_that_would_split_a_grid_as_an_error() -> None:
     result = checked(spoiled(5, geometry=box(121.40, 31.205, 121.42, 31.216)), repair=True)
     assert result.repairs == []
     assert any(p.index == 5 and "overlaps '990201001001-01'" in p.message for p in result.errors)
+
+
+def test_a_file_without_a_district_is_refused() -> None:
+    found = checked({"type": "FeatureCollection", "features": []}).errors
+    assert [str(p) for p in found] == ["the file has no district: a territory is a tree under a district"]
+    assert found[0].as_dict() == {"index": None, "code": None, "message": found[0].message}

@@ -244,16 +244,22 @@ def read_shapefile_zip(data: bytes, max_bytes: int) -> list[TerritoryFeature]:
         shx = part(".shx")
         shp = archive.read(members[shps[0]])
     _check_prj(prj)
-    encoding = cpg.decode("ascii", "replace").strip() if cpg else "utf-8"
-    try:
-        reader = shapefile.Reader(
-            shp=io.BytesIO(shp), dbf=io.BytesIO(dbf), shx=io.BytesIO(shx) if shx else None, encoding=encoding
-        )
-        return _shapefile_features(reader)
-    except TerritoryFileError:
-        raise
-    except Exception as error:  # a damaged binary file fails in many ways inside pyshp (struct, index …)
-        raise TerritoryFileError(f"{shps[0]}: cannot be read as a Shapefile: {error}") from None
+    # Without a .cpg, UTF-8, else GBK: what Chinese GIS software writes by default.
+    encodings = [cpg.decode("ascii", "replace").strip()] if cpg else ["utf-8", "gbk"]
+    for encoding in encodings:
+        try:
+            reader = shapefile.Reader(
+                shp=io.BytesIO(shp),
+                dbf=io.BytesIO(dbf),
+                shx=io.BytesIO(shx) if shx else None,
+                encoding=encoding,
+            )
+            return _shapefile_features(reader)
+        except TerritoryFileError:
+            raise
+        except Exception as error:  # a damaged binary file fails in many ways inside pyshp (struct, index …)
+            problem = error
+    raise TerritoryFileError(f"{shps[0]}: cannot be read as a Shapefile: {problem}") from None
 
 
 def _check_prj(prj: bytes | None) -> None:

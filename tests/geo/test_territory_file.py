@@ -219,3 +219,23 @@ def test_a_shapefile_of_points_is_refused() -> None:
 def test_a_shapefile_that_cannot_be_parsed_is_refused() -> None:
     data = zipped(p_shp=b"not a shapefile at all", p_dbf=b"nor a dbf")
     assert "p.shp: cannot be read as a Shapefile" in refused(data, "t.zip")
+
+
+def gbk_shapefile(with_cpg: bool) -> bytes:
+    shp, shx, dbf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    writer = shapefile.Writer(shp=shp, shx=shx, dbf=dbf, shapeType=shapefile.POLYGON, encoding="gbk")
+    for name in ("code", "name", "level"):
+        writer.field(name, "C", size=50)
+    writer.shape(box(121.40, 31.20, 121.44, 31.22))
+    writer.record("990201", "示例区", "district")
+    writer.close()
+    parts = {"d_shp": shp.getvalue(), "d_shx": shx.getvalue(), "d_dbf": dbf.getvalue()}
+    if with_cpg:
+        parts["d_cpg"] = b"GBK"
+    return zipped(**parts)
+
+
+@pytest.mark.parametrize("with_cpg", [True, False])
+def test_a_gbk_shapefile_is_read_with_or_without_its_cpg(with_cpg: bool) -> None:
+    (district,) = read_territory(gbk_shapefile(with_cpg), "d.zip", LIMIT)
+    assert district.name == "示例区"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -33,6 +33,10 @@ class TerritoryFormat(StrEnum):
 
     GEOJSON = "geojson"
     SHAPEFILE = "shapefile"
+
+
+if TYPE_CHECKING:
+    from civicgrid.services.territory import TerritoryReport
 
 
 app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
@@ -205,7 +209,7 @@ def import_territory_command(
     place by code; what the file no longer has is retired (if cases refer to it) or deleted.
     Any error refuses the whole file (see docs/territory.md)."""
     from civicgrid.geo.territory_file import TerritoryFileError, read_territory
-    from civicgrid.services.territory import TerritoryRefused, TerritoryReport, import_territory
+    from civicgrid.services.territory import TerritoryRefused, import_territory
 
     settings = _settings()
     try:
@@ -233,10 +237,9 @@ def import_territory_command(
         optimize(engine, after_bulk_load=True)
 
 
-def _print_report(file: Path, report: object) -> None:
-    from civicgrid.services.territory import TerritoryReport
-
-    assert isinstance(report, TerritoryReport)
+def _print_report(file: Path, report: TerritoryReport) -> None:
+    """The report of an import: repairs, warnings and errors (each naming the feature), then
+    the summary."""
     for repair in report.repairs:
         typer.echo(f"{file}: repaired {repair}")
     for warning in report.warnings:

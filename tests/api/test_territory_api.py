@@ -268,3 +268,18 @@ def test_a_multipart_upload_streamed_past_the_limit_is_a_413(
     with TestClient(limited) as small:
         reply = small.post(IMPORT, content=iter([body]), headers=headers)
     assert_error(reply, 413, "body_too_large")
+
+
+def test_cases_land_in_the_grids_of_a_new_import(client: TestClient, login: Login) -> None:
+    case = {**CASE, "channel": "web"}
+    assert (
+        client.post("/api/v1/cases", json=case, headers=login("citizen")).json()["grid_code"] == "T010101-01"
+    )
+    assert client.post(IMPORT, json=small_territory(), headers=login("admin")).status_code == 200
+    # The cached grid index sees the import's new revision mark and is rebuilt.
+    inside_school = {**case, "lng": 121.403, "lat": 31.203}
+    reply = client.post("/api/v1/cases", json=inside_school, headers=login("citizen"))
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["grid_code"] == "990201001001-D01"
+    old_place = client.post("/api/v1/cases", json=case, headers=login("citizen"))
+    assert "lies outside every grid" in assert_error(old_place, 422, "invalid")["detail"]

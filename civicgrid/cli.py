@@ -1,16 +1,18 @@
-"""The ``civicgrid`` command: serve, demo, init-db, import-categories, import-calendar,
-export-calendar, backup, restore."""
+"""The ``civicgrid`` command: serve, demo, init-db, import-territory, export-territory,
+create-user, import-categories, import-calendar, export-calendar, backup, restore."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -18,11 +20,24 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import Engine, func, select
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
+from civicgrid.domain.vocabulary import Role
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case
+
+
+class TerritoryFormat(StrEnum):
+    """The file formats of export-territory."""
+
+    GEOJSON = "geojson"
+    SHAPEFILE = "shapefile"
+
+
+if TYPE_CHECKING:
+    from civicgrid.services.territory import TerritoryReport
+
 
 app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
 
@@ -173,6 +188,150 @@ def export_calendar_command(
     else:
         output.write_text(format_calendar(days), encoding="utf-8")
         typer.echo(f"{output}: {year}, {len(days)} days")
+
+
+@app.command("import-territory")
+def import_territory_command(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="GeoJSON, or a zipped Shapefile"),
+    ],
+    check: Annotated[bool, typer.Option("--check", help="check and report only; write nothing")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="fix invalid polygons and overlaps between neighbours, reporting each"),
+    ] = False,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0, max=1000, help="metres a feature may stray from its parent")
+    ] = 1.0,
+) -> None:
+    """Load the territory (district, streets, communities, grids) from a file, updating in
+    place by code; what the file no longer has is retired (if cases refer to it) or deleted.
+    Any error refuses the whole file (see docs/territory.md)."""
+    from civicgrid.geo.territory_file import TerritoryFileError, read_territory
+    from civicgrid.services.territory import TerritoryRefused, import_territory
+
+    settings = _settings()
+    try:
+        if file.stat().st_size > settings.territory_max_bytes:
+            raise TerritoryFileError(
+                f"the file is {file.stat().st_size} bytes, more than CIVICGRID_TERRITORY_MAX_BYTES "
+                f"({settings.territory_max_bytes})"
+            )
+        features = read_territory(file.read_bytes(), file.name, settings.territory_max_bytes)
+    except TerritoryFileError as error:
+        typer.echo(f"{file}: {error}; nothing imported", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    report: TerritoryReport
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            report = import_territory(
+                session, features, datetime.now(UTC), tolerance_m=tolerance, repair=repair, check_only=check
+            )
+    except TerritoryRefused as refused:
+        _print_report(file, refused.report)
+        raise typer.Exit(code=1) from None
+    _print_report(file, report)
+    if report.written:
+        optimize(engine, after_bulk_load=True)
+
+
+def _print_report(file: Path, report: TerritoryReport) -> None:
+    """The report of an import: repairs, warnings and errors (each naming the feature), then
+    the summary."""
+    for repair in report.repairs:
+        typer.echo(f"{file}: repaired {repair}")
+    for warning in report.warnings:
+        typer.echo(f"{file}: warning: {warning}", err=True)
+    for error in report.errors:
+        typer.echo(f"{file}: error: {error}", err=True)
+    typer.echo(f"{file}: {report.summary()}", err=bool(report.errors))
+
+
+@app.command("export-territory")
+def export_territory_command(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="write here instead of to the screen")
+    ] = None,
+    file_format: Annotated[
+        TerritoryFormat, typer.Option("--format", help="geojson, or shapefile (a zip; needs --out)")
+    ] = TerritoryFormat.GEOJSON,
+) -> None:
+    """Write the territory in use (retired regions and grids left out) as a file that
+    import-territory reads back unchanged."""
+    from civicgrid.geo.territory_file import write_geojson, write_shapefile_zip
+    from civicgrid.services.territory import export_features
+
+    if file_format is TerritoryFormat.SHAPEFILE and out is None:
+        typer.echo("error: a Shapefile is a zip: give --out FILE", err=True)
+        raise typer.Exit(code=1)
+    engine = _migrated_engine(_settings())
+    with session_scope(make_session_factory(engine, read_only=True)) as session:
+        features = export_features(session)
+    data = (
+        write_shapefile_zip(features) if file_format is TerritoryFormat.SHAPEFILE else write_geojson(features)
+    )
+    if out is None:
+        typer.echo(data.decode("utf-8"))
+        return
+    out.write_bytes(data)
+    typer.echo(f"{out}: {len(features)} regions and grids")
+
+
+@app.command("create-user")
+def create_user_command(
+    username: Annotated[str, typer.Argument(help="the name to sign in with")],
+    role: Annotated[Role, typer.Option(help="the user's role")],
+    region: Annotated[
+        str | None, typer.Option(help="the code of the region they work in (their scope)")
+    ] = None,
+    department: Annotated[str | None, typer.Option(help="the code of their department (handlers)")] = None,
+    grid: Annotated[str | None, typer.Option(help="the code of their grid (inspectors)")] = None,
+    full_name: Annotated[str | None, typer.Option(help="their name as shown (default: the username)")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input, not a prompt")
+    ] = False,
+) -> None:
+    """Create a user, e.g. a centre's first admin after importing its territory. The password
+    is typed at a prompt (twice) or read from standard input; a weak one is refused."""
+    from civicgrid.domain.errors import DomainError
+    from civicgrid.schemas import UserIn
+    from civicgrid.services.auth import hash_password, weak_password
+    from civicgrid.services.directory import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    problem = weak_password(password)
+    if problem:
+        typer.echo(f"error: {problem}; no user created", err=True)
+        raise typer.Exit(code=1)
+    try:
+        data = UserIn(
+            username=username,
+            full_name=full_name or username,
+            password=password,
+            role=role,
+            region_code=region,
+            department_code=department,
+            grid_code=grid,
+        )
+    except ValidationError as error:
+        for found in error.errors():
+            typer.echo(f"error: {'.'.join(map(str, found['loc']))}: {found['msg']}", err=True)
+        raise typer.Exit(code=1) from None
+    password_hash = hash_password(password)
+    engine = _migrated_engine(_settings())
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            user = create_user(session, None, data, password_hash)
+            scope = user.department.code if user.department else user.region.code if user.region else "none"
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}; no user created", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"created {role.value} {username} (scope: {scope})")
 
 
 #: The import string of the app factory that each server worker process calls.

@@ -19,6 +19,7 @@ from civicgrid.domain.vocabulary import (
     CoordinateSystem,
     DepartmentFunction,
     DepartmentLevel,
+    GridDuty,
     GridKind,
     Light,
     RegionLevel,
@@ -133,6 +134,16 @@ class RegionOut(Output):
     name: str
     level: RegionLevel
     path: str
+    retired_at: datetime | None = None
+
+
+class RegionDetail(RegionOut):
+    parent_code: str | None
+    boundary: dict[str, Any] | None
+
+
+class RegionPatch(Strict):
+    name: Line = Field(min_length=1, max_length=100)
 
 
 class GridOut(Output):
@@ -140,7 +151,65 @@ class GridOut(Output):
     name: str
     kind: GridKind
     region_code: str
+    overlay_group: str | None = None
+    retired_at: datetime | None = None
     boundary: dict[str, Any] | None = None
+    open_cases: int | None = Field(
+        default=None, description="open cases of the grid you may see (when asked for, or on one grid)"
+    )
+
+
+class GridStaffOut(BaseModel):
+    username: str
+    full_name: str
+    duty: GridDuty
+
+
+class GridDetail(GridOut):
+    staff: list[GridStaffOut]
+
+
+class MyGridOut(GridOut):
+    duty: GridDuty = Field(description="what you do for this grid: inspector (网格员) or leader (网格长)")
+
+
+class GridPatch(Strict):
+    name: Line | None = Field(default=None, min_length=1, max_length=100)
+    overlay_group: Line | None = Field(default=None, max_length=40)
+
+
+class GridStaffIn(Strict):
+    """The grid's staff, replacing what it had: inspectors (网格员) and its leader (网格长)."""
+
+    inspectors: list[Annotated[Line, Field(min_length=1, max_length=60)]] = Field(max_length=50)
+    leader: Line | None = Field(default=None, min_length=1, max_length=60)
+
+
+class TerritoryProblemOut(BaseModel):
+    index: int | None = Field(description="the feature's position in the file, from 0")
+    code: str | None
+    message: str
+    area_m2: float | None = None
+
+
+class TerritoryCountsOut(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    retired: int
+    deleted: int
+
+
+class TerritoryReportOut(BaseModel):
+    """What an import found and did (``written`` false: checked only)."""
+
+    features: int
+    written: bool
+    errors: list[TerritoryProblemOut]
+    warnings: list[TerritoryProblemOut]
+    repairs: list[TerritoryProblemOut]
+    regions: TerritoryCountsOut
+    grids: TerritoryCountsOut
 
 
 class DepartmentIn(Strict):

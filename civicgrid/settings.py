@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     #: Requests with a larger body are refused (413) before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: A territory file (GeoJSON or zipped Shapefile, unpacked) may be at most this large; the
+    #: API's territory import takes bodies up to it in place of ``max_body_bytes``.
+    territory_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
 
     @field_validator("timezone")
     @classmethod

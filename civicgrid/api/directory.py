@@ -11,7 +11,14 @@ from sqlalchemy.orm import selectinload
 
 from civicgrid.api.deps import Actor, AdminFirst, DbSession, Now
 from civicgrid.api.errors import ERROR_RESPONSES
-from civicgrid.api.present import category_out, department_out, grid_out, user_out
+from civicgrid.api.present import (
+    category_out,
+    department_out,
+    grid_detail,
+    grid_out,
+    region_detail,
+    user_out,
+)
 from civicgrid.domain import vocabulary as v
 from civicgrid.schemas import (
     CategoryIn,
@@ -20,30 +27,107 @@ from civicgrid.schemas import (
     DepartmentIn,
     DepartmentOut,
     DepartmentPatch,
+    GridDetail,
     GridOut,
+    GridPatch,
+    GridStaffIn,
+    MyGridOut,
+    RegionDetail,
     RegionOut,
+    RegionPatch,
     UserIn,
     UserOut,
     UserPatch,
 )
-from civicgrid.services import auth, categories, directory
+from civicgrid.services import auth, categories, directory, places
+from civicgrid.store.lookups import edited_by_code
 from civicgrid.store.models import Grid, Region
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=ERROR_RESPONSES)
 
 
 @router.get("/regions", response_model=list[RegionOut], summary="The region tree, top down")
-def list_regions(session: DbSession, _actor: Actor) -> list[RegionOut]:
-    regions = session.scalars(select(Region).order_by(Region.path))
-    return [RegionOut.model_validate(region) for region in regions]
+def list_regions(
+    session: DbSession,
+    _actor: Actor,
+    retired: Annotated[bool, Query(description="include retired regions")] = False,
+) -> list[RegionOut]:
+    query = select(Region).order_by(Region.path)
+    if not retired:
+        query = query.where(Region.retired_at.is_(None))
+    return [RegionOut.model_validate(region) for region in session.scalars(query)]
+
+
+@router.get("/regions/{code}", response_model=RegionDetail, summary="A region, with its boundary")
+def get_region(code: str, session: DbSession, _actor: Actor) -> RegionDetail:
+    return region_detail(edited_by_code(session, Region, code))
+
+
+@router.patch("/regions/{code}", response_model=RegionDetail, summary="Rename a region (admin)")
+def rename_region(code: str, data: RegionPatch, session: DbSession, actor: Actor) -> RegionDetail:
+    return region_detail(places.rename_region(session, actor, code, data.name))
+
+
+@router.post(
+    "/regions/{code}/retire",
+    response_model=RegionDetail,
+    summary="Retire a region with nothing in use under it (admin)",
+)
+def retire_region(code: str, session: DbSession, actor: Actor, now: Now) -> RegionDetail:
+    return region_detail(places.retire_region(session, actor, code, now))
 
 
 @router.get("/grids", response_model=list[GridOut], summary="The grids, optionally with polygons")
 def list_grids(
-    session: DbSession, _actor: Actor, boundary: Annotated[bool, Query()] = False
+    session: DbSession,
+    actor: Actor,
+    boundary: Annotated[bool, Query()] = False,
+    open_cases: Annotated[bool, Query(description="count each grid's open cases you may see")] = False,
+    retired: Annotated[bool, Query(description="include retired grids")] = False,
 ) -> list[GridOut]:
-    grids = session.scalars(select(Grid).options(selectinload(Grid.region)).order_by(Grid.code))
-    return [grid_out(grid, boundary) for grid in grids]
+    query = select(Grid).options(selectinload(Grid.region)).order_by(Grid.code)
+    if not retired:
+        query = query.where(Grid.retired_at.is_(None))
+    grids = list(session.scalars(query))
+    counts = places.open_case_counts(session, actor) if open_cases else None
+    return [grid_out(grid, boundary, counts) for grid in grids]
+
+
+@router.get("/grids/{code}", response_model=GridDetail, summary="A grid, its staff and open cases (staff)")
+def get_grid(code: str, session: DbSession, actor: Actor) -> GridDetail:
+    grid = places.grid_in_view(session, actor, code)
+    return grid_detail(grid, places.open_case_counts(session, actor, [grid.id]))
+
+
+@router.patch(
+    "/grids/{code}", response_model=GridDetail, summary="Rename a grid or set its overlay group (admin)"
+)
+def update_grid(code: str, data: GridPatch, session: DbSession, actor: Actor) -> GridDetail:
+    grid = places.update_grid(session, actor, code, data)
+    return grid_detail(grid, places.open_case_counts(session, actor, [grid.id]))
+
+
+@router.post("/grids/{code}/retire", response_model=GridDetail, summary="Retire a grid (admin)")
+def retire_grid(code: str, session: DbSession, actor: Actor, now: Now) -> GridDetail:
+    grid = places.retire_grid(session, actor, code, now)
+    return grid_detail(grid, places.open_case_counts(session, actor, [grid.id]))
+
+
+@router.put(
+    "/grids/{code}/staff",
+    response_model=GridDetail,
+    summary="Set a grid's inspectors (网格员) and leader (网格长) (admin)",
+)
+def set_grid_staff(code: str, data: GridStaffIn, session: DbSession, actor: Actor) -> GridDetail:
+    grid = places.set_staff(session, actor, code, data)
+    return grid_detail(grid, places.open_case_counts(session, actor, [grid.id]))
+
+
+@router.get("/me/grids", response_model=list[MyGridOut], summary="The grids you serve, with their open cases")
+def my_grids(session: DbSession, actor: Actor) -> list[MyGridOut]:
+    served = places.my_grids(session, actor)
+    counts = places.open_case_counts(session, actor, [s.grid.id for s in served])
+    return [MyGridOut(**grid_out(s.grid, False, counts).model_dump(), duty=s.duty) for s in served]
 
 
 @router.get("/departments", response_model=list[DepartmentOut], summary="All departments")

@@ -67,19 +67,23 @@ class BodyTooLarge(HTTPException):
 
 class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
-    so, otherwise (chunked) as soon as the bytes received pass the limit."""
+    so, otherwise (chunked) as soon as the bytes received pass the limit. Paths named in
+    ``larger`` (a file upload) have their own limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        max_bytes = self.larger.get(path.removeprefix(scope.get("root_path", "")), self.max_bytes)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
-            too_large = BodyTooLarge(self.max_bytes)
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+            too_large = BodyTooLarge(max_bytes)
             response = error_response(scope, 413, "body_too_large", too_large.detail)
             await response(scope, receive, send)
             return
@@ -90,9 +94,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # An HTTPException: the route's body reader passes it on to the error table.
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(max_bytes)
             return message
 
         await self.app(scope, counting_receive, send)

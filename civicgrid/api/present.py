@@ -14,11 +14,14 @@ from civicgrid.schemas import (
     CategoryOut,
     DepartmentOut,
     EventOut,
+    GridDetail,
     GridOut,
+    GridStaffOut,
+    RegionDetail,
     TaskOut,
     UserOut,
 )
-from civicgrid.store.models import Case, Category, Department, Grid, User
+from civicgrid.store.models import Case, Category, Department, Grid, Region, User
 
 
 def case_summary(case: Case, now: datetime) -> CaseSummary:
@@ -135,12 +138,37 @@ def category_out(category: Category) -> CategoryOut:
     )
 
 
-def grid_out(grid: Grid, with_boundary: bool) -> GridOut:
-    """A grid, with its polygon if asked."""
+def grid_out(grid: Grid, with_boundary: bool, open_cases: dict[int, int] | None = None) -> GridOut:
+    """A grid, with its polygon and its count of open cases if asked."""
     return GridOut(
         code=grid.code,
         name=grid.name,
         kind=grid.kind,
         region_code=grid.region.code,
+        overlay_group=grid.overlay_group,
+        retired_at=grid.retired_at,
         boundary=grid.boundary if with_boundary else None,
+        open_cases=None if open_cases is None else open_cases.get(grid.id, 0),
+    )
+
+
+def grid_detail(grid: Grid, open_cases: dict[int, int]) -> GridDetail:
+    """A grid with its polygon, staff and open cases."""
+    staff = [
+        GridStaffOut(username=s.user.username, full_name=s.user.full_name, duty=s.duty)
+        for s in sorted(grid.staff, key=lambda s: (s.duty, s.user.username))
+    ]
+    return GridDetail(**grid_out(grid, True, open_cases).model_dump(), staff=staff)
+
+
+def region_detail(region: Region) -> RegionDetail:
+    """A region with its parent and boundary."""
+    return RegionDetail(
+        code=region.code,
+        name=region.name,
+        level=region.level,
+        path=region.path,
+        retired_at=region.retired_at,
+        parent_code=region.parent.code if region.parent else None,
+        boundary=region.boundary,
     )

@@ -105,8 +105,10 @@ def territory_index(session: Session, mark: str) -> GridIndex[GridShape]:
 
 
 def build_index(session: Session) -> GridIndex[GridShape]:
-    """An index of every grid in the store, as the session sees it."""
+    """An index of the grids in use (retired ones take no new cases), as the session sees them."""
     rows = session.execute(
-        select(Grid.id, Grid.code, Grid.kind, Grid.boundary).where(Grid.boundary.is_not(None))
+        select(Grid.id, Grid.code, Grid.kind, Grid.boundary).where(
+            Grid.boundary.is_not(None), Grid.retired_at.is_(None)
+        )
     )
     return GridIndex([GridShape(*row) for row in rows])

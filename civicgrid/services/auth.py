@@ -35,6 +35,24 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+#: The shortest password a person chooses at the console (``civicgrid create-user``).
+MIN_PASSWORD_LENGTH = 10
+
+
+def weak_password(password: str) -> str | None:
+    """Why ``password`` is too weak to protect an account, or None: shorter than
+    ``MIN_PASSWORD_LENGTH``, or all of one class (lower case, upper case, digits, others)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+    classes = {
+        "lower" if c.islower() else "upper" if c.isupper() else "digit" if c.isdigit() else "other"
+        for c in password
+    }
+    if len(classes) < 2:
+        return "a password needs characters of two classes at least (letters, digits, symbols)"
+    return None
+
+
 def needs_rehash(password_hash: str | None) -> bool:
     """Whether ``password_hash`` was made with other parameters than today's."""
     return password_hash is not None and _hasher.check_needs_rehash(password_hash)

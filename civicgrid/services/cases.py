@@ -185,6 +185,8 @@ def _place(session: Session, data: CaseCreate, territory: str) -> tuple[Grid | N
         grid = next((g for g in grids.values() if g.code == data.grid_code), None)
         if grid is None:
             raise InvalidInput(f"unknown grid code '{data.grid_code}'")
+        if grid.retired_at is not None:
+            raise InvalidInput(f"grid {grid.code} is retired and takes no new cases")
     elif placement is not None:
         grid = grids.get(placement.grid.id) if placement.grid else None
         if grid is None and data.region_code is None:

@@ -42,16 +42,17 @@ def require_top_admin(actor: User, what: str) -> None:
         raise RoleNotAllowed(f"only an admin of the top region manages {what}")
 
 
-def _region_in_reach(session: Session, actor: User, code: str) -> Region:
+def _region_in_reach(session: Session, actor: User | None, code: str) -> Region:
+    """The region ``code``, within the admin's scope (anywhere for the console: None)."""
     region = by_code(session, Region, code)
-    if not region_in_scope(region, actor):
+    if actor is not None and not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {code} is outside your scope")
     return region
 
 
-def _department_in_reach(session: Session, actor: User, code: str) -> Department:
+def _department_in_reach(session: Session, actor: User | None, code: str) -> Department:
     department = by_code(session, Department, code)
-    if not region_in_scope(department.region, actor):
+    if actor is not None and not region_in_scope(department.region, actor):
         raise RoleNotAllowed(f"department {code} is outside your scope")
     return department
 
@@ -116,13 +117,15 @@ PLACEMENT_FIELDS = ("role", "region_code", "department_code", "grid_code")
 
 
 def _place(
-    session: Session, actor: User, placement: Placement
+    session: Session, actor: User | None, placement: Placement
 ) -> tuple[Region | None, Department | None, Grid | None]:
     """The region, department and grid of a user placed as ``placement``, each within the
-    admin's scope. Roles have no order below admin, and an admin grants at most their own
-    region's subtree, so nobody grants more than they hold."""
+    admin's scope (``actor``; None: the server's console, which reaches everywhere). Roles
+    have no order below admin, and an admin grants at most their own region's subtree, so
+    nobody grants more than they hold."""
     if placement.role is Role.CITIZEN:
-        require_top_admin(actor, "citizens' accounts")
+        if actor is not None:
+            require_top_admin(actor, "citizens' accounts")
         if placement.region_code or placement.department_code or placement.grid_code:
             raise InvalidInput("a citizen has no region, department or grid")
         return None, None, None
@@ -145,10 +148,13 @@ def _place(
     return region, department, grid
 
 
-def create_user(session: Session, actor: User, data: UserIn, password_hash: str) -> User:
+def create_user(session: Session, actor: User | None, data: UserIn, password_hash: str) -> User:
     """Add a user placed within the admin's scope. ``password_hash`` is ``data.password``
-    hashed beforehand (``services.auth.hash_password``), outside the write transaction."""
-    require_admin(actor)
+    hashed beforehand (``services.auth.hash_password``), outside the write transaction.
+    ``actor`` None is the server's console (``civicgrid create-user``): how a centre creates
+    its first admin, before anyone can sign in."""
+    if actor is not None:
+        require_admin(actor)
     if user_by_username(session, data.username) is not None:
         raise Conflict(f"username '{data.username}' is taken")
     region, department, grid = _place(

@@ -90,6 +90,10 @@ class Targets:
     departments: dict[str, str]
     users: dict[str, str]
     regions: dict[str, str]
+    grids: dict[str, str]
+    #: Regions and grids that nothing is in use under, for retiring.
+    spare_regions: dict[str, str]
+    spare_grids: dict[str, str]
     points: dict[str, tuple[float, float]]
     serial: Iterator[int]
 
@@ -129,6 +133,26 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
             is_active=True,
         )
     )
+    for code, name, parent in (
+        ("T010103", "东湖三社区", world.regions["east"]),
+        ("T010202", "西山二社区", world.regions["west"]),
+        ("T020102", "邻区二社区", other_street),
+    ):
+        region(session, code, name, RegionLevel.COMMUNITY, parent)
+    for code, community, corner in (
+        ("T010101-S", world.regions["c1"], (120.002, 30.002)),
+        ("T010201-S", world.regions["c3"], (120.102, 30.002)),
+        ("T020101-S", other_community, (121.002, 31.002)),
+    ):
+        session.add(
+            Grid(
+                code=code,
+                name="备用网格",
+                kind=GridKind.DEDICATED,
+                region=community,
+                boundary=square(*corner, 0.001),
+            )
+        )
     world.users["operator_t02"] = user(session, "operator_t02", Role.OPERATOR, region=other_street)
     world.users["dispatcher_t02"] = user(session, "dispatcher_t02", Role.DISPATCHER, region=other_street)
     session.flush()
@@ -151,6 +175,9 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         departments={"in": "D-SZ-E", "other_street": "D-CG-W", "other_district": "D-CG-T02"},
         users={"in": "inspector", "other_street": "operator_west", "other_district": "operator_t02"},
         regions={"in": "T010101", "other_street": "T010201", "other_district": "T020101"},
+        grids={"in": "T010101-01", "other_street": "T010201-01", "other_district": "T020101-01"},
+        spare_regions={"in": "T010103", "other_street": "T010202", "other_district": "T020102"},
+        spare_grids={"in": "T010101-S", "other_street": "T010201-S", "other_district": "T020101-S"},
         points={
             "in": (120.005, 30.005),
             "other_street": (120.105, 30.005),
@@ -231,6 +258,29 @@ def edit_user(targets: Targets, role: str, scope: Scope) -> Request:
     return f"/api/v1/users/{targets.users[targets.key(role, scope)]}", {"phone": "13900000000"}
 
 
+def on_place(kind: str, suffix: str = "", body: dict[str, Any] | None = None) -> Build:
+    """A request on a region or grid (``kind``: a field of the targets) by scope."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        code = getattr(targets, kind)[targets.key(role, scope)]
+        return f"/api/v1/{'grids' if 'grid' in kind else 'regions'}/{code}{suffix}", body
+
+    return build
+
+
+#: A territory of one district, only checked (with check=true nothing is written).
+TERRITORY = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "T09", "name": "新区", "level": "district", "parent": None},
+            "geometry": square(122.0, 30.0),
+        }
+    ],
+}
+
+
 def new_category(targets: Targets, _role: str, _scope: Scope) -> Request:
     return "/api/v1/categories", {"code": targets.unique("X"), "name": "新大类", "kind": "event"}
 
@@ -307,6 +357,33 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/api/v1/users"): Probe(new_user, only(dict.fromkeys(ADMINS, (201, 403)))),
     ("PATCH", "/api/v1/users/{username}"): Probe(edit_user, only(dict.fromkeys(ADMINS, (200, 404)))),
+    # Regions and grids: staff read them; admins manage those of their own subtree.
+    ("GET", "/api/v1/regions/{code}"): Probe(on_place("regions"), everyone(200)),
+    ("PATCH", "/api/v1/regions/{code}"): Probe(
+        on_place("regions", body={"name": "改名社区"}), only(dict.fromkeys(ADMINS, (200, 403)))
+    ),
+    ("POST", "/api/v1/regions/{code}/retire"): Probe(
+        on_place("spare_regions", "/retire"), only(dict.fromkeys(ADMINS, (200, 403)))
+    ),
+    ("GET", "/api/v1/grids/{code}"): Probe(on_place("grids"), everyone(200) | {"citizen": (403, 403)}),
+    ("PATCH", "/api/v1/grids/{code}"): Probe(
+        on_place("grids", body={"name": "改名网格"}), only(dict.fromkeys(ADMINS, (200, 403)))
+    ),
+    ("POST", "/api/v1/grids/{code}/retire"): Probe(
+        on_place("spare_grids", "/retire"), only(dict.fromkeys(ADMINS, (200, 403)))
+    ),
+    ("PUT", "/api/v1/grids/{code}/staff"): Probe(
+        on_place("grids", "/staff", {"inspectors": ["inspector"], "leader": "supervisor"}),
+        only(dict.fromkeys(ADMINS, (200, 403))),
+    ),
+    ("GET", "/api/v1/me/grids"): Probe(fixed("/api/v1/me/grids"), everyone(200)),
+    # The territory is the whole centre's: only an admin of the top region loads or exports it.
+    ("POST", "/api/v1/territory/import"): Probe(
+        fixed("/api/v1/territory/import?check=true", TERRITORY), only({"admin": (200, 200)})
+    ),
+    ("GET", "/api/v1/territory/export"): Probe(
+        fixed("/api/v1/territory/export"), only({"admin": (200, 200)})
+    ),
     # The working calendar: admins read it; it is the whole centre's, so only an admin of
     # the top region loads a year.
     ("GET", "/api/v1/calendar"): Probe(fixed("/api/v1/calendar"), only(dict.fromkeys(ADMINS, (200, 200)))),

@@ -232,9 +232,9 @@ def _place(session: Session, data: CaseCreate, territory: str, rules: CentreRule
             f"point ({data.lng:.6f}, {data.lat:.6f}) (WGS-84) lies outside the territory: "
             "no grid or region covers it; give a region_code"
         )
-    region = session.get(Region, found.id)
-    assert region is not None  # the index was built in this transaction's view
-    return _Place(None, region, overlays, None)
+    stored = session.get(Region, found.id)
+    assert stored is not None  # the index was built in this transaction's view
+    return _Place(None, stored, overlays, None)
 
 
 def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, tuple[Grid, int | None]]:

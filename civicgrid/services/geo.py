@@ -128,7 +128,7 @@ def case_points(
             "state": state,
             "light": light,
             "category_code": category_code,
-            "category": category_name,
+            "category_name": category_name,
         }
         features.append(
             {

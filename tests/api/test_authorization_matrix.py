@@ -76,9 +76,11 @@ def only(allowed: dict[str, Expected], others: Outcome = 403) -> dict[str, Expec
 
 
 #: The map: staff see their own area's; citizens have no map.
-MAP_READERS = everyone("seen") | {
-    role: ("seen", "unseen") for role in ACTORS if role not in ("anonymous", "citizen")
-} | {"citizen": (403, 403)}
+MAP_READERS = (
+    everyone("seen")
+    | {role: ("seen", "unseen") for role in ACTORS if role not in ("anonymous", "citizen")}
+    | {"citizen": (403, 403)}
+)
 #: Every role may see a case in scope, and none out of it (404: it does not exist for them).
 CASE_READERS = everyone(200) | {role: (200, 404) for role in ACTORS if role != "anonymous"}
 ADMINS = ("admin", "street_admin")

@@ -88,7 +88,8 @@ class Placement(Generic[G]):
 
 def points(lngs: ArrayLike, lats: ArrayLike) -> NDArray[np.object_]:
     """Shapely points from arrays of coordinates, built in one vectorised call."""
-    return shapely.points(np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float))
+    built: NDArray[np.object_] = shapely.points(np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float))
+    return built
 
 
 class GridIndex(Generic[G]):
@@ -102,9 +103,10 @@ class GridIndex(Generic[G]):
         self._tree = STRtree(self._shapes)
         # One rank per grid, the order of ownership above (kind, area, code), as an integer
         # so that a batch picks each point's owner with one sort.
+        areas = shapely.area(self._shapes)
         order = sorted(
             range(len(self._grids)),
-            key=lambda i: (_PREFERENCE[self._grids[i].kind], self._shapes[i].area, self._grids[i].code),
+            key=lambda i: (_PREFERENCE[self._grids[i].kind], areas[i], self._grids[i].code),
         )
         self._rank = np.empty(len(order), dtype=np.int64)
         self._rank[order] = np.arange(len(order))

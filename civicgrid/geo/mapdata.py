@@ -33,7 +33,7 @@ CACHED_LAYERS = 32
 def tolerance(zoom: int) -> float:
     """How far (degrees) a simplified boundary may stray at ``zoom``: half a pixel of a
     256-pixel web-map tile, so the simplification never shows."""
-    return 360.0 / (256 * 2**zoom) / 2
+    return 360.0 / (512 * (1 << zoom))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.vocabulary import GridDuty
@@ -57,7 +57,7 @@ def case_points(
     now: datetime,
     bbox: tuple[float, float, float, float],
     limit: int,
-) -> tuple[list[Row[Any]], bool]:
+) -> tuple[list[tuple[Any, ...]], bool]:
     """The newest ``limit`` cases the actor's case list shows with ``filters`` whose point
     lies in ``bbox`` (WGS-84: west, south, east, north), as rows of number, state, point,
     clock and category; and whether more were left out."""
@@ -78,11 +78,13 @@ def case_points(
         )
         .limit(limit + 1)
     )
-    rows = list(session.execute(query))
+    rows = [tuple(row) for row in session.execute(query)]
     return rows[:limit], len(rows) > limit
 
 
-def counts_per_grid(session: Session, actor: User, filters: CaseFilters, now: datetime) -> list[Row[Any]]:
+def counts_per_grid(
+    session: Session, actor: User, filters: CaseFilters, now: datetime
+) -> list[tuple[Any, ...]]:
     """How many of the cases the actor's list shows with ``filters`` lie in each grid (a
     case counts in its own grid and in each overlay grid it lies in), as rows of grid code,
     name, kind and count, most first; counted by the database in one statement."""
@@ -94,19 +96,18 @@ def counts_per_grid(session: Session, actor: User, filters: CaseFilters, now: da
     )
     placed = union_all(own, overlay).subquery()
     count = func.count().label("count")
-    return list(
-        session.execute(
-            select(Grid.code, Grid.name, Grid.kind, count)
-            .join(placed, placed.c.grid_id == Grid.id)
-            .group_by(Grid.id, Grid.code, Grid.name, Grid.kind)
-            .order_by(count.desc(), Grid.code)
-        )
+    query = (
+        select(Grid.code, Grid.name, Grid.kind, count)
+        .join(placed, placed.c.grid_id == Grid.id)
+        .group_by(Grid.id, Grid.code, Grid.name, Grid.kind)
+        .order_by(count.desc(), Grid.code)
     )
+    return [tuple(row) for row in session.execute(query)]
 
 
 def counts_per_point(
     session: Session, actor: User, filters: CaseFilters, now: datetime
-) -> list[Row[tuple[float, float, int]]]:
+) -> list[tuple[float, float, int]]:
     """The distinct points (lng, lat) of the cases the actor's list shows with ``filters``,
     each with how many cases lie there, grouped by the database."""
     chosen = (
@@ -117,4 +118,4 @@ def counts_per_point(
         .subquery()
     )
     query = select(chosen.c.lng, chosen.c.lat, func.count()).group_by(chosen.c.lng, chosen.c.lat)
-    return list(session.execute(query))
+    return [(lng, lat, count) for lng, lat, count in session.execute(query)]

@@ -334,3 +334,23 @@ def test_hotspots_count_cases_per_hexagon(client: TestClient, login: Login) -> N
     )
     too_fine = client.get("/api/v1/geo/hotspots/hexagons", params={"resolution": 15}, headers=operator)
     assert_error(too_fine, 422, "invalid_request")
+
+
+def test_layers_beyond_the_cache_size_push_out_the_oldest(
+    client: TestClient, login: Login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mapdata, "CACHED_LAYERS", 2)
+    for zoom in (10, 11, 12):
+        assert (
+            len(codes(client.get("/api/v1/geo/grids", params={"zoom": zoom}, headers=login("leader")))) == 3
+        )
+    assert len(mapdata._cache) == 2 and {key[3] for key in mapdata._cache} == {11, 12}
+
+
+def test_staff_without_a_region_resolve_nothing(
+    client: TestClient, login: Login, session: Session, world: World
+) -> None:
+    world.users["handler_hw"].region = None
+    session.commit()
+    reply = resolve(client, login("handler_hw"), 120.005, 30.005)
+    assert "outside your scope" in assert_error(reply, 403, "forbidden")["detail"]

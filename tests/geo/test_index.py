@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from civicgrid.domain.vocabulary import GridKind
-from civicgrid.geo.index import GridIndex
+from civicgrid.geo.index import GridIndex, Territory
 from civicgrid.store.models import Grid
 from tests.factories import square
 
@@ -107,3 +107,10 @@ def test_an_empty_index_places_nothing() -> None:
     index: GridIndex[Grid] = GridIndex([])
     assert len(index) == 0 and index.nearest(120, 30) is None
     assert list(index.locate([120.0], [30.0])) == [-1]
+
+
+def test_a_territory_without_grids_has_no_nearest_district_and_unknown_regions_no_path() -> None:
+    territory = Territory([], [])
+    assert territory.nearest_root(120.0, 30.0) is None
+    assert territory.path(None) == [] and territory.path(7) == []
+    assert territory.region_at(120.0, 30.0) is None

@@ -114,3 +114,32 @@ def test_a_territory_without_grids_has_no_nearest_district_and_unknown_regions_n
     assert territory.nearest_root(120.0, 30.0) is None
     assert territory.path(None) == [] and territory.path(7) == []
     assert territory.region_at(120.0, 30.0) is None
+
+
+def test_batch_hits_agree_with_the_tree_on_overlapping_irregular_grids() -> None:
+    rng = np.random.default_rng(7)
+    grids = []
+    for number in range(60):
+        lng, lat, radius = rng.uniform(120.0, 120.1), rng.uniform(30.0, 30.1), rng.uniform(0.001, 0.02)
+        sides = int(rng.integers(3, 9))
+        ring = [
+            [lng + radius * np.cos(2 * np.pi * k / sides), lat + radius * np.sin(2 * np.pi * k / sides)]
+            for k in range(sides)
+        ]
+        kind = [GridKind.COMPREHENSIVE, GridKind.DEDICATED, GridKind.OVERLAY][number % 3]
+        boundary = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+        grids.append(Grid(code=f"G-{number:02d}", name="", kind=kind, boundary=boundary))
+    index = GridIndex(grids)
+    # Random points, and every vertex of every grid (on the boundary, often of several).
+    vertices = np.array([xy for g in grids for xy in g.boundary["coordinates"][0]])  # type: ignore[index]
+    lngs = np.r_[rng.uniform(119.98, 120.12, 3000), vertices[:, 0], np.nan]
+    lats = np.r_[rng.uniform(29.98, 30.12, 3000), vertices[:, 1], 30.05]
+    point, grid = index.hits(lngs, lats)
+    found = {(int(p), index.grids[g].code) for p, g in zip(point, grid, strict=True)}
+    expected = {
+        (p, g.code) for p, (x, y) in enumerate(zip(lngs, lats, strict=True)) for g in index.grids_at(x, y)
+    }
+    assert found == expected and len(found) > 3000
+    assert [index.grids[i] if i >= 0 else None for i in index.locate(lngs, lats)] == [
+        index.place(x, y).grid for x, y in zip(lngs, lats, strict=True)
+    ]

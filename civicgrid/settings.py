@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     #: How long the audit of sign-in attempts is kept; older rows are deleted a few at a time.
     login_audit_days: int = Field(default=365, ge=1, le=10 * 366)
+    #: A case whose point lies outside every grid and region: ``refuse`` it (422, give a
+    #: region), or put it in the queue of the ``district`` nearest to it.
+    outside_territory: Literal["refuse", "district"] = "refuse"
+    #: The most case points one map request returns (the newest first; more is flagged truncated).
+    map_case_limit: int = Field(default=5000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

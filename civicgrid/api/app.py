@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, health, territory
+from civicgrid.api import auth, calendar, cases, directory, docs, errors, geo, health, territory
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
@@ -64,6 +64,7 @@ def create_app(
     app.include_router(directory.router)
     app.include_router(calendar.router)
     app.include_router(territory.router)
+    app.include_router(geo.router)
     app.include_router(health.router)
     docs.install(app)
     return app

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import null, or_, select
+from sqlalchemy import func, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,7 @@ from civicgrid.domain.vocabulary import (
     CaseState,
     Channel,
     CoordinateSystem,
+    GridDuty,
     Role,
     Stage,
     Urgency,
@@ -49,6 +50,7 @@ from civicgrid.store.models import (
     Category,
     Department,
     Grid,
+    GridStaff,
     Region,
     TerritoryRevision,
     User,
@@ -81,6 +83,8 @@ class CentreRules:
     warning_ratio: float
     number_prefix: str
     max_extension_days: int = 365
+    #: Where a case whose point lies outside the territory goes: refused, or to the district.
+    outside_territory: str = "refuse"
 
     @classmethod
     def from_settings(cls, settings: Settings, days: Mapping[date, bool] | None = None) -> CentreRules:
@@ -91,6 +95,7 @@ class CentreRules:
             settings.warning_ratio,
             settings.case_number_prefix,
             settings.max_extension_days,
+            settings.outside_territory,
         )
 
 
@@ -115,7 +120,8 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
-    grid, region, overlays = _place(session, data, territory)
+    place = _place(session, data, territory, rules)
+    grid, region, overlays = place.grid, place.region, place.overlays
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
     case = Case(
@@ -133,6 +139,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         lat=data.lat,
         region=region,
         grid=grid,
+        inspector_id=place.inspector_id,
         overlay_grids=overlays,
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
@@ -170,48 +177,81 @@ def _lookups(session: Session, data: CaseCreate) -> tuple[Category, str | None, 
     return row[0], row[1], row[2] or ""
 
 
-def _place(session: Session, data: CaseCreate, territory: str) -> tuple[Grid | None, Region, list[Grid]]:
-    """The grid, region and overlay grids of a new case. A coordinate picks the most specific
-    grid that covers it (a dedicated grid before the comprehensive one) and the overlay grids
-    it lies in; an explicit grid code wins over the coordinate's grid. The cached index at
-    revision ``territory`` gives grid ids; the grids come from the store in one statement."""
-    placement = None
+@dataclass(frozen=True)
+class _Place:
+    """Where a new case lies: its grid (if any), region, overlay grids and inspector."""
+
+    grid: Grid | None
+    region: Region
+    overlays: list[Grid]
+    inspector_id: int | None
+
+
+def _place(session: Session, data: CaseCreate, territory: str, rules: CentreRules) -> _Place:
+    """The grid, region, overlay grids and inspector of a new case. A coordinate picks the
+    most specific grid that covers it (a dedicated grid before the comprehensive one) and the
+    overlay grids it lies in; an explicit grid code wins over the coordinate's grid. The
+    cached index at revision ``territory`` gives grid ids; the grids come from the store in
+    one statement, each with its inspector: of several, the one with the lowest user id
+    among the active ones (the first appointed, as ids grow), so the choice is stable.
+
+    A point in no grid goes to the deepest region whose polygon holds it; outside every
+    region too, it is refused, or given to the nearest district when the centre's
+    ``outside_territory`` setting says ``district``."""
+    index, placement = None, None
     if data.lng is not None and data.lat is not None:
-        placement = territory_index(session, territory).place(data.lng, data.lat)
+        index = territory_index(session, territory)
+        placement = index.grids.place(data.lng, data.lat)
     ids = [found.id for found in ([placement.grid, *placement.overlays] if placement else []) if found]
     grids = _grids(session, ids, data.grid_code)
     grid = None
     if data.grid_code is not None:
-        grid = next((g for g in grids.values() if g.code == data.grid_code), None)
+        grid = next((g for g, _ in grids.values() if g.code == data.grid_code), None)
         if grid is None:
             raise InvalidInput(f"unknown grid code '{data.grid_code}'")
         if grid.retired_at is not None:
             raise InvalidInput(f"grid {grid.code} is retired and takes no new cases")
-    elif placement is not None:
-        grid = grids.get(placement.grid.id) if placement.grid else None
-        if grid is None and data.region_code is None:
-            raise InvalidInput(
-                f"coordinate ({data.lng}, {data.lat}) lies outside every grid of the territory; "
-                "give a region_code"
-            )
-    overlays = [grids[g.id] for g in placement.overlays if g.id in grids] if placement else []
+    elif placement is not None and placement.grid is not None:
+        grid = grids[placement.grid.id][0]
+    overlays = [grids[g.id][0] for g in placement.overlays if g.id in grids] if placement else []
     overlays = [g for g in overlays if g is not grid]
+    inspector_id = grids[grid.id][1] if grid is not None else None
     if data.region_code is not None:
         region = by_code(session, Region, data.region_code)
         if grid is not None and not grid.region.path.startswith(region.path):
             raise InvalidInput(f"grid {grid.code} does not lie in region {region.code}")
-        return grid, grid.region if grid is not None else region, overlays
-    assert grid is not None  # the schema demands a coordinate, grid or region
-    return grid, grid.region, overlays
+        return _Place(grid, grid.region if grid is not None else region, overlays, inspector_id)
+    if grid is not None:
+        return _Place(grid, grid.region, overlays, inspector_id)
+    assert index is not None and data.lng is not None and data.lat is not None  # the schema's rule
+    found = index.region_at(data.lng, data.lat)
+    if found is None and rules.outside_territory == "district":
+        found = index.nearest_root(data.lng, data.lat)
+    if found is None:
+        raise InvalidInput(
+            f"point ({data.lng:.6f}, {data.lat:.6f}) (WGS-84) lies outside the territory: "
+            "no grid or region covers it; give a region_code"
+        )
+    stored = session.get(Region, found.id)
+    assert stored is not None  # the index was built in this transaction's view
+    return _Place(None, stored, overlays, None)
 
 
-def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, Grid]:
-    """The grids with ``ids`` and the one with ``code``, with their regions, by id."""
+def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, tuple[Grid, int | None]]:
+    """The grids with ``ids`` and the one with ``code``, with their regions and inspectors
+    (see ``_place``), by id, in one statement."""
     if not ids and code is None:
         return {}
     wanted = Grid.id.in_(ids) if code is None else or_(Grid.id.in_(ids), Grid.code == code)
-    found = session.scalars(select(Grid).options(joinedload(Grid.region)).where(wanted))
-    return {grid.id: grid for grid in found}
+    inspector = (
+        select(func.min(GridStaff.user_id))
+        .join(User, User.id == GridStaff.user_id)
+        .where(GridStaff.grid_id == Grid.id, GridStaff.duty == GridDuty.INSPECTOR, User.is_active)
+        .correlate(Grid)
+        .scalar_subquery()
+    )
+    found = session.execute(select(Grid, inspector).options(joinedload(Grid.region)).where(wanted))
+    return {grid.id: (grid, inspector_id) for grid, inspector_id in found}
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:

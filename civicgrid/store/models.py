@@ -108,7 +108,7 @@ class GridStaff(Base):
 
 
 class TerritoryRevision(Base):
-    """One row whose mark changes whenever grids are written: a process keeps its grid index
+    """One row whose mark changes whenever grids or regions are written: a process keeps its grid index
     while the mark it was built on is still the store's (see ``civicgrid.geo.index``)."""
 
     __tablename__ = "territory_revision"
@@ -120,13 +120,14 @@ class TerritoryRevision(Base):
 
 def territory_changed(session: Session) -> None:
     """Give the territory a new revision mark, in the session's transaction. ORM writes of
-    grids do it on their own (below); code that writes grids with Core statements calls it."""
+    grids and regions do it on their own (below); code that writes them with Core statements
+    calls it."""
     session.connection().execute(update(TerritoryRevision).values(mark=uuid4().hex))
 
 
 @event.listens_for(Session, "before_flush")
 def _mark_grid_writes(session: Session, flush: UOWTransaction, instances: object) -> None:
-    if any(isinstance(row, Grid) for row in (*session.new, *session.dirty, *session.deleted)):
+    if any(isinstance(row, Grid | Region) for row in (*session.new, *session.dirty, *session.deleted)):
         territory_changed(session)
 
 

@@ -198,7 +198,7 @@ def test_the_case_file_runs_three_statements_however_long_its_history(
 BAD_CREATES: list[tuple[str, dict[str, Any], int, str]] = [
     ("operator", {"category_code": "NOPE"}, 422, "unknown category code 'NOPE'"),
     ("operator", {"lng": 190.0}, 422, "lng"),
-    ("operator", {"lng": 121.5, "lat": 31.2}, 422, "outside every grid"),
+    ("operator", {"lng": 121.5, "lat": 31.2}, 422, "outside the territory"),
     ("operator", {"lat": None}, 422, "both lng and lat"),
     ("operator", {"channel": "carrier_pigeon"}, 422, "channel"),
     ("operator", {"colour": "red"}, 422, "colour"),

@@ -19,6 +19,7 @@ from datetime import datetime
 from itertools import count
 from typing import Any, Literal
 
+import h3
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -74,6 +75,12 @@ def only(allowed: dict[str, Expected], others: Outcome = 403) -> dict[str, Expec
     return table
 
 
+#: The map: staff see their own area's; citizens have no map.
+MAP_READERS = (
+    everyone("seen")
+    | {role: ("seen", "unseen") for role in ACTORS if role not in ("anonymous", "citizen")}
+    | {"citizen": (403, 403)}
+)
 #: Every role may see a case in scope, and none out of it (404: it does not exist for them).
 CASE_READERS = everyone(200) | {role: (200, 404) for role in ACTORS if role != "anonymous"}
 ADMINS = ("admin", "street_admin")
@@ -95,6 +102,7 @@ class Targets:
     spare_regions: dict[str, str]
     spare_grids: dict[str, str]
     points: dict[str, tuple[float, float]]
+    cells: dict[str, str]
     serial: Iterator[int]
 
     def key(self, role: str, scope: Scope) -> str:
@@ -113,6 +121,10 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
     other = region(session, "T02", "邻区", RegionLevel.DISTRICT, None)
     other_street = region(session, "T0201", "邻区街道", RegionLevel.STREET, other)
     other_community = region(session, "T020101", "邻区社区", RegionLevel.COMMUNITY, other_street)
+    # Communities with boundaries, so that the map's region layer has them.
+    world.regions["c1"].boundary = square(120.00, 30.00)
+    world.regions["c3"].boundary = square(120.10, 30.00)
+    other_community.boundary = square(121.00, 31.00)
     session.add(
         Grid(
             code="T020101-01",
@@ -170,6 +182,11 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         "other_district": dispatched("operator_t02", "dispatcher_t02", "D-CG-T02", 121.005, 31.005),
     }
     session.commit()
+    points = {
+        "in": (120.005, 30.005),
+        "other_street": (120.105, 30.005),
+        "other_district": (121.005, 31.005),
+    }
     return Targets(
         cases=cases,
         departments={"in": "D-SZ-E", "other_street": "D-CG-W", "other_district": "D-CG-T02"},
@@ -178,11 +195,8 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         grids={"in": "T010101-01", "other_street": "T010201-01", "other_district": "T020101-01"},
         spare_regions={"in": "T010103", "other_street": "T010202", "other_district": "T020102"},
         spare_grids={"in": "T010101-S", "other_street": "T010201-S", "other_district": "T020101-S"},
-        points={
-            "in": (120.005, 30.005),
-            "other_street": (120.105, 30.005),
-            "other_district": (121.005, 31.005),
-        },
+        points=points,
+        cells={key: h3.latlng_to_cell(lat, lng, 8) for key, (lng, lat) in points.items()},
         serial=count(1),
     )
 
@@ -225,6 +239,11 @@ def new_case_body(targets: Targets, role: str, scope: Scope) -> Request:
         "lng": lng,
         "lat": lat,
     }
+
+
+def at_point(targets: Targets, role: str, scope: Scope) -> Request:
+    lng, lat = targets.points[targets.key(role, scope)]
+    return f"/api/v1/geo/resolve?lng={lng}&lat={lat}", None
 
 
 def new_department(targets: Targets, role: str, scope: Scope) -> Request:
@@ -342,6 +361,26 @@ MATRIX: dict[tuple[str, str], Probe] = {
         on_case("/attachments", ATTACHMENT),
         {role: (201, 404) for role in ACTORS} | {"anonymous": (401, 401), "citizen": (403, 403)},
     ),
+    # The map and point resolution: staff, within their area.
+    ("GET", "/api/v1/geo/resolve"): Probe(
+        at_point,
+        only({role: (200, 403) for role in ACTORS if role not in ("anonymous", "citizen")}),
+    ),
+    ("GET", "/api/v1/geo/regions"): Probe(
+        fixed("/api/v1/geo/regions"), MAP_READERS, seen_by=("properties.code", "regions")
+    ),
+    ("GET", "/api/v1/geo/grids"): Probe(
+        fixed("/api/v1/geo/grids"), MAP_READERS, seen_by=("properties.code", "grids")
+    ),
+    ("GET", "/api/v1/geo/cases"): Probe(
+        fixed("/api/v1/geo/cases?bbox=119,29,122,32"), MAP_READERS, seen_by=("properties.number", "cases")
+    ),
+    ("GET", "/api/v1/geo/hotspots/grids"): Probe(
+        fixed("/api/v1/geo/hotspots/grids"), MAP_READERS, seen_by=("code", "grids")
+    ),
+    ("GET", "/api/v1/geo/hotspots/hexagons"): Probe(
+        fixed("/api/v1/geo/hotspots/hexagons?resolution=8"), MAP_READERS, seen_by=("properties.cell", "cells")
+    ),
     # Reference data: every signed-in user reads it.
     ("GET", "/api/v1/regions"): Probe(fixed("/api/v1/regions"), everyone(200)),
     ("GET", "/api/v1/grids"): Probe(fixed("/api/v1/grids"), everyone(200)),
@@ -438,8 +477,16 @@ def outcome(probe: Probe, reply: Any, target: str) -> Outcome:
     if probe.seen_by is None or reply.status_code != 200:
         return int(reply.status_code)
     rows = reply.json()
-    rows = rows["items"] if isinstance(rows, dict) else rows
-    return "seen" if any(row[probe.seen_by[0]] == target for row in rows) else "unseen"
+    if isinstance(rows, dict):  # a page's items, GeoJSON's features, or a hotspot list
+        rows = next(rows[key] for key in ("items", "features", "grids") if key in rows)
+    return "seen" if any(_field(row, probe.seen_by[0]) == target for row in rows) else "unseen"
+
+
+def _field(row: dict[str, Any], dotted: str) -> Any:
+    """``row``'s value at a dotted key such as ``properties.code``."""
+    for key in dotted.split("."):
+        row = row[key]
+    return row
 
 
 def test_authorization_matrix(

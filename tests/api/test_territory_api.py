@@ -244,7 +244,7 @@ def test_a_retired_grid_takes_no_staff(client: TestClient, login: Login) -> None
 def test_a_retired_grid_takes_no_new_cases(client: TestClient, login: Login) -> None:
     assert client.post("/api/v1/grids/T010101-01/retire", headers=login("admin")).status_code == 200
     reply = client.post("/api/v1/cases", json=CASE, headers=login("operator"))
-    assert "lies outside every grid of the territory" in assert_error(reply, 422, "invalid")["detail"]
+    assert "lies outside the territory" in assert_error(reply, 422, "invalid")["detail"]
     by_code = {**CASE, "lng": None, "lat": None, "grid_code": "T010101-01"}
     reply = client.post("/api/v1/cases", json=by_code, headers=login("operator"))
     assert (

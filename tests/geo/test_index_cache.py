@@ -22,7 +22,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counted: list[int] = []
     real = index.build_index
 
-    def counting(session: Session) -> index.GridIndex[index.GridShape]:
+    def counting(session: Session) -> index.Territory:
         counted.append(1)
         return real(session)
 

@@ -379,7 +379,12 @@ def test_creation_refusals_change_nothing(
     bad: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         ("operator", {"category_code": "X9999"}, InvalidInput, "unknown category code 'X9999'"),
         ("operator", {"category_code": "C01"}, InvalidInput, "not an active small class"),
-        ("operator", {"lng": 121.5, "lat": 31.2}, InvalidInput, "outside every grid"),
+        (
+            "operator",
+            {"lng": 121.5, "lat": 31.2},
+            InvalidInput,
+            r"point \(121.500000, 31.200000\) .* outside the territory",
+        ),
         ("operator", {"external_id": "12345-0001"}, Conflict, "already case JD-"),
         ("operator_west", {}, RoleNotAllowed, "outside your scope"),
         ("handler_sz", {}, RoleNotAllowed, "cannot report"),

@@ -67,7 +67,8 @@ def test_creating_a_case_runs_at_most_five_statements(
 ) -> None:
     session.commit()
     _, first = create(session_factory, statements, rules, now, lng=120.005, lat=30.005)
-    assert len(first) == MOST + 1, first  # the grid index is built once per territory revision
+    # The territory index (grids, then regions) is built once per territory revision.
+    assert len(first) == MOST + 2, first
     for fields in (
         {"lng": 120.005, "lat": 30.005},
         {"lng": 120.005, "lat": 30.005, "external_id": "12345-0001"},

@@ -1,0 +1,121 @@
+"""Queries behind the map: the territory's revision mark, the grids' staff, and cases as
+points and counts. Case queries start from ``civicgrid.store.cases.filtered``, so they are
+scoped and filtered exactly like the case list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import Session
+
+from civicgrid.domain.vocabulary import GridDuty
+from civicgrid.schemas import CaseFilters
+from civicgrid.store.cases import filtered
+from civicgrid.store.models import (
+    Case,
+    Category,
+    Grid,
+    GridStaff,
+    TerritoryRevision,
+    User,
+    case_overlay_grids,
+)
+
+
+def territory_mark(session: Session) -> str:
+    """The territory's revision mark (changes with every write of a grid or region)."""
+    return session.scalar(select(TerritoryRevision.mark).where(TerritoryRevision.id == 1)) or ""
+
+
+def grid_staff(session: Session, grid_ids: Sequence[int]) -> dict[int, list[tuple[GridDuty, User]]]:
+    """The active inspectors and leaders of the grids, by grid id, in one statement, each
+    grid's people by duty then user id (the first inspector is the one new cases get)."""
+    rows = session.execute(
+        select(GridStaff.grid_id, GridStaff.duty, User)
+        .join(User, User.id == GridStaff.user_id)
+        .where(GridStaff.grid_id.in_(grid_ids), User.is_active)
+        .order_by(GridStaff.grid_id, GridStaff.duty, User.id)
+    )
+    staff: dict[int, list[tuple[GridDuty, User]]] = {}
+    for grid_id, duty, user in rows:
+        staff.setdefault(grid_id, []).append((duty, user))
+    return staff
+
+
+def grids(session: Session, grid_ids: Sequence[int]) -> list[Grid]:
+    """The grids with ``grid_ids``."""
+    return list(session.scalars(select(Grid).where(Grid.id.in_(grid_ids))))
+
+
+def case_points(
+    session: Session,
+    actor: User,
+    filters: CaseFilters,
+    now: datetime,
+    bbox: tuple[float, float, float, float],
+    limit: int,
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The newest ``limit`` cases the actor's case list shows with ``filters`` whose point
+    lies in ``bbox`` (WGS-84: west, south, east, north), as rows of number, state, point,
+    clock and category; and whether more were left out."""
+    west, south, east, north = bbox
+    query = (
+        filtered(session, actor, filters, now)
+        .join(Category, Category.id == Case.category_id)
+        .where(Case.lng.between(west, east), Case.lat.between(south, north))
+        .with_only_columns(
+            Case.number,
+            Case.state,
+            Case.lng,
+            Case.lat,
+            Case.warning_at,
+            Case.deadline_at,
+            Category.code,
+            Category.name,
+        )
+        .limit(limit + 1)
+    )
+    rows = [tuple(row) for row in session.execute(query)]
+    return rows[:limit], len(rows) > limit
+
+
+def counts_per_grid(
+    session: Session, actor: User, filters: CaseFilters, now: datetime
+) -> list[tuple[Any, ...]]:
+    """How many of the cases the actor's list shows with ``filters`` lie in each grid (a
+    case counts in its own grid and in each overlay grid it lies in), as rows of grid code,
+    name, kind and count, most first; counted by the database in one statement."""
+    cases = filtered(session, actor, filters, now).order_by(None).with_only_columns(Case.id, Case.grid_id)
+    chosen = cases.subquery()
+    own = select(chosen.c.grid_id.label("grid_id")).where(chosen.c.grid_id.is_not(None))
+    overlay = select(case_overlay_grids.c.grid_id.label("grid_id")).join(
+        chosen, chosen.c.id == case_overlay_grids.c.case_id
+    )
+    placed = union_all(own, overlay).subquery()
+    count = func.count().label("count")
+    query = (
+        select(Grid.code, Grid.name, Grid.kind, count)
+        .join(placed, placed.c.grid_id == Grid.id)
+        .group_by(Grid.id, Grid.code, Grid.name, Grid.kind)
+        .order_by(count.desc(), Grid.code)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def counts_per_point(
+    session: Session, actor: User, filters: CaseFilters, now: datetime
+) -> list[tuple[float, float, int]]:
+    """The distinct points (lng, lat) of the cases the actor's list shows with ``filters``,
+    each with how many cases lie there, grouped by the database."""
+    chosen = (
+        filtered(session, actor, filters, now)
+        .order_by(None)
+        .where(Case.lng.is_not(None), Case.lat.is_not(None))
+        .with_only_columns(Case.lng, Case.lat)
+        .subquery()
+    )
+    query = select(chosen.c.lng, chosen.c.lat, func.count()).group_by(chosen.c.lng, chosen.c.lat)
+    return [(lng, lat, count) for lng, lat, count in session.execute(query)]

@@ -282,4 +282,4 @@ def test_cases_land_in_the_grids_of_a_new_import(client: TestClient, login: Logi
     assert reply.status_code == 201, reply.text
     assert reply.json()["grid_code"] == "990201001001-D01"
     old_place = client.post("/api/v1/cases", json=case, headers=login("citizen"))
-    assert "lies outside every grid" in assert_error(old_place, 422, "invalid")["detail"]
+    assert "lies outside the territory" in assert_error(old_place, 422, "invalid")["detail"]

@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
+from civicgrid.api import auth, calendar, cases, directory, docs, errors, health, statistics
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(directory.router)
     app.include_router(calendar.router)
+    app.include_router(statistics.router)
     app.include_router(health.router)
     docs.install(app)
     return app

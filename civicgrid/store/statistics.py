@@ -205,16 +205,22 @@ _between = aliased(CaseEvent)
 
 def _rejected() -> ColumnElement[bool]:
     """The dispatch event was refused by the department (退单) before any later dispatch."""
-    return exists().where(
-        _later.case_id == CaseEvent.case_id,
-        _later.seq > CaseEvent.seq,
-        _later.action == Action.REJECT,
-        ~exists().where(
-            _between.case_id == CaseEvent.case_id,
-            _between.seq > CaseEvent.seq,
-            _between.seq < _later.seq,
-            _between.action.in_(DISPATCHES),
-        ),
+    return (
+        exists()
+        .where(
+            _later.case_id == CaseEvent.case_id,
+            _later.seq > CaseEvent.seq,
+            _later.action == Action.REJECT,
+            ~exists()
+            .where(
+                _between.case_id == CaseEvent.case_id,
+                _between.seq > CaseEvent.seq,
+                _between.seq < _later.seq,
+                _between.action.in_(DISPATCHES),
+            )
+            .correlate_except(_between),
+        )
+        .correlate_except(_later)
     )
 
 

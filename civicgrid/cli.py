@@ -147,6 +147,28 @@ def import_calendar_command(
         typer.echo(f"warning: {result.status.warning}", err=True)
 
 
+@app.command("stats-rebuild")
+def stats_rebuild_command(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="write the recomputed facts (default: a dry run)")
+    ] = False,
+) -> None:
+    """Recompute the statistics facts cached on every case (deadlines in force, completion
+    times) from its events: after an upgrade, after loading cases by bulk, or to check that
+    the cache agrees with the history. A dry run unless --apply is given."""
+    from civicgrid.services.calendar import centre_rules
+    from civicgrid.services.cases import refresh_facts
+    from civicgrid.store.facts import rebuild_facts
+
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        rules = centre_rules(session, settings)
+        read, changed = rebuild_facts(session, lambda case: refresh_facts(case, rules), apply=apply)
+    outcome = "rewritten" if apply else "would be rewritten (dry run: pass --apply)"
+    typer.echo(f"{read} cases read; {changed} with out-of-date statistics facts {outcome}")
+
+
 @app.command("export-calendar")
 def export_calendar_command(
     year: Annotated[int, typer.Argument(min=2000, max=2099, help="the year, e.g. 2026")],

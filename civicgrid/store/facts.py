@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from civicgrid.domain.facts import CaseFacts
@@ -48,33 +48,30 @@ def write_facts(case: Case, facts: CaseFacts) -> None:
 
 
 def rebuild_facts(
-    session: Session, refresh: Callable[[Case], None], *, batch: int = 2000, dry_run: bool = True
+    session: Session, refresh: Callable[[Case], None], *, batch: int = 2000, apply: bool = False
 ) -> tuple[int, int]:
     """Recompute every case's facts from its events with ``refresh`` (the case service's),
-    ``batch`` cases at a time; return (cases read, cases whose facts changed). A dry run
-    changes nothing."""
+    ``batch`` cases at a time, in a session of its own; return (cases read, cases whose
+    facts were out of date). Without ``apply`` nothing is written (a dry run)."""
     read = changed = 0
     last_id = 0
-    total = session.scalar(select(func.count()).select_from(Case)) or 0
-    while read < total:
-        cases = session.scalars(
-            select(Case)
-            .where(Case.id > last_id)
-            .order_by(Case.id)
-            .limit(batch)
-            .options(joinedload(Case.category), selectinload(Case.events))
-        ).all()
-        if not cases:
-            break
-        for case in cases:
-            refresh(case)
-            if session.is_modified(case, include_collections=False):
-                changed += 1
+    while True:
+        with session.no_autoflush:
+            cases = session.scalars(
+                select(Case)
+                .where(Case.id > last_id)
+                .order_by(Case.id)
+                .limit(batch)
+                .options(joinedload(Case.category), selectinload(Case.events))
+            ).all()
+            if not cases:
+                return read, changed
+            for case in cases:
+                refresh(case)
+                changed += session.is_modified(case, include_collections=False)
         read += len(cases)
         last_id = cases[-1].id
-        if dry_run:
-            session.rollback()
-        else:
+        if apply:
             session.flush()
+        # Forget the batch (and, in a dry run, what refresh set on it) before the next.
         session.expunge_all()
-    return read, changed

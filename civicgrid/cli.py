@@ -157,14 +157,13 @@ def stats_rebuild_command(
     times) from its events: after an upgrade, after loading cases by bulk, or to check that
     the cache agrees with the history. A dry run unless --apply is given."""
     from civicgrid.services.calendar import centre_rules
-    from civicgrid.services.cases import refresh_facts
-    from civicgrid.store.facts import rebuild_facts
+    from civicgrid.services.statistics import rebuild_facts
 
     settings = _settings()
     engine = _migrated_engine(settings)
     with session_scope(make_session_factory(engine)) as session:
         rules = centre_rules(session, settings)
-        read, changed = rebuild_facts(session, lambda case: refresh_facts(case, rules), apply=apply)
+        read, changed = rebuild_facts(session, rules, apply=apply)
     outcome = "rewritten" if apply else "would be rewritten (dry run: pass --apply)"
     typer.echo(f"{read} cases read; {changed} with out-of-date statistics facts {outcome}")
 

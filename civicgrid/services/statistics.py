@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
+from civicgrid.domain.facts import case_facts
 from civicgrid.domain.indicators import COUNTS, RATES, Period, Rate, counts_needed, require_indicators
+from civicgrid.domain.limits import TimeLimit
 from civicgrid.domain.vocabulary import (
     CHANNEL_LABELS,
     REQUEST_TYPE_LABELS,
@@ -26,8 +28,12 @@ from civicgrid.domain.vocabulary import (
     RegionLevel,
     RequestType,
     Role,
+    Stage,
+    Urgency,
 )
 from civicgrid.schemas_statistics import Cell, Group, StatisticsRow, StatisticsTable
+from civicgrid.services.cases import CentreRules, stage_limits
+from civicgrid.store import facts as stored_facts
 from civicgrid.store import statistics as queries
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import Case, Category, Department, Grid, Region, User
@@ -331,3 +337,30 @@ def _enum(kind: type[E], value: str) -> E:
         return kind(value)
     except ValueError:
         raise InvalidInput(f"unknown {kind.__name__} '{value}'") from None
+
+
+def rebuild_facts(
+    session: Session, rules: CentreRules, *, apply: bool = False, batch: int = 5000
+) -> tuple[int, int]:
+    """Recompute every case's statistics facts from its events, ``batch`` cases at a time;
+    return (cases read, cases whose facts were out of date). Without ``apply`` nothing is
+    written (a dry run). Run it after an upgrade or a bulk load: the case service keeps the
+    facts of every case it writes."""
+    categories = {category.id: category for category in session.scalars(select(Category))}
+    limits: dict[tuple[int, Urgency], dict[Stage, TimeLimit]] = {}
+    read = changed = 0
+    last_id = 0
+    while rows := stored_facts.case_batch(session, last_id, batch):
+        events = stored_facts.events_between(session, rows[0].id, rows[-1].id)
+        changes = []
+        for row in rows:
+            key = (row.category_id, row.urgency)
+            if key not in limits:
+                limits[key] = stage_limits(categories[row.category_id], row.urgency)
+            values = stored_facts.fact_values(case_facts(events.get(row.id, []), limits[key], rules.calendar))
+            if any(getattr(row, name) != value for name, value in values.items()):
+                changes.append({"case_id": row.id, **values})
+        read, changed, last_id = read + len(rows), changed + len(changes), rows[-1].id
+        if apply:
+            stored_facts.update_facts(session, changes)
+    return read, changed

@@ -147,6 +147,23 @@ def import_calendar_command(
         typer.echo(f"warning: {result.status.warning}", err=True)
 
 
+@app.command("check-scheme")
+def check_scheme_command(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="an evaluation scheme (TOML)")],
+) -> None:
+    """Check an evaluation scheme (考核方案) before the server uses it: known indicators,
+    weights adding up to 100 %, step tables without overlaps or gaps, grade bands."""
+    from civicgrid.domain.evaluation import SchemeError
+    from civicgrid.evaluation_file import load_scheme
+
+    try:
+        scheme = load_scheme(file)
+    except SchemeError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{file}: {scheme.name} (version {scheme.version}) evaluates {', '.join(scheme.targets)}")
+
+
 @app.command("stats-rebuild")
 def stats_rebuild_command(
     apply: Annotated[

@@ -55,3 +55,45 @@ class IndicatorInfo(BaseModel):
     numerator: str | None = None
     denominator: str | None = None
     higher_is_better: bool | None = None
+
+
+class ItemScoreOut(BaseModel):
+    """One scored indicator of an evaluation: its figure, score 0–100, weight (%) and the
+    points it adds to the composite value (weight reapplied when an item has no figure)."""
+
+    indicator: str
+    label: str
+    figure: str
+    score: float | None
+    weight: float
+    points: float
+
+
+class AdjustmentOut(BaseModel):
+    indicator: str
+    label: str
+    points: float
+
+
+class EvaluationRow(BaseModel):
+    """One evaluated object: its rank, composite value (综合指标值), grade and breakdown."""
+
+    rank: int
+    group: Group
+    value: float
+    grade: str
+    items: list[ItemScoreOut]
+    adjustments: list[AdjustmentOut]
+
+
+class EvaluationTable(BaseModel):
+    """The ranked evaluation of one kind of object for a period, under a named scheme version."""
+
+    scheme_name: str
+    scheme_version: str
+    target: str
+    period_start: datetime
+    period_end: datetime
+    period_label: str
+    region_code: str | None
+    rows: list[EvaluationRow]

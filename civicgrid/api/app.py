@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
@@ -10,6 +12,7 @@ from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
+from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.replicas import ReplicaRouter
@@ -38,6 +41,10 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
+    # A scheme with a mistake stops the server here, with the reason (see check-scheme).
+    app.state.scheme = load_scheme(
+        Path(settings.evaluation_scheme) if settings.evaluation_scheme else default_scheme_path()
+    )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     # Reads that must see the primary (sign-in's throttle, the admin check before a write).

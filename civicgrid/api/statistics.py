@@ -1,20 +1,24 @@
 """Statistics routes: the indicator catalogue, a table of figures for a period grouped by
-one dimension, and the cases behind any figure of it (cursor-paged like the case list)."""
+one dimension, the cases behind any figure of it (cursor-paged like the case list), and
+the evaluation (考核) ranking under the centre's scheme."""
 
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from civicgrid.api.deps import Actor, DbSession, Now, Rules
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import case_summary
 from civicgrid.domain.errors import InvalidInput
+from civicgrid.domain.evaluation import Scheme
 from civicgrid.domain.indicators import COUNTS, RATES, Period, PeriodKind
 from civicgrid.schemas import COUNT_LIMIT, CasePage, CodeRef, Cursor, decode_cursor, encode_cursor
-from civicgrid.schemas_statistics import IndicatorInfo, StatisticsTable
+from civicgrid.schemas_statistics import EvaluationTable, IndicatorInfo, StatisticsTable
+from civicgrid.services import evaluation as evaluation_service
 from civicgrid.services import statistics as statistics_service
 from civicgrid.services.statistics import GroupBy
 from civicgrid.store import cases as case_queries
@@ -28,7 +32,7 @@ DEFAULT_INDICATORS = (
 )
 
 
-def statistics_query(
+def requested_period(
     rules: Rules,
     now: Now,
     period: Annotated[
@@ -39,28 +43,37 @@ def statistics_query(
     last: Annotated[
         date | None, Query(alias="to", description="last day of a from–to period (included)")
     ] = None,
-    group_by: Annotated[GroupBy, Query(description="what the rows are")] = GroupBy.NONE,
-    indicators: Annotated[
-        str, Query(max_length=2000, description="comma-separated keys of counts and rates (see /indicators)")
-    ] = DEFAULT_INDICATORS,
-    region: Annotated[CodeRef | None, Query(description="narrow to this region (within your scope)")] = None,
-) -> statistics_service.Query:
-    """The period (in the centre's timezone), grouping, indicators and region of a request."""
+) -> Period:
+    """The period a request asks for, in the centre's timezone."""
     zone = rules.calendar.timezone
     if period is not None:
         if first is not None or last is not None:
             raise InvalidInput("give either period (with date) or from and to, not both")
-        chosen = Period.containing(period, day or now.astimezone(zone).date(), zone)
-    elif first is not None and last is not None:
+        return Period.containing(period, day or now.astimezone(zone).date(), zone)
+    if first is not None and last is not None:
         if day is not None:
             raise InvalidInput("date goes with period; a from–to period takes from and to only")
-        chosen = Period.between(first, last, zone)
-    else:
-        raise InvalidInput("say which period: period=day|week|month|quarter|year (with date), or from and to")
+        return Period.between(first, last, zone)
+    raise InvalidInput("say which period: period=day|week|month|quarter|year (with date), or from and to")
+
+
+RequestedPeriod = Annotated[Period, Depends(requested_period)]
+RegionParam = Annotated[CodeRef | None, Query(description="narrow to this region (within your scope)")]
+
+
+def statistics_query(
+    period: RequestedPeriod,
+    group_by: Annotated[GroupBy, Query(description="what the rows are")] = GroupBy.NONE,
+    indicators: Annotated[
+        str, Query(max_length=2000, description="comma-separated keys of counts and rates (see /indicators)")
+    ] = DEFAULT_INDICATORS,
+    region: RegionParam = None,
+) -> statistics_service.Query:
+    """The period, grouping, indicators and region of a statistics request."""
     keys = [key.strip() for key in indicators.split(",") if key.strip()]
     if not keys:
         raise InvalidInput("name at least one indicator")
-    return statistics_service.Query(chosen, group_by, keys, region)
+    return statistics_service.Query(period, group_by, keys, region)
 
 
 StatisticsQuery = Annotated[statistics_service.Query, Depends(statistics_query)]
@@ -128,3 +141,31 @@ def statistics_cases(
         total_is_estimate=more,
         total_display=f"{total:,}+" if more else f"{total:,}",
     )
+
+
+class EvaluationTarget(StrEnum):
+    """What an evaluation ranks."""
+
+    DEPARTMENT = "department"
+    STREET = "street"
+    COMMUNITY = "community"
+    DISPATCHER = "dispatcher"
+
+
+@router.get(
+    "/evaluation/{target}",
+    response_model=EvaluationTable,
+    summary="The evaluation (考核) of departments, streets, communities or dispatchers for a period: "
+    "each one's composite value, grade and score breakdown under the centre's scheme, ranked",
+)
+def evaluation(
+    target: EvaluationTarget,
+    request: Request,
+    session: DbSession,
+    actor: Actor,
+    now: Now,
+    period: RequestedPeriod,
+    region: RegionParam = None,
+) -> EvaluationTable:
+    scheme: Scheme = request.app.state.scheme
+    return evaluation_service.ranking(session, actor, scheme, target.value, period, now, region)

@@ -336,3 +336,16 @@ def test_stats_rebuild_is_a_dry_run_until_applied(database: str) -> None:
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).where(Case.registered_at.is_not(None))) == stale
     engine.dispose()
+
+
+def test_check_scheme_names_the_mistake(tmp_path: Path) -> None:
+    from civicgrid.evaluation_file import default_scheme_path
+
+    good = runner.invoke(app, ["check-scheme", str(default_scheme_path())])
+    assert good.exit_code == 0 and "evaluates department, street, dispatcher" in good.output
+    bad = tmp_path / "scheme.toml"
+    bad.write_text(
+        default_scheme_path().read_text(encoding="utf-8").replace("weight = 10", "weight = 15"), "utf-8"
+    )
+    refused = runner.invoke(app, ["check-scheme", str(bad)])
+    assert refused.exit_code == 1 and "weights add up to 105 %, not 100 %" in refused.output

@@ -338,6 +338,9 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/statistics/indicators"): Probe(fixed("/api/v1/statistics/indicators"), everyone(200)),
     ("GET", "/api/v1/statistics/table"): Probe(statistics("table?group_by=department&"), STATISTICS_READERS),
     ("GET", "/api/v1/statistics/cases"): Probe(statistics("cases?indicator=reported&"), STATISTICS_READERS),
+    ("GET", "/api/v1/statistics/evaluation/{target}"): Probe(
+        statistics("evaluation/department?"), STATISTICS_READERS
+    ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),

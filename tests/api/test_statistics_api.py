@@ -138,3 +138,40 @@ def test_the_catalogue_and_the_openapi_document(client: TestClient, leader: Head
     assert {"/api/v1/statistics/table", "/api/v1/statistics/cases", "/api/v1/statistics/indicators"} <= set(
         paths
     )
+
+
+def test_the_department_evaluation_ranks_with_each_score_explained(
+    client: TestClient, leader: Headers
+) -> None:
+    reply = client.get("/api/v1/statistics/evaluation/department", params=OCTOBER, headers=leader)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["scheme_name"].startswith("默认考核方案") and body["period_label"] == "2026年10月"
+    first, second = body["rows"]
+    # 东湖市政所: 7 registered (the parked case left out) → 100; 6/7, 5/7 on time, 1/6 reworked.
+    assert (first["rank"], first["group"]["key"], first["value"], first["grade"]) == (1, "D-SZ-E", 82.14, "B")
+    assert [item["figure"] for item in first["items"]] == ["7", "85.71%", "71.43%", "16.67%"]
+    # 西山城管中队: one open case overdue, nothing handled: 返工率 "—" is left out, 100 × 10 / 70.
+    assert (second["rank"], second["group"]["key"], second["value"], second["grade"]) == (
+        2,
+        "D-CG-W",
+        14.29,
+        "E",
+    )
+    assert second["items"][3] == {
+        "indicator": "rework_rate", "label": "返工率", "figure": "—", "score": None, "weight": 30.0, "points": 0.0
+    }  # fmt: skip
+
+
+def test_streets_are_scored_per_grid_and_unknown_targets_refused(client: TestClient, leader: Headers) -> None:
+    body = client.get("/api/v1/statistics/evaluation/street", params=OCTOBER, headers=leader).json()
+    east = next(row for row in body["rows"] if row["group"]["key"] == "T0101")
+    assert east["items"][1]["figure"] == "8/2网格"
+    reply = client.get("/api/v1/statistics/evaluation/community", params=OCTOBER, headers=leader)
+    assert_error(reply, 422, "invalid")
+    assert "does not evaluate community" in reply.text
+    assert_error(
+        client.get("/api/v1/statistics/evaluation/parks", params=OCTOBER, headers=leader),
+        422,
+        "invalid_request",
+    )

@@ -3,7 +3,7 @@ worked out by hand below, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy.orm import Session
@@ -191,3 +191,86 @@ def test_a_monthly_trend(session: Session, world: World, history: dict[str, Case
     assert len(session.scalars(cases).all()) == 6
     with pytest.raises(InvalidInput, match="not in the period"):
         statistics.trace(session, world.users["leader"], september, "closed", None, "2026-09", LATER)
+
+
+@pytest.mark.parametrize(
+    ("group_by", "group", "expected"),
+    [
+        (GroupBy.GRID, "T010201-01", 1),
+        (GroupBy.GRID, "none", 0),
+        (GroupBy.DEPARTMENT, "D-SZ-E", 8),
+        (GroupBy.DEPARTMENT, "none", 2),
+        (GroupBy.CATEGORY, "C0101", 11),
+        (GroupBy.BIG_CATEGORY, "C01", 11),
+        (GroupBy.CHANNEL, "hotline_12345", 11),
+        (GroupBy.REQUEST_TYPE, "none", 11),
+        (GroupBy.REQUEST_TYPE, "complaint", 0),
+        (GroupBy.OPERATOR, "operator_west", 1),
+        (GroupBy.OPERATOR, "none", 0),
+        (GroupBy.COMMUNITY, "T010101", 10),
+        (GroupBy.NONE, None, 11),
+    ],
+)
+def test_each_row_of_each_grouping_opens(
+    session: Session,
+    world: World,
+    history: dict[str, Case],
+    group_by: GroupBy,
+    group: str | None,
+    expected: int,
+) -> None:
+    leader = world.users["leader"]
+    table = statistics.table(session, leader, Query(OCTOBER, group_by, ["reported"]), LATER)
+    row = table.total if group is None else next((r for r in table.rows if r.group.key == group), None)
+    assert (row.values["reported"].value if row else 0) == expected
+    cases = statistics.trace(
+        session, leader, Query(OCTOBER, group_by, ["reported"]), "reported", None, group, LATER
+    )
+    assert len(session.scalars(cases).all()) == expected
+
+
+@pytest.mark.parametrize(
+    ("group_by", "group", "message"),
+    [
+        (GroupBy.STREET, "none", "cannot be opened"),
+        (GroupBy.STREET, "T010101", "is not a street"),
+        (GroupBy.CHANNEL, "pigeon", "unknown Channel 'pigeon'"),
+        (GroupBy.OPERATOR, "nobody", "unknown user 'nobody'"),
+        (GroupBy.GRID, "G-404", "unknown grid code 'G-404'"),
+    ],
+)
+def test_a_row_that_does_not_exist_is_refused(
+    session: Session, world: World, group_by: GroupBy, group: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        statistics.trace(
+            session,
+            world.users["leader"],
+            Query(OCTOBER, group_by, ["reported"]),
+            "reported",
+            None,
+            group,
+            LATER,
+        )
+
+
+def test_periods() -> None:
+    day = date(2026, 10, 14)
+    assert Period.containing(PeriodKind.DAY, day, SH).label == "2026-10-14"
+    week = Period.containing(PeriodKind.WEEK, day, SH)
+    assert (week.start, week.end, week.label) == (at(10, 12, 0), at(10, 19, 0), "2026年第42周")
+    quarter = Period.containing(PeriodKind.QUARTER, day, SH)
+    assert (quarter.start, quarter.end, quarter.label) == (
+        at(10, 1, 0),
+        datetime(2027, 1, 1, tzinfo=SH),
+        "2026年第4季度",
+    )
+    year = Period.containing(PeriodKind.YEAR, day, SH)
+    assert [month.label for month in year.months()][::11] == ["2026年1月", "2026年12月"]
+    span = Period.between(date(2026, 10, 20), date(2026, 11, 3), SH)
+    assert [(m.start, m.end) for m in span.months()] == [
+        (at(10, 20, 0), at(11, 1, 0)),
+        (at(11, 1, 0), at(11, 4, 0)),
+    ]
+    with pytest.raises(InvalidInput, match="ends"):
+        Period.between(date(2026, 10, 20), date(2026, 10, 19), SH)

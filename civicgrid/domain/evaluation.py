@@ -12,7 +12,7 @@ GB/T 30428.4 (never the standard itself).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
@@ -61,18 +61,23 @@ class Item:
     steps: tuple[Step, ...] = ()
     #: Score the count per grid of the object (rounded half up), as region evaluation does.
     per_grid: bool = False
+    #: Step tables of classes of objects (a department group, an area class 二类区域 …).
+    class_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
 
-    def score(self, values: Mapping[str, int], grids: int = 1) -> tuple[Decimal | None, str]:
+    def score(
+        self, values: Mapping[str, int], grids: int = 1, of_class: str | None = None
+    ) -> tuple[Decimal | None, str]:
         """The item's score 0–100 for the counts ``values`` of an object with ``grids``
-        grids, and the figure it came from (None when a rate's denominator is 0: the item
-        is then left out and the others reweighted)."""
+        grids in class ``of_class``, and the figure it came from (None when a rate's
+        denominator is 0: the item is then left out and the others reweighted)."""
         if self.method is Method.STEPS:
+            steps = self.class_steps.get(of_class or "", self.steps)
             count = values.get(self.indicator, 0)
             figure = str(count)
             if self.per_grid:
                 average = (Decimal(count) / max(grids, 1)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
                 figure, count = f"{count}/{grids}网格", int(average)
-            step = next(s for s in self.steps if s.low <= count and (s.high is None or count <= s.high))
+            step = next(s for s in steps if s.low <= count and (s.high is None or count <= s.high))
             return step.score, figure
         rate = RATES[self.indicator]
         parts = Rate(values.get(rate.numerator, 0), values.get(rate.denominator, 0))
@@ -107,6 +112,8 @@ class Target:
     kind: str
     items: tuple[Item, ...]
     adjustments: tuple[Adjustment, ...]
+    #: The class of each object that has one (department code or region code → class).
+    classes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> list[str]:
@@ -149,11 +156,14 @@ class Score:
     adjustments: tuple[tuple[str, Decimal], ...]
 
 
-def evaluate(scheme: Scheme, target: Target, values: Mapping[str, int], grids: int = 1) -> Score:
-    """The score of an object with the counts ``values`` (and ``grids`` grids) under
-    ``target`` of ``scheme``. Items whose rate has a zero denominator are left out and the
-    rest reweighted to 100 %."""
-    scored = [(item, *item.score(values, grids)) for item in target.items]
+def evaluate(
+    scheme: Scheme, target: Target, values: Mapping[str, int], grids: int = 1, key: str | None = None
+) -> Score:
+    """The score of the object ``key`` with the counts ``values`` (and ``grids`` grids)
+    under ``target`` of ``scheme``. Items whose rate has a zero denominator are left out and
+    the rest reweighted to 100 %."""
+    of_class = target.classes.get(key or "")
+    scored = [(item, *item.score(values, grids, of_class)) for item in target.items]
     weight = sum((item.weight for item, score, _ in scored if score is not None), Decimal(0))
     lines, total = [], Decimal(0)
     for item, score, figure in scored:
@@ -210,10 +220,20 @@ def _target(kind: str, data: object) -> Target:
     adjustments = data.get("adjustments", [])
     if not isinstance(adjustments, list):
         raise SchemeError(f"{kind}.adjustments must be a list of tables")
+    classes = data.get("classes", {})
+    if not isinstance(classes, dict) or not all(isinstance(v, str) and v for v in classes.values()):
+        raise SchemeError(f'[{kind}.classes] must map codes to class names, e.g. "D-HW-E" = "环卫"')
+    tabled = {name for item in parsed for name in item.class_steps}
+    untabled = set(classes.values()) - tabled
+    if untabled:
+        raise SchemeError(
+            f"[{kind}.classes] names class(es) {', '.join(sorted(untabled))} with no class_steps table"
+        )
     return Target(
         kind,
         parsed,
         tuple(_adjustment(f"{kind}.adjustments[{n}]", a) for n, a in enumerate(adjustments, start=1)),
+        classes,
     )
 
 
@@ -241,7 +261,11 @@ def _item(where: str, data: object) -> Item:
         per_grid = data.get("per_grid", False)
         if not isinstance(per_grid, bool):
             raise SchemeError(f"{where}.per_grid must be true or false")
-        return Item(indicator, weight, method, _steps(where, data.get("steps")), per_grid)
+        class_steps = data.get("class_steps", {})
+        if not isinstance(class_steps, dict):
+            raise SchemeError(f"{where}.class_steps must map class names to step tables")
+        tables = {name: _steps(f"{where}.class_steps.{name}", rows) for name, rows in class_steps.items()}
+        return Item(indicator, weight, method, _steps(where, data.get("steps")), per_grid, tables)
     if indicator not in RATES:
         raise SchemeError(f"{where}: method {method.value} scores a rate, and '{indicator}' is a count")
     return Item(indicator, weight, method)

@@ -46,7 +46,9 @@ def ranking(
         if row.group.key == NONE_KEY or row.group.key is None:
             continue
         values = {key: int(cell.value or 0) for key, cell in row.values.items()}
-        scored.append((row.group, evaluate(scheme, target, values, grids.get(row.group.key, 1))))
+        scored.append(
+            (row.group, evaluate(scheme, target, values, grids.get(row.group.key, 1), row.group.key))
+        )
     scored.sort(key=lambda pair: (-pair[1].value, pair[0].key or ""))
     rows = []
     for position, (group, score) in enumerate(scored, start=1):

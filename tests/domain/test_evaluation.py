@@ -64,6 +64,17 @@ def test_per_grid_steps_and_capped_adjustments() -> None:
     )
 
 
+def test_a_class_of_objects_has_its_own_step_table() -> None:
+    data = copy.deepcopy(DEFAULT)
+    data["street"]["classes"] = {"T0102": "二类"}
+    scheme = parse_scheme(data)
+    street = scheme.targets["street"]
+    values = {"registered": 3, "closed": 1, "due_closure": 1, "closed_on_time": 1}
+    # 3 per grid: 一类 → 75, 二类 (1–3) → 90.
+    assert evaluate(scheme, street, values, 1, "T0101").items[1].score == 75
+    assert evaluate(scheme, street, values, 1, "T0102").items[1].score == 90
+
+
 def _broken(change: Any) -> dict[str, Any]:
     data = copy.deepcopy(DEFAULT)
     change(data)
@@ -118,6 +129,19 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d["grades"].update(B=90), "two grades start at the same value"),
         (lambda d: d.update(grades=[]), "[grades] must map each grade"),
         (lambda d: d["department"].update(adjustments={}), "adjustments must be a list"),
+        (
+            lambda d: d["street"].update(classes={"T0102": "三类"}),
+            "names class(es) 三类 with no class_steps table",
+        ),
+        (
+            lambda d: d["street"].update(classes={"T0102": 2}),
+            "[street.classes] must map codes to class names",
+        ),
+        (lambda d: d["street"]["items"][1].update(class_steps=[]), "class_steps must map class names"),
+        (
+            lambda d: d["street"]["items"][1]["class_steps"]["二类"].pop(),
+            "street.items[2].class_steps.二类.steps must end open",
+        ),
         (lambda d: d["department"].update(adjustments=[3]), "adjustments[1] must be a table"),
         (
             lambda d: d["department"].update(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
@@ -274,3 +275,27 @@ def test_periods() -> None:
     ]
     with pytest.raises(InvalidInput, match="ends"):
         Period.between(date(2026, 10, 20), date(2026, 10, 19), SH)
+
+
+def test_a_table_costs_the_same_few_statements_however_many_cases(
+    session: Session, world: World, history: dict[str, Case]
+) -> None:
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        query = Query(
+            OCTOBER,
+            GroupBy.DEPARTMENT,
+            ["registered", "closure_rate", "rework_rate", "accurate_dispatch_rate"],
+        )
+        statistics.table(session, world.users["leader"], query, LATER)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # One GROUP BY over the cases, one over the dispatch events, one for the departments' names.
+    assert len(sent) == 3, sent
+    assert all("GROUP BY" in statement for statement in sent[:2])

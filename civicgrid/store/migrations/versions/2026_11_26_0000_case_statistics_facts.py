@@ -45,7 +45,15 @@ MOMENTS = (
     "checked_at",
 )
 PEOPLE = ("reported_by_id", "registered_by_id", "verified_by_id", "dispatched_by_id", "checked_by_id")
-INDEXED = ("closed_at", "registered_at", "handle_deadline_at", "handled_at")
+#: The moments the common tables (departments, regions, dispatchers, trends) select by.
+INDEXED = (
+    "closed_at",
+    "registered_at",
+    "handle_deadline_at",
+    "handled_at",
+    "dispatch_deadline_at",
+    "dispatched_at",
+)
 
 
 def upgrade() -> None:

@@ -150,12 +150,15 @@ class EvaluationTarget(StrEnum):
     STREET = "street"
     COMMUNITY = "community"
     DISPATCHER = "dispatcher"
+    INSPECTOR = "inspector"
+    OPERATOR = "operator"
 
 
 @router.get(
     "/evaluation/{target}",
     response_model=EvaluationTable,
-    summary="The evaluation (考核) of departments, streets, communities or dispatchers for a period: "
+    summary="The evaluation (考核) of departments, streets, communities, dispatchers, inspectors or operators "
+    "for a period: "
     "each one's composite value, grade and score breakdown under the centre's scheme, ranked",
 )
 def evaluation(

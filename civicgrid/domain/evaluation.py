@@ -33,13 +33,8 @@ class Method(StrEnum):
     STEPS = "steps"
 
 
-#: What each kind of evaluated object is grouped by in the statistics.
-TARGETS = {
-    "department": "department",
-    "street": "street",
-    "community": "community",
-    "dispatcher": "dispatcher",
-}
+#: The kinds of evaluated object (each the statistics grouping of the same name).
+TARGETS = ("department", "street", "community", "dispatcher", "inspector", "operator")
 
 
 @dataclass(frozen=True)

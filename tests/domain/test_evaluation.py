@@ -169,3 +169,16 @@ def test_a_file_that_is_not_toml_is_refused_with_its_name(tmp_path: Any) -> None
     path.write_text('name = "x"\nversion = "1"\n[grades]\nA = 0\n', encoding="utf-8")
     with pytest.raises(SchemeError, match=r"kaohe\.toml: the scheme evaluates nothing"):
         load_scheme(path)
+
+
+def test_an_inspector_section_with_the_indicators_civicgrid_records() -> None:
+    data = copy.deepcopy(DEFAULT)
+    data["inspector"] = {
+        "items": [
+            {"indicator": "valid_report_rate", "method": "rate", "weight": 50},
+            {"indicator": "on_time_check_rate", "method": "rate", "weight": 50},
+        ]
+    }
+    scheme = parse_scheme(data)
+    values = {"valid_inspector_reports": 9, "inspector_reported": 10, "checked_on_time": 4, "due_check": 5}
+    assert evaluate(scheme, scheme.targets["inspector"], values).value == Decimal(85)

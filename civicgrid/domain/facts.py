@@ -23,7 +23,8 @@ from civicgrid.domain.vocabulary import Action, CaseState, Stage
 #: The actions that complete a run of each stage; any other way out of a stage (退单,
 #: escalation, registration without verification, voiding) withdraws the run instead.
 COMPLETES: dict[Stage, frozenset[Action]] = {
-    Stage.VERIFY: frozenset({Action.VERIFY}),
+    # Verification completes inside its stage (see case_facts); leaving it unverified withdraws it.
+    Stage.VERIFY: frozenset(),
     Stage.DISPATCH: frozenset({Action.DISPATCH, Action.DISPATCH_JOINT}),
     Stage.HANDLE: frozenset({Action.HANDLE}),
     Stage.CHECK: frozenset({Action.CHECK, Action.FAIL_CHECK}),
@@ -92,9 +93,14 @@ def case_facts(
         elif action is Action.RESUME:
             suspended_at = None
         elif opens_stage(action, event.to_state, running):
-            if running is not None:
+            if running is not None and not _verified(runs, running):
                 runs[running] = _ended_run(events[:index], running, event, limits, calendar)
             running = STAGE_OF_STATE.get(event.to_state)
+        elif action is Action.VERIFY:
+            # The verify stage's clock runs on until registration; the inspector's part ends here.
+            clock = stage_clock(events[:index], limits, calendar)
+            deadline = clock.deadline if clock is not None else None
+            runs[Stage.VERIFY] = StageRun(deadline=deadline, done_at=event.at, done_by=event.actor_id)
         if action is Action.REGISTER and registered_at is None:
             registered_at, registered_by = event.at, event.actor_id
         elif action is Action.VOID:
@@ -104,7 +110,7 @@ def case_facts(
         elif action is Action.REJECT:
             rejections += 1
     clock = stage_clock(events, limits, calendar)
-    if running is not None:
+    if running is not None and not _verified(runs, running):
         runs[running] = StageRun(deadline=clock.deadline if clock is not None else None)
     return CaseFacts(
         reported_by=reported_by,
@@ -116,6 +122,11 @@ def case_facts(
         rejections=rejections,
         runs=runs,
     )
+
+
+def _verified(runs: Mapping[Stage, StageRun], running: Stage) -> bool:
+    """Whether the running stage is the verify stage and its inspector has verified already."""
+    return running is Stage.VERIFY and runs.get(Stage.VERIFY, StageRun()).done_at is not None
 
 
 def _ended_run(

@@ -15,7 +15,7 @@ from civicgrid.services import statistics
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query
 from civicgrid.store.models import Case
-from tests.factories import World
+from tests.factories import World, act, new_case
 from tests.statistics_history import DEADLINES, SH, at, build_history
 
 OCTOBER = Period.containing(PeriodKind.MONTH, date(2026, 10, 15), SH)
@@ -299,3 +299,36 @@ def test_a_table_costs_the_same_few_statements_however_many_cases(
     # One GROUP BY over the cases, one over the dispatch events, one for the departments' names.
     assert len(sent) == 3, sent
     assert all("GROUP BY" in statement for statement in sent[:2])
+
+
+def test_verification_by_inspectors(session: Session, world: World, rules: CentreRules) -> None:
+    """Three patrol reports on Tue 1 Dec 09:00 (C0101: verify within 1 h): one verified at 09:30
+    and registered, one verified late at 11:00, one never verified (due at 10:00)."""
+    reported = at(12, 1, 9)
+    cases = [
+        new_case(session, world, rules, reported, actor="inspector", channel="inspector") for _ in range(3)
+    ]
+    act(session, world, rules, cases[0], "inspector", "verify", at(12, 1, 9, 30))
+    act(session, world, rules, cases[0], "operator", "register", at(12, 1, 9, 40))
+    act(session, world, rules, cases[1], "inspector", "verify", at(12, 1, 11))
+    assert (cases[0].verified_at, cases[0].verify_deadline_at) == (at(12, 1, 9, 30), at(12, 1, 10))
+    assert cases[0].verified_by_id == world.users["inspector"].id
+    assert (cases[1].verified_at, cases[1].verify_deadline_at) == (at(12, 1, 11), at(12, 1, 10))
+    assert (cases[2].verified_at, cases[2].verify_deadline_at) == (None, at(12, 1, 10))
+    december = Period.containing(PeriodKind.MONTH, date(2026, 12, 1), SH)
+    keys = [
+        "inspector_reported",
+        "valid_inspector_reports",
+        "verified",
+        "verified_on_time",
+        "due_verification",
+    ]
+    table = statistics.table(
+        session, world.users["leader"], Query(december, GroupBy.INSPECTOR, keys), at(12, 31, 12)
+    )
+    assert figures(table, "inspector") == {
+        "inspector_reported": 3, "valid_inspector_reports": 1, "verified": 2, "verified_on_time": 1,
+        "due_verification": 2,
+    }  # fmt: skip
+    # The unverified one is due but nobody's yet: the row of cases without an inspector.
+    assert figures(table, "none")["due_verification"] == 1

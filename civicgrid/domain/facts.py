@@ -63,6 +63,8 @@ class CaseFacts:
     reported_by: int | None = None
     registered_at: datetime | None = None
     registered_by: int | None = None
+    #: The deadline of the clock that ran from the report to the registration (立案时限).
+    register_deadline: datetime | None = None
     voided_at: datetime | None = None
     #: When the case was parked (挂账), while it still is.
     suspended_at: datetime | None = None
@@ -82,6 +84,7 @@ def case_facts(
     reported_by = events[0].actor_id if events else None
     registered_at: datetime | None = None
     registered_by: int | None = None
+    register_deadline: datetime | None = None
     voided_at = suspended_at = revisited_at = None
     rejections = 0
     runs: dict[Stage, StageRun] = {}
@@ -103,6 +106,8 @@ def case_facts(
             runs[Stage.VERIFY] = StageRun(deadline=deadline, done_at=event.at, done_by=event.actor_id)
         if action is Action.REGISTER and registered_at is None:
             registered_at, registered_by = event.at, event.actor_id
+            clock = stage_clock(events[:index], limits, calendar)
+            register_deadline = clock.deadline if clock is not None else None
         elif action is Action.VOID:
             voided_at = event.at
         elif action is Action.REVISIT:
@@ -116,6 +121,7 @@ def case_facts(
         reported_by=reported_by,
         registered_at=registered_at,
         registered_by=registered_by,
+        register_deadline=register_deadline,
         voided_at=voided_at,
         suspended_at=suspended_at,
         revisited_at=revisited_at,

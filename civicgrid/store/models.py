@@ -300,6 +300,8 @@ class Case(Base):
     reported_by_id: Mapped[int | None] = mapped_column(Integer)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     registered_by_id: Mapped[int | None] = mapped_column(Integer)
+    #: The deadline of the clock from report to registration (立案时限).
+    register_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: When the case was parked (挂账), while it still is.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -135,6 +135,9 @@ CASE_COUNTS: dict[str, Condition] = {
     "registered": _registered,
     "voided": lambda w: and_(_registered(w), Case.voided_at.is_not(None)),
     "accurate_registered": lambda w: and_(_registered(w), Case.voided_at.is_(None)),
+    "registered_on_time": lambda w: and_(
+        _registered(w), _on_time(Case.registered_at, Case.register_deadline_at)
+    ),
     "closed": _closed,
     "closed_on_time": lambda w: and_(_closed(w), _on_time(Case.closed_at, Case.handle_deadline_at)),
     "due_open": _due_open,
@@ -174,6 +177,7 @@ ANCHORS: dict[str, tuple[InstrumentedAttribute[datetime | None] | InstrumentedAt
     "registered": (Case.registered_at,),
     "voided": (Case.registered_at,),
     "accurate_registered": (Case.registered_at,),
+    "registered_on_time": (Case.registered_at,),
     "closed": (Case.closed_at,),
     "closed_on_time": (Case.closed_at,),
     "revisited": (Case.closed_at,),
@@ -242,7 +246,8 @@ PERSON_COLUMNS: dict[str, dict[str, ColumnElement[int | None]]] = {
     "operator": {
         **dict.fromkeys(("reported", "merged"), Case.reported_by_id),
         **dict.fromkeys(
-            ("registered", "voided", "accurate_registered", "public_verified"), Case.registered_by_id
+            ("registered", "voided", "accurate_registered", "registered_on_time", "public_verified"),
+            Case.registered_by_id,
         ),
     },
     "dispatcher": {

@@ -21,7 +21,7 @@ from tests.statistics_history import DEADLINES, SH, at, build_history
 OCTOBER = Period.containing(PeriodKind.MONTH, date(2026, 10, 15), SH)
 LATER = at(11, 15, 12)
 EVERY = [
-    "reported", "registered", "voided", "accurate_registered", "public_verified", "inspector_reported",
+    "reported", "registered", "voided", "accurate_registered", "registered_on_time", "public_verified", "inspector_reported",
     "closed", "closed_on_time", "due_open", "due_closure", "handled", "handled_on_time", "handled_late",
     "due_unhandled", "due_handling", "overdue", "rework", "verified", "due_verification", "checked",
     "checked_on_time", "due_check", "dispatched", "misdispatched", "accurate_dispatched", "dispatch_done",
@@ -37,7 +37,7 @@ EVERY = [
 #: clock and is left out; voided never reached handling). Dispatches in October: parked,
 #: paused, extended, rework, late, open, redispatched twice, next_month = 9, one refused.
 EAST = {
-    "reported": 10, "registered": 8, "voided": 1, "accurate_registered": 7, "public_verified": 8,
+    "reported": 10, "registered": 8, "voided": 1, "accurate_registered": 7, "registered_on_time": 8, "public_verified": 8,
     "inspector_reported": 0, "closed": 6, "closed_on_time": 5, "due_open": 1, "due_closure": 7,
     "handled": 6, "handled_on_time": 5, "handled_late": 1, "due_unhandled": 1, "due_handling": 7,
     "overdue": 2, "rework": 1, "verified": 0, "due_verification": 0, "checked": 6, "checked_on_time": 6,
@@ -46,7 +46,7 @@ EAST = {
 }  # fmt: skip
 #: 西山街道: one case, dispatched 9 Oct, due Sat 10 Oct (an adjusted working day), still open.
 WEST = dict.fromkeys(EAST, 0) | {
-    "reported": 1, "registered": 1, "accurate_registered": 1, "public_verified": 1, "due_open": 1,
+    "reported": 1, "registered": 1, "accurate_registered": 1, "registered_on_time": 1, "public_verified": 1, "due_open": 1,
     "due_closure": 1, "due_unhandled": 1, "due_handling": 1, "overdue": 1, "dispatched": 1,
     "accurate_dispatched": 1, "dispatch_done": 1, "dispatched_on_time": 1, "due_dispatch": 1,
 }  # fmt: skip
@@ -313,6 +313,7 @@ def test_verification_by_inspectors(session: Session, world: World, rules: Centr
     act(session, world, rules, cases[1], "inspector", "verify", at(12, 1, 11))
     assert (cases[0].verified_at, cases[0].verify_deadline_at) == (at(12, 1, 9, 30), at(12, 1, 10))
     assert cases[0].verified_by_id == world.users["inspector"].id
+    assert (cases[0].registered_at, cases[0].register_deadline_at) == (at(12, 1, 9, 40), at(12, 1, 10))
     assert (cases[1].verified_at, cases[1].verify_deadline_at) == (at(12, 1, 11), at(12, 1, 10))
     assert (cases[2].verified_at, cases[2].verify_deadline_at) == (None, at(12, 1, 10))
     december = Period.containing(PeriodKind.MONTH, date(2026, 12, 1), SH)

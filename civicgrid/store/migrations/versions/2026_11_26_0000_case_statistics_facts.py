@@ -32,6 +32,7 @@ depends_on: str | Sequence[str] | None = None
 
 MOMENTS = (
     "registered_at",
+    "register_deadline_at",
     "voided_at",
     "suspended_at",
     "revisited_at",

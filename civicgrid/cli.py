@@ -162,6 +162,44 @@ def import_calendar_command(
         typer.echo(f"warning: {result.status.warning}", err=True)
 
 
+@app.command("check-scheme")
+def check_scheme_command(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="an evaluation scheme (TOML)")],
+) -> None:
+    """Check an evaluation scheme (考核方案) before the server uses it: known indicators,
+    weights adding up to 100 %, step tables without overlaps or gaps, grade bands."""
+    from civicgrid.domain.evaluation import SchemeError
+    from civicgrid.evaluation_file import load_scheme
+
+    try:
+        scheme = load_scheme(file)
+    except SchemeError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{file}: {scheme.name} (version {scheme.version}) evaluates {', '.join(scheme.targets)}")
+
+
+@app.command("stats-rebuild")
+def stats_rebuild_command(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="write the recomputed facts (default: a dry run)")
+    ] = False,
+) -> None:
+    """Recompute the statistics facts cached on every case (deadlines in force, completion
+    times) from its events: after an upgrade, after loading cases by bulk, or to check that
+    the cache agrees with the history. A dry run unless --apply is given."""
+    from civicgrid.services.calendar import centre_rules
+    from civicgrid.services.statistics import rebuild_facts
+
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        rules = centre_rules(session, settings)
+        read, changed = rebuild_facts(session, rules, apply=apply)
+    outcome = "rewritten" if apply else "would be rewritten (dry run: pass --apply)"
+    typer.echo(f"{read} cases read; {changed} with out-of-date statistics facts {outcome}")
+
+
 @app.command("export-calendar")
 def export_calendar_command(
     year: Annotated[int, typer.Argument(min=2000, max=2099, help="the year, e.g. 2026")],

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         """The read replicas' URLs, in order."""
         return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
 
+    #: The evaluation scheme (考核方案), a TOML file; empty: the shipped default.
+    evaluation_scheme: str = ""
+
     #: Requests with a larger body are refused (413) before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: A territory file (GeoJSON or zipped Shapefile, unpacked) may be at most this large; the

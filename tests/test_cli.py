@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from civicgrid.cli import app
@@ -314,3 +314,38 @@ def test_each_worker_builds_the_app_from_the_environment(database: str) -> None:
     built = create_app_from_environment()
     assert str(built.state.engine.url) == database
     built.state.engine.dispose()
+
+
+def test_stats_rebuild_is_a_dry_run_until_applied(database: str) -> None:
+    assert runner.invoke(app, ["demo", "--cases", "30"]).exit_code == 0
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        # Facts as a bulk load leaves them: none.
+        session.execute(update(Case).values(registered_at=None, handled_at=None, handle_deadline_at=None))
+        session.commit()
+    result = runner.invoke(app, ["stats-rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "30 cases read;" in result.output and "dry run" in result.output
+    stale = int(result.output.split("; ")[1].split()[0])
+    assert stale > 0
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).where(Case.registered_at.is_not(None))) == 0
+    applied = runner.invoke(app, ["stats-rebuild", "--apply"])
+    assert f"{stale} with out-of-date statistics facts rewritten" in applied.output
+    assert "; 0 with out-of-date" in runner.invoke(app, ["stats-rebuild"]).output
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).where(Case.registered_at.is_not(None))) == stale
+    engine.dispose()
+
+
+def test_check_scheme_names_the_mistake(tmp_path: Path) -> None:
+    from civicgrid.evaluation_file import default_scheme_path
+
+    good = runner.invoke(app, ["check-scheme", str(default_scheme_path())])
+    assert good.exit_code == 0 and "evaluates department, street, dispatcher" in good.output
+    bad = tmp_path / "scheme.toml"
+    bad.write_text(
+        default_scheme_path().read_text(encoding="utf-8").replace("weight = 10", "weight = 15"), "utf-8"
+    )
+    refused = runner.invoke(app, ["check-scheme", str(bad)])
+    assert refused.exit_code == 1 and "weights add up to 105 %, not 100 %" in refused.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -52,3 +54,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings()
     assert settings.case_number_prefix == "WG" and settings.calendar().workday_seconds == 7 * 3600
     assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 20)
+
+
+def test_a_bad_evaluation_scheme_stops_the_server_at_start(tmp_path: Path) -> None:
+    from civicgrid.api.app import create_app
+    from civicgrid.domain.evaluation import SchemeError
+
+    path = tmp_path / "scheme.toml"
+    path.write_text('name = "x"\nversion = "1"\n[grades]\nA = 0\n', encoding="utf-8")
+    settings = Settings(
+        environment="test",
+        database_url="sqlite://",
+        secret_key="test-only-secret-" * 3,
+        evaluation_scheme=str(path),
+    )
+    with pytest.raises(SchemeError, match="evaluates nothing"):
+        create_app(settings)

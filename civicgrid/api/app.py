@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, geo, health, territory
+from civicgrid.api import auth, calendar, cases, directory, docs, errors, geo, health, statistics, territory
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
+from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.replicas import ReplicaRouter
@@ -38,6 +41,10 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
+    # A scheme with a mistake stops the server here, with the reason (see check-scheme).
+    app.state.scheme = load_scheme(
+        Path(settings.evaluation_scheme) if settings.evaluation_scheme else default_scheme_path()
+    )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     # Reads that must see the primary (sign-in's throttle, the admin check before a write).
@@ -65,6 +72,7 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(territory.router)
     app.include_router(geo.router)
+    app.include_router(statistics.router)
     app.include_router(health.router)
     docs.install(app)
     return app

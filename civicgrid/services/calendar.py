@@ -19,7 +19,7 @@ from civicgrid.domain.calendar import ArrangedDay, WorkCalendar, disagreements, 
 from civicgrid.domain.clock import STAGE_OF_STATE
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
 from civicgrid.domain.vocabulary import Role
-from civicgrid.services.cases import CentreRules, refresh_clock
+from civicgrid.services.cases import CentreRules, refresh_clock, refresh_facts
 from civicgrid.settings import Settings
 from civicgrid.store import calendar as calendar_queries
 from civicgrid.store.calendar import LoadedYear
@@ -171,6 +171,8 @@ def recompute_open_clocks(session: Session, rules: CentreRules) -> tuple[int, in
         for case in batch:
             before = (case.warning_at, case.deadline_at)
             refresh_clock(case, rules)
+            # The statistics' deadline in force of the running stage moves with the clock.
+            refresh_facts(case, rules)
             recomputed += 1
             changed += (case.warning_at, case.deadline_at) != before
         # Flushed cases are only weakly held by the session, so memory stays one batch.

@@ -22,6 +22,7 @@ from civicgrid.domain import workflow
 from civicgrid.domain.calendar import WorkCalendar
 from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
+from civicgrid.domain.facts import case_facts
 from civicgrid.domain.limits import TimeLimit, parse_limit
 from civicgrid.domain.vocabulary import (
     FINAL_STATES,
@@ -40,6 +41,7 @@ from civicgrid.geo.index import territory_index
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
 from civicgrid.settings import Settings
 from civicgrid.store import cases as case_queries
+from civicgrid.store.facts import write_facts
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
     Attachment,
@@ -151,6 +153,7 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
     session.add(case)
     _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
     refresh_clock(case, rules)
+    refresh_facts(case, rules)
     try:
         session.flush()
     except IntegrityError as error:  # two writers with the same external id at once
@@ -310,6 +313,7 @@ def transition(
         case.state = new_state
         case.updated_at = now
         refresh_clock(case, rules)
+        refresh_facts(case, rules)
     try:
         session.flush()
     except StaleDataError:
@@ -491,6 +495,8 @@ def _append_event(
         from_state=from_state,
         to_state=to_state,
         actor=actor,
+        # Set as well as the relationship: the statistics read it before the flush.
+        actor_id=actor.id,
         actor_role=actor.role,
         at=now,
         note=note,
@@ -510,6 +516,12 @@ def refresh_clock(case: Case, rules: CentreRules) -> None:
     case.stage_started_at = _utc(clock.started_at if clock else None)
     case.warning_at = _utc(clock.warning_at if clock else None)
     case.deadline_at = _utc(clock.deadline if clock else None)
+
+
+def refresh_facts(case: Case, rules: CentreRules) -> None:
+    """Recompute the statistics cached on the case from its events (``civicgrid.domain.facts``)."""
+    limits = stage_limits(case.category, case.urgency)
+    write_facts(case, case_facts(case.events, limits, rules.calendar))
 
 
 def _utc(moment: datetime | None) -> datetime | None:

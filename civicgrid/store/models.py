@@ -318,8 +318,33 @@ class Case(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What the statistics count, read off the events (civicgrid.domain.facts) and cached here
+    # with the clock, so each figure is one GROUP BY over this table. User ids carry no
+    # foreign key: they are a cache, and a write keeps to its one UPDATE.
+    reported_by_id: Mapped[int | None] = mapped_column(Integer)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    registered_by_id: Mapped[int | None] = mapped_column(Integer)
+    #: The deadline of the clock from report to registration (立案时限).
+    register_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the case was parked (挂账), while it still is.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revisited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rejection_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Each stage's last run: its deadline in force, and when (by whom) it was completed.
+    verify_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(Integer)
+    dispatch_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    dispatched_by_id: Mapped[int | None] = mapped_column(Integer)
+    handle_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    check_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_by_id: Mapped[int | None] = mapped_column(Integer)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own declaration)
 

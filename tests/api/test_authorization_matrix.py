@@ -324,6 +324,23 @@ ATTACHMENT = {
     "uri": "https://files.example.org/a.jpg",
 }
 
+
+def statistics(suffix: str) -> Build:
+    """A statistics request for October 2026 narrowed to the target region: a street's staff
+    may ask for their own street's figures, never another's (a handler's scope is their
+    department, asked for through their street)."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        region = targets.regions[targets.key(role, scope)]
+        return f"/api/v1/statistics/{suffix}period=month&date=2026-10-01&region={region}", None
+
+    return build
+
+
+#: Every staff role reads statistics of its own area; citizens none.
+STATISTICS_READERS = {role: (200, 403) for role in ACTORS} | {"anonymous": (401, 401), "citizen": (403, 403)}
+
+
 MATRIX: dict[tuple[str, str], Probe] = {
     # Public: the service's own pages and liveness.
     ("GET", "/openapi.json"): Probe(fixed("/openapi.json"), everyone(200, anonymous=200)),
@@ -432,6 +449,14 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/calendar/{year}"): Probe(calendar_file, only({"admin": (200, 200)})),
     # The category tree is the district's: only an admin of the top region edits it.
     ("POST", "/api/v1/categories"): Probe(new_category, only({"admin": (201, 201)})),
+    # Statistics: the indicator catalogue for everyone signed in; figures and the cases
+    # behind them within one's own area only.
+    ("GET", "/api/v1/statistics/indicators"): Probe(fixed("/api/v1/statistics/indicators"), everyone(200)),
+    ("GET", "/api/v1/statistics/table"): Probe(statistics("table?group_by=department&"), STATISTICS_READERS),
+    ("GET", "/api/v1/statistics/cases"): Probe(statistics("cases?indicator=reported&"), STATISTICS_READERS),
+    ("GET", "/api/v1/statistics/evaluation/{target}"): Probe(
+        statistics("evaluation/department?"), STATISTICS_READERS
+    ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),

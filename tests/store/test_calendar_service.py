@@ -70,6 +70,7 @@ def test_a_2027_deadline_moves_when_the_2027_arrangement_arrives(
     assert moved is not None
     # 2027-01-01 is now a holiday and 01-02, 01-03 a weekend, 01-04 a holiday: Tue 01-05 16:00.
     assert moved.deadline_at == datetime(2027, 1, 5, 16, tzinfo=SHANGHAI)
+    assert moved.handle_deadline_at == moved.deadline_at  # the statistics follow the clock
     assert moved.warning_at == calendar_service.centre_rules(session, settings).calendar.add_working_seconds(
         NEW_YEARS_EVE, 0.8 * 27000
     )

@@ -1,0 +1,57 @@
+"""uploaded files and the duplicate hint
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-26 00:00:00
+
+Rules for a civicgrid migration (reviewed like any code):
+- name the file YYYY_MM_DD_HHMM_<slug>.py (alembic.ini's file_template does it);
+- name every constraint through the metadata's naming convention; use batch_alter_table
+  for SQLite;
+- never rewrite or delete rows of case_events: history is append-only;
+- data backfills are separate CLI commands that default to a dry run, not migrations.
+
+Attachments may be files in the centre's own store (no ``uri``), with a thumbnail and a
+purpose (before / after the handling); cases get an index on their coordinate for the
+duplicate hint at intake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+PURPOSES = ("before", "after", "other")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.alter_column("uri", existing_type=sa.String(length=500), nullable=True)
+        batch_op.add_column(sa.Column("thumbnail_sha256", sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "purpose",
+                sa.Enum(*PURPOSES, name="attachmentpurpose", native_enum=False, create_constraint=True),
+                nullable=True,
+            )
+        )
+    # Directly, not in batch mode, which could copy the cases table and drop its triggers.
+    op.create_index("ix_cases_lat_lng", "cases", ["lat", "lng"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_cases_lat_lng", table_name="cases")
+    # Uploaded files have no link: their rows cannot go back to a table that demands one.
+    op.execute("DELETE FROM attachments WHERE uri IS NULL")
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_constraint("ck_attachments_attachmentpurpose", type_="check")
+        batch_op.drop_column("purpose")
+        batch_op.drop_column("thumbnail_sha256")
+        batch_op.alter_column("uri", existing_type=sa.String(length=500), nullable=False)

@@ -51,7 +51,7 @@ def downgrade() -> None:
     # Uploaded files have no link: their rows cannot go back to a table that demands one.
     op.execute("DELETE FROM attachments WHERE uri IS NULL")
     with op.batch_alter_table("attachments", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_attachments_attachmentpurpose", type_="check")
+        batch_op.drop_constraint(op.f("ck_attachments_attachmentpurpose"), type_="check")
         batch_op.drop_column("purpose")
         batch_op.drop_column("thumbnail_sha256")
         batch_op.alter_column("uri", existing_type=sa.String(length=500), nullable=False)

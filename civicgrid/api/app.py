@@ -6,12 +6,13 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
+from civicgrid.api import attachments, auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
+from civicgrid.store.files import FileStore
 from civicgrid.store.replicas import ReplicaRouter
 
 
@@ -49,14 +50,21 @@ def create_app(
     app.state.replicas = replicas
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
+    app.state.file_store = FileStore(settings.files_path)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        uploads=attachments.UPLOAD_PATH,
+        max_upload_bytes=settings.max_upload_bytes + attachments.MULTIPART_OVERHEAD,
+    )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")
     app.include_router(auth.router)
     app.include_router(cases.router)
+    app.include_router(attachments.router)
     app.include_router(directory.router)
     app.include_router(calendar.router)
     app.include_router(health.router)

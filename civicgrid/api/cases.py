@@ -1,4 +1,4 @@
-"""Case routes: register, list, read, act, attach."""
+"""Case routes: register, list, read, act, and the duplicate hint at intake."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from civicgrid.api.present import case_detail, case_summary
 from civicgrid.domain.vocabulary import Action
 from civicgrid.schemas import (
     COUNT_LIMIT,
-    AttachmentIn,
-    AttachmentOut,
     CaseCreate,
     CaseDetail,
     CaseFilters,
@@ -81,12 +79,3 @@ def act(
 ) -> CaseDetail:
     case = case_service.transition(session, actor, number, action, request, rules, now)
     return case_detail(case, actor, now)
-
-
-@router.post(
-    "/{number}/attachments", status_code=201, response_model=AttachmentOut, summary="Record a photo or file"
-)
-def add_attachment(
-    number: str, data: AttachmentIn, session: DbSession, actor: Actor, now: Now
-) -> AttachmentOut:
-    return AttachmentOut.model_validate(case_service.add_attachment(session, actor, number, data, now))

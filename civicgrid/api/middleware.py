@@ -67,19 +67,42 @@ class BodyTooLarge(HTTPException):
 
 class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
-    so, otherwise (chunked) as soon as the bytes received pass the limit."""
+    so, otherwise (chunked) as soon as the bytes received pass the limit. A file upload
+    (multipart/form-data to a path that ``uploads`` matches) may reach ``max_upload_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        uploads: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
+        self.max_upload_bytes = max_upload_bytes
+
+    def limit(self, scope: Scope, headers: Headers) -> int:
+        """The largest body this request may send."""
+        path: str = scope["path"]
+        if (
+            self.uploads is not None
+            and scope["method"] == "POST"
+            and self.uploads.fullmatch(path.removeprefix(scope.get("root_path", "")))
+            and headers.get("content-type", "").lower().startswith("multipart/form-data")
+        ):
+            return self.max_upload_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
-            too_large = BodyTooLarge(self.max_bytes)
+        headers = Headers(scope=scope)
+        max_bytes = self.limit(scope, headers)
+        declared = headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+            too_large = BodyTooLarge(max_bytes)
             response = error_response(scope, 413, "body_too_large", too_large.detail)
             await response(scope, receive, send)
             return
@@ -90,9 +113,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # An HTTPException: the route's body reader passes it on to the error table.
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(max_bytes)
             return message
 
         await self.app(scope, counting_receive, send)

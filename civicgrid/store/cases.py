@@ -14,6 +14,7 @@ from civicgrid.domain.vocabulary import Light
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
+    Attachment,
     Case,
     CaseEvent,
     CaseTask,
@@ -39,7 +40,7 @@ CASE_FILE = (
     joinedload(Case.overlay_grids),
     joinedload(Case.tasks).joinedload(CaseTask.department),
     selectinload(Case.events).joinedload(CaseEvent.actor),
-    selectinload(Case.attachments),
+    selectinload(Case.attachments).joinedload(Attachment.uploaded_by),
 )
 
 

@@ -100,5 +100,7 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         raise InvalidInput(
             f"the image has more than {Image.MAX_IMAGE_PIXELS:,} pixels; send a smaller one"
         ) from None
+    except (OSError, SyntaxError, ValueError) as error:  # a known format, but damaged
+        raise InvalidInput(f"the image cannot be read: {error}") from None
     with image:
         yield image

@@ -84,8 +84,11 @@ def safe_filename(given: str | None, file_type: media.FileType) -> str:
     characters, ending in the extension of the type the bytes have."""
     name = PurePath(_UNSAFE_NAME.sub("", (given or "").replace("\\", "/"))).name.strip()
     path = PurePath(name)
-    stem = path.stem if path.suffix.lower() in file_type.extensions else name
-    return (stem or DEFAULT_NAME)[: 200 - len(file_type.extension)] + file_type.extension
+    if path.suffix.lower() in file_type.extensions:
+        stem, suffix = path.stem, path.suffix
+    else:
+        stem, suffix = name, file_type.extension
+    return (stem or DEFAULT_NAME)[: 200 - len(suffix)] + suffix
 
 
 def record_upload(

@@ -80,7 +80,11 @@ def test_a_thumbnail_is_upright_small_and_without_metadata(tmp_path: Path) -> No
     red, blue = thumbnail.getpixel((25, 10)), thumbnail.getpixel((25, 90))
     assert isinstance(red, tuple) and isinstance(blue, tuple)
     assert red[0] > 200 > red[2] and blue[2] > 200 > blue[0]
-    assert dict(thumbnail.getexif()) == {} and "exif" not in thumbnail.info and "icc_profile" not in thumbnail.info
+    assert (
+        dict(thumbnail.getexif()) == {}
+        and "exif" not in thumbnail.info
+        and "icc_profile" not in thumbnail.info
+    )
 
 
 def test_a_transparent_png_gets_a_white_background(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def create_app(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         uploads=attachments.UPLOAD_PATH,
-        max_upload_bytes=settings.max_upload_bytes + attachments.MULTIPART_OVERHEAD,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")

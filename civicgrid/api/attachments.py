@@ -30,8 +30,6 @@ router = APIRouter(prefix="/api/v1/cases", tags=["attachments"], responses=ERROR
 
 #: The path uploads are sent to: the body limit lets multipart bodies here reach the upload limit.
 UPLOAD_PATH = re.compile(r"/api/v1/cases/[^/]+/attachments")
-#: What a multipart body may carry besides the file: its part headers and the few fields.
-MULTIPART_OVERHEAD = 64 * 1024
 #: Attachment ids fit the store's integer column on every backend.
 AttachmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: Refuse anything active in a served file, even if a browser were to render it as a page.

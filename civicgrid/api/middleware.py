@@ -61,14 +61,19 @@ class RequestIdMiddleware:
 class BodyTooLarge(HTTPException):
     """A request body grew past the limit while it was being read."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the request body may be at most {max_bytes} bytes")
+    def __init__(self, max_bytes: int, detail: str | None = None) -> None:
+        super().__init__(413, detail or f"the request body may be at most {max_bytes} bytes")
+
+
+#: What a multipart upload's body may carry besides the file: part headers and a few fields.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
     so, otherwise (chunked) as soon as the bytes received pass the limit. A file upload
-    (multipart/form-data to a path that ``uploads`` matches) may reach ``max_upload_bytes``."""
+    (multipart/form-data to a path that ``uploads`` matches) may carry a file of
+    ``max_upload_bytes``, whose exact size the upload route checks as it copies it in."""
 
     def __init__(
         self,
@@ -82,8 +87,8 @@ class BodyLimitMiddleware:
         self.uploads = uploads
         self.max_upload_bytes = max_upload_bytes
 
-    def limit(self, scope: Scope, headers: Headers) -> int:
-        """The largest body this request may send."""
+    def limit(self, scope: Scope, headers: Headers) -> tuple[int, BodyTooLarge]:
+        """The largest body this request may send, and the refusal when it sends more."""
         path: str = scope["path"]
         if (
             self.uploads is not None
@@ -91,18 +96,19 @@ class BodyLimitMiddleware:
             and self.uploads.fullmatch(path.removeprefix(scope.get("root_path", "")))
             and headers.get("content-type", "").lower().startswith("multipart/form-data")
         ):
-            return self.max_upload_bytes
-        return self.max_bytes
+            limit = self.max_upload_bytes
+            detail = f"a file may be at most {limit:,} bytes ({limit / 2**20:g} MB)"
+            return limit + MULTIPART_OVERHEAD, BodyTooLarge(limit, detail)
+        return self.max_bytes, BodyTooLarge(self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        max_bytes = self.limit(scope, headers)
+        max_bytes, too_large = self.limit(scope, headers)
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-            too_large = BodyTooLarge(max_bytes)
             response = error_response(scope, 413, "body_too_large", too_large.detail)
             await response(scope, receive, send)
             return
@@ -115,7 +121,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > max_bytes:
                     # An HTTPException: the route's body reader passes it on to the error table.
-                    raise BodyTooLarge(max_bytes)
+                    raise too_large
             return message
 
         await self.app(scope, counting_receive, send)

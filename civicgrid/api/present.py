@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
@@ -64,7 +64,8 @@ def attachment_out(attachment: Attachment, number: str, event_seq: int | None) -
         purpose_label=ATTACHMENT_PURPOSE_LABELS[attachment.purpose] if attachment.purpose else None,
         event_seq=event_seq,
         uploaded_by=attachment.uploaded_by.full_name,
-        created_at=attachment.created_at,
+        # As the store gives it back, so a fresh upload reads the same as the case file.
+        created_at=attachment.created_at.astimezone(UTC),
     )
 
 

@@ -406,6 +406,23 @@ class CaseDetail(CaseSummary):
     attachments: list[AttachmentOut]
 
 
+class NearbyCase(CaseSummary):
+    distance_m: float | None = Field(
+        description="metres from the point; null for a case without a coordinate"
+    )
+    same_grid: bool = Field(description="the case lies in the point's grid")
+
+
+class NearbyCases(BaseModel):
+    """Open cases of the same category near a point about to be reported, nearest first:
+    candidates for merging (合并) instead of registering a duplicate."""
+
+    grid_code: str | None = Field(description="the grid the point lies in")
+    radius_m: float
+    days: int
+    items: list[NearbyCase]
+
+
 #: The list counts its matches up to this many; beyond, ``total`` says "at least".
 COUNT_LIMIT = 10_000
 

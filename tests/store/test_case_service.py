@@ -483,7 +483,7 @@ def test_a_link_is_recorded_on_the_actors_own_event(
         attachments.add_link(
             session, world.users["inspector"], case.number, data.model_copy(update={"event_seq": 9}), now
         )
-    with pytest.raises(RoleNotAllowed, match="event 1 of case .* is not yours"):
+    with pytest.raises(RoleNotAllowed, match=r"event 1 of case .* is not yours"):
         attachments.add_link(session, world.users["operator"], case.number, data, now)
 
 

@@ -52,3 +52,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings()
     assert settings.case_number_prefix == "WG" and settings.calendar().workday_seconds == 7 * 3600
     assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 20)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"database_url": "sqlite:////srv/civicgrid/civicgrid.db"}, "/srv/civicgrid/civicgrid-files"),
+        ({"database_url": "sqlite:///civicgrid.db"}, "civicgrid-files"),
+        ({"database_url": "sqlite://"}, "civicgrid-files"),
+        ({"database_url": "postgresql+psycopg://db/cg"}, "civicgrid-files"),
+        ({"upload_dir": "/data/files"}, "/data/files"),
+    ],
+)
+def test_uploaded_files_are_kept_beside_the_sqlite_database_unless_told(
+    fields: dict[str, str], expected: str
+) -> None:
+    assert str(Settings(**fields).files_path) == expected

@@ -340,6 +340,10 @@ def test_photos_are_tied_to_the_event_that_took_them(
     )
     assert "uploaded by someone else" in assert_error(reply, 422, "invalid")["detail"]
     reply = client.post(
+        f"/api/v1/cases/{number}/actions/check", json={"attachment_ids": [found["id"]]}, headers=inspector
+    )
+    assert "already belongs to another event" in assert_error(reply, 422, "invalid")["detail"]
+    reply = client.post(
         f"/api/v1/cases/{number}/actions/check", json={"attachment_ids": [other["id"]]}, headers=inspector
     )
     assert reply.status_code == 200, reply.text

@@ -353,3 +353,22 @@ def test_photos_are_tied_to_the_event_that_took_them(
         headers=login("operator"),
     )
     assert "close does not take attachment_ids" in assert_error(reply, 422, "invalid")["detail"]
+
+
+def test_an_oversize_upload_without_a_length_is_cut_off_as_it_streams_in(
+    client: TestClient, login: Callable[[str], Headers], session: Session, settings: Settings
+) -> None:
+    number = new_case(client, login("operator"))["number"]
+    before = stored(session)
+
+    def body() -> Any:
+        yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        for _ in range(100):  # 6.4 MB in all, far past the limit
+            yield bytes(64 * 1024)
+        yield b"\r\n--xyz--\r\n"
+
+    headers = {**login("operator"), "Content-Type": "multipart/form-data; boundary=xyz"}
+    reply = client.post(f"/api/v1/cases/{number}/attachments", content=body(), headers=headers)
+    assert "content-length" not in reply.request.headers
+    assert assert_error(reply, 413, "body_too_large")["detail"].startswith(f"a file may be at most {LIMIT:,}")
+    assert stored(session) == before and kept(settings) == []

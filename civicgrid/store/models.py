@@ -260,7 +260,9 @@ class Case(Base):
         Index("ix_cases_region_id_created_at_id", "region_id", "created_at", "id"),
         Index("ix_cases_state_created_at_id", "state", "created_at", "id"),
         Index("ix_cases_department_id_created_at_id", "department_id", "created_at", "id"),
-        # The duplicate hint at intake reads the cases in a small box around a point.
+        Index("ix_cases_category_id_created_at_id", "category_id", "created_at", "id"),
+        # The duplicate hint at intake reads a category's recent cases, or those in a small
+        # box around a point, whichever range is shorter.
         Index("ix_cases_lat_lng", "lat", "lng"),
     )
 
@@ -271,7 +273,7 @@ class Case(Base):
     channel: Mapped[Channel] = mapped_column(enum_by_value(Channel), index=True)
     kind: Mapped[CaseKind] = mapped_column(enum_by_value(CaseKind))
     request_type: Mapped[RequestType | None] = mapped_column(enum_by_value(RequestType))
-    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     urgency: Mapped[Urgency] = mapped_column(enum_by_value(Urgency), default=Urgency.NORMAL)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")

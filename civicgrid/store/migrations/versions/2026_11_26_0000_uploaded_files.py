@@ -12,8 +12,10 @@ Rules for a civicgrid migration (reviewed like any code):
 - data backfills are separate CLI commands that default to a dry run, not migrations.
 
 Attachments may be files in the centre's own store (no ``uri``), with a thumbnail and a
-purpose (before / after the handling); cases get an index on their coordinate for the
-duplicate hint at intake.
+purpose (before / after the handling). For the duplicate hint at intake, cases get an index
+on their coordinate (the box around a point), and the category index grows into
+(category_id, created_at, id): a category's cases of the last days are one short range,
+and the case list filtered by a small class gets its page in order, as the other filters do.
 """
 
 from __future__ import annotations
@@ -44,9 +46,15 @@ def upgrade() -> None:
         )
     # Directly, not in batch mode, which could copy the cases table and drop its triggers.
     op.create_index("ix_cases_lat_lng", "cases", ["lat", "lng"], unique=False)
+    op.create_index(
+        "ix_cases_category_id_created_at_id", "cases", ["category_id", "created_at", "id"], unique=False
+    )
+    op.drop_index("ix_cases_category_id", table_name="cases")
 
 
 def downgrade() -> None:
+    op.create_index("ix_cases_category_id", "cases", ["category_id"], unique=False)
+    op.drop_index("ix_cases_category_id_created_at_id", table_name="cases")
     op.drop_index("ix_cases_lat_lng", table_name="cases")
     # Uploaded files have no link: their rows cannot go back to a table that demands one.
     op.execute("DELETE FROM attachments WHERE uri IS NULL")

@@ -1,7 +1,7 @@
 """How the case list and the case file scale: load the demo district into a temporary SQLite
 file, copy its cases set-based (one INSERT … SELECT from a recursive CTE) up to N rows,
 bring the statistics up to date, then time the list's common filters and the case file at
-the service layer, and each list's SQL alone beside it.
+the service layer, and each list's SQL alone beside it; then the duplicate hint at intake.
 
     python benchmarks/bench_lists.py [--cases 1000000]
 """
@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 
 from civicgrid.demo import load_demo
-from civicgrid.domain.vocabulary import CaseState, Light, Role
+from civicgrid.domain.vocabulary import CaseState, CoordinateSystem, Light, Role
 from civicgrid.schemas import COUNT_LIMIT, CaseFilters
+from civicgrid.services import duplicates
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store import cases as case_queries
@@ -136,6 +137,31 @@ def main() -> None:
             return case_queries.get_visible(session, leader, number, case_file=True)
 
         print(f"{'case file':32} {_median_ms(case_file):10.1f}")
+
+        # The duplicate hint at intake, at the point of a recent open case (the copies stack
+        # on the demo's points, so each point has many candidates: a hard case for it).
+        recent = session.scalars(
+            select(Case).where(Case.lng.is_not(None)).order_by(Case.created_at.desc()).limit(1)
+        ).one()
+        settings = Settings(database_url=url)
+        lng, lat, code = recent.lng, recent.lat, recent.category.code
+        assert lng is not None and lat is not None
+
+        def hint() -> duplicates.NearbyFound:
+            return duplicates.nearby_cases(
+                session,
+                street,
+                code,
+                lng,
+                lat,
+                CoordinateSystem.WGS84,
+                radius_m=settings.duplicate_radius_m,
+                days=settings.duplicate_days,
+                now=now,
+                limit=20,
+            )
+
+        print(f"{'duplicate hint (street user)':32} {_median_ms(hint):10.1f}  {len(hint().cases)} shown")
 
 
 if __name__ == "__main__":

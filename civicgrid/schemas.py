@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from civicgrid.domain.vocabulary import (
     Action,
+    AttachmentPurpose,
     CaseKind,
     CaseState,
     Channel,
@@ -354,6 +355,11 @@ class TransitionRequest(Strict):
     satisfaction: Satisfaction | None = Field(default=None, description="revisit")
     merge_into: CodeRef | None = Field(default=None, description="merge: the number of the case kept")
     new_deadline: Moment | None = Field(default=None, description="request_extension")
+    attachment_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="verify, handle, finish_task, check, fail_check: your uploads that this step took",
+    )
     expected_version: int | None = Field(
         default=None,
         ge=1,
@@ -368,16 +374,38 @@ class AttachmentIn(Strict):
     size_bytes: int = Field(ge=0, le=1_000_000_000)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     uri: WebLink = Field(max_length=500)
-    event_seq: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    event_seq: int | None = Field(default=None, ge=1, le=2**31 - 1, description="one of your own events")
+    purpose: AttachmentPurpose | None = None
 
 
-class AttachmentOut(Output):
+class UploadFields(Strict):
+    """The fields of an upload besides its ``file`` part (multipart/form-data)."""
+
+    purpose: AttachmentPurpose | None = Field(default=None, description="before or after the handling")
+    event_seq: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="tie the file to one of your own events; or name it in the next action's attachment_ids",
+    )
+
+
+class AttachmentOut(BaseModel):
+    """A photo or file on a case. A stored one is read from ``uri`` (an API path, for those
+    who may see the case); a link's ``uri`` is where it is kept."""
+
     id: int
     filename: str
     content_type: str
     size_bytes: int
     sha256: str
     uri: str
+    stored: bool = Field(description="the file is in the centre's own store")
+    thumbnail_uri: str | None = Field(description="a JPEG thumbnail of a stored photo")
+    purpose: AttachmentPurpose | None
+    purpose_label: str | None
+    event_seq: int | None = Field(description="the event that added it; null until one does")
+    uploaded_by: str
     created_at: datetime
 
 
@@ -393,6 +421,7 @@ class EventOut(BaseModel):
     at: datetime
     note: str
     data: dict[str, Any]
+    attachment_ids: list[int] = Field(description="the photos and files this event added")
 
 
 class TaskOut(BaseModel):
@@ -444,6 +473,23 @@ class CaseDetail(CaseSummary):
     timeline: list[EventOut]
     tasks: list[TaskOut]
     attachments: list[AttachmentOut]
+
+
+class NearbyCase(CaseSummary):
+    distance_m: float | None = Field(
+        description="metres from the point; null for a case without a coordinate"
+    )
+    same_grid: bool = Field(description="the case lies in the point's grid")
+
+
+class NearbyCases(BaseModel):
+    """Open cases of the same category near a point about to be reported, nearest first:
+    candidates for merging (合并) instead of registering a duplicate."""
+
+    grid_code: str | None = Field(description="the grid the point lies in")
+    radius_m: float
+    days: int
+    items: list[NearbyCase]
 
 
 #: The list counts its matches up to this many; beyond, ``total`` says "at least".

@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from civicgrid.domain.calendar import WorkCalendar
 
@@ -58,6 +60,28 @@ class Settings(BaseSettings):
     #: A territory file (GeoJSON or zipped Shapefile, unpacked) may be at most this large; the
     #: API's territory import takes bodies up to it in place of ``max_body_bytes``.
     territory_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    #: Uploaded photos and files larger than this are refused (413) while they stream in.
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    #: Where uploaded files are kept (named by their SHA-256, never by the name a user gave);
+    #: empty: the folder ``civicgrid-files`` beside the SQLite database (or in the working
+    #: directory with PostgreSQL).
+    upload_dir: str = ""
+    #: The longer side of a photo's thumbnail, in pixels.
+    thumbnail_pixels: int = Field(default=400, ge=32, le=2000)
+    #: The duplicate hint at intake: open cases of the same category in the same grid or
+    #: within this distance, registered in the last so many days.
+    duplicate_radius_m: float = Field(default=100, gt=0, le=10_000)
+    duplicate_days: int = Field(default=7, ge=1, le=366)
+
+    @property
+    def files_path(self) -> Path:
+        """The folder of uploaded files (see ``upload_dir``)."""
+        if self.upload_dir:
+            return Path(self.upload_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).parent / "civicgrid-files"
+        return Path("civicgrid-files")
 
     @field_validator("timezone")
     @classmethod

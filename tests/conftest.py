@@ -162,9 +162,13 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     return Settings(
-        environment="test", database_url="sqlite://", token_hours=720, secret_key="test-only-secret-" * 3
+        environment="test",
+        database_url="sqlite://",
+        token_hours=720,
+        secret_key="test-only-secret-" * 3,
+        upload_dir=str(tmp_path / "files"),
     )
 
 

@@ -70,3 +70,19 @@ def test_a_bad_evaluation_scheme_stops_the_server_at_start(tmp_path: Path) -> No
     )
     with pytest.raises(SchemeError, match="evaluates nothing"):
         create_app(settings)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"database_url": "sqlite:////srv/civicgrid/civicgrid.db"}, "/srv/civicgrid/civicgrid-files"),
+        ({"database_url": "sqlite:///civicgrid.db"}, "civicgrid-files"),
+        ({"database_url": "sqlite://"}, "civicgrid-files"),
+        ({"database_url": "postgresql+psycopg://db/cg"}, "civicgrid-files"),
+        ({"upload_dir": "/data/files"}, "/data/files"),
+    ],
+)
+def test_uploaded_files_are_kept_beside_the_sqlite_database_unless_told(
+    fields: dict[str, str], expected: str
+) -> None:
+    assert str(Settings(**fields).files_path) == expected

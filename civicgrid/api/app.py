@@ -8,13 +8,26 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, geo, health, statistics, territory
+from civicgrid.api import (
+    attachments,
+    auth,
+    calendar,
+    cases,
+    directory,
+    docs,
+    errors,
+    geo,
+    health,
+    statistics,
+    territory,
+)
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
+from civicgrid.store.files import FileStore
 from civicgrid.store.replicas import ReplicaRouter
 
 
@@ -56,6 +69,7 @@ def create_app(
     app.state.replicas = replicas
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
+    app.state.file_store = FileStore(settings.files_path)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -63,11 +77,14 @@ def create_app(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         larger={territory.IMPORT_PATH: settings.territory_max_bytes},
+        uploads=attachments.UPLOAD_PATH,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")
     app.include_router(auth.router)
     app.include_router(cases.router)
+    app.include_router(attachments.router)
     app.include_router(directory.router)
     app.include_router(calendar.router)
     app.include_router(territory.router)

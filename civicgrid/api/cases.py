@@ -1,4 +1,4 @@
-"""Case routes: register, list, read, act, attach."""
+"""Case routes: register, list, read, act, and the duplicate hint at intake."""
 
 from __future__ import annotations
 
@@ -6,24 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from civicgrid.api.deps import Actor, DbSession, Now, Rules
+from civicgrid.api.deps import Actor, AppSettings, DbSession, Now, Rules
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import case_detail, case_summary
-from civicgrid.domain.vocabulary import Action
+from civicgrid.domain.vocabulary import Action, CoordinateSystem
 from civicgrid.schemas import (
     COUNT_LIMIT,
-    AttachmentIn,
-    AttachmentOut,
     CaseCreate,
     CaseDetail,
     CaseFilters,
     CasePage,
+    CodeRef,
     Cursor,
+    NearbyCase,
+    NearbyCases,
     TransitionRequest,
     decode_cursor,
     encode_cursor,
 )
 from civicgrid.services import cases as case_service
+from civicgrid.services import duplicates
 from civicgrid.store import cases as case_queries
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
@@ -59,6 +61,51 @@ def list_cases(
     )
 
 
+@router.get(
+    "/nearby",
+    response_model=NearbyCases,
+    summary="Open cases of the same category near a point, before registering it (duplicate hint)",
+)
+def nearby_cases(
+    session: DbSession,
+    actor: Actor,
+    settings: AppSettings,
+    now: Now,
+    category_code: Annotated[CodeRef, Query(description="the small class of the report")],
+    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    crs: Annotated[CoordinateSystem, Query(description="how lng/lat are written")] = CoordinateSystem.WGS84,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> NearbyCases:
+    """Cases in the point's grid or within ``CIVICGRID_DUPLICATE_RADIUS_M`` metres of it,
+    registered in the last ``CIVICGRID_DUPLICATE_DAYS`` days, that you may see."""
+    found = duplicates.nearby_cases(
+        session,
+        actor,
+        category_code,
+        lng,
+        lat,
+        crs,
+        radius_m=settings.duplicate_radius_m,
+        days=settings.duplicate_days,
+        now=now,
+        limit=limit,
+    )
+    return NearbyCases(
+        grid_code=found.grid_code,
+        radius_m=settings.duplicate_radius_m,
+        days=settings.duplicate_days,
+        items=[
+            NearbyCase(
+                **case_summary(near.case, now).model_dump(),
+                distance_m=round(near.distance_m, 1) if near.distance_m is not None else None,
+                same_grid=near.same_grid,
+            )
+            for near in found.cases
+        ],
+    )
+
+
 @router.get("/{number}", response_model=CaseDetail, summary="A case file with its timeline")
 def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail:
     return case_detail(case_queries.get_visible(session, actor, number, case_file=True), actor, now)
@@ -81,12 +128,3 @@ def act(
 ) -> CaseDetail:
     case = case_service.transition(session, actor, number, action, request, rules, now)
     return case_detail(case, actor, now)
-
-
-@router.post(
-    "/{number}/attachments", status_code=201, response_model=AttachmentOut, summary="Record a photo or file"
-)
-def add_attachment(
-    number: str, data: AttachmentIn, session: DbSession, actor: Actor, now: Now
-) -> AttachmentOut:
-    return AttachmentOut.model_validate(case_service.add_attachment(session, actor, number, data, now))

@@ -57,6 +57,7 @@ def get_now() -> datetime:
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
 Now = Annotated[datetime, Depends(get_now)]
 
 

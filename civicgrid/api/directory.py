@@ -220,6 +220,7 @@ def labels() -> dict[str, Any]:
             light: {"label": label, "colour": colour} for light, (label, colour) in v.LIGHT_LABELS.items()
         },
         "satisfaction": v.SATISFACTION_LABELS,
+        "attachment_purposes": v.ATTACHMENT_PURPOSE_LABELS,
         "department_functions": v.DEPARTMENT_FUNCTION_LABELS,
         "coordinate_systems": v.COORDINATE_SYSTEM_LABELS,
     }

@@ -20,9 +20,11 @@ from civicgrid.domain.errors import (
     InvalidInput,
     NotFound,
     RoleNotAllowed,
+    TooLarge,
     TooManyAttempts,
     TransitionNotAllowed,
     Unauthenticated,
+    UnsupportedFile,
 )
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ STATUS: dict[type[DomainError], int] = {
     TransitionNotAllowed: 409,
     Conflict: 409,
     InvalidInput: 422,
+    TooLarge: 413,
+    UnsupportedFile: 415,
     TooManyAttempts: 429,
 }
 
@@ -71,6 +75,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input, with the field or rule at fault"},
     503: {"model": ErrorOut, "description": "the database is busy or unreachable: retry after Retry-After"},
     500: {"model": ErrorOut, "description": "an unexpected error; quote the request id"},
+}
+
+#: For the OpenAPI document of an upload.
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorOut, "description": "the file is not a photo (JPEG, PNG, WebP) or a PDF document"},
 }
 
 #: For the OpenAPI document of sign-in.

@@ -61,29 +61,58 @@ class RequestIdMiddleware:
 class BodyTooLarge(HTTPException):
     """A request body grew past the limit while it was being read."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the request body may be at most {max_bytes} bytes")
+    def __init__(self, max_bytes: int, detail: str | None = None) -> None:
+        super().__init__(413, detail or f"the request body may be at most {max_bytes} bytes")
+
+
+#: What a multipart upload's body may carry besides the file: part headers and a few fields.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
     so, otherwise (chunked) as soon as the bytes received pass the limit. Paths named in
-    ``larger`` (a file upload) have their own limit."""
+    ``larger`` (a territory file) have their own limit. A file upload (multipart/form-data to
+    a path that ``uploads`` matches) may carry a file of ``max_upload_bytes``, whose exact
+    size the upload route checks as it copies it in."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        uploads: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}
+        self.uploads = uploads
+        self.max_upload_bytes = max_upload_bytes
+
+    def limit(self, scope: Scope, headers: Headers) -> tuple[int, BodyTooLarge]:
+        """The largest body this request may send, and the refusal when it sends more."""
+        path: str = scope["path"].removeprefix(scope.get("root_path", ""))
+        if (
+            self.uploads is not None
+            and scope["method"] == "POST"
+            and self.uploads.fullmatch(path)
+            and headers.get("content-type", "").lower().startswith("multipart/form-data")
+        ):
+            limit = self.max_upload_bytes
+            detail = f"a file may be at most {limit:,} bytes ({limit / 2**20:g} MB)"
+            return limit + MULTIPART_OVERHEAD, BodyTooLarge(limit, detail)
+        max_bytes = self.larger.get(path, self.max_bytes)
+        return max_bytes, BodyTooLarge(max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        max_bytes = self.larger.get(path.removeprefix(scope.get("root_path", "")), self.max_bytes)
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        max_bytes, too_large = self.limit(scope, headers)
+        declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-            too_large = BodyTooLarge(max_bytes)
             response = error_response(scope, 413, "body_too_large", too_large.detail)
             await response(scope, receive, send)
             return
@@ -96,7 +125,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > max_bytes:
                     # An HTTPException: the route's body reader passes it on to the error table.
-                    raise BodyTooLarge(max_bytes)
+                    raise too_large
             return message
 
         await self.app(scope, counting_receive, send)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.vocabulary import ACTION_LABELS, ROLE_LABELS, STATE_LABELS
+from civicgrid.domain.vocabulary import ACTION_LABELS, ATTACHMENT_PURPOSE_LABELS, ROLE_LABELS, STATE_LABELS
 from civicgrid.schemas import (
     AttachmentOut,
     CaseDetail,
@@ -21,7 +21,7 @@ from civicgrid.schemas import (
     TaskOut,
     UserOut,
 )
-from civicgrid.store.models import Case, Category, Department, Grid, Region, User
+from civicgrid.store.models import Attachment, Case, Category, Department, Grid, Region, User
 
 
 def case_summary(case: Case, now: datetime) -> CaseSummary:
@@ -51,9 +51,35 @@ def case_summary(case: Case, now: datetime) -> CaseSummary:
     )
 
 
+def attachment_out(attachment: Attachment, number: str, event_seq: int | None) -> AttachmentOut:
+    """An attachment of case ``number``, with the API paths of a stored file and thumbnail."""
+    path = f"/api/v1/cases/{number}/attachments/{attachment.id}"
+    return AttachmentOut(
+        id=attachment.id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size_bytes=attachment.size_bytes,
+        sha256=attachment.sha256,
+        uri=attachment.uri if attachment.uri is not None else path,
+        stored=attachment.is_stored,
+        thumbnail_uri=f"{path}/thumbnail" if attachment.thumbnail_sha256 else None,
+        purpose=attachment.purpose,
+        purpose_label=ATTACHMENT_PURPOSE_LABELS[attachment.purpose] if attachment.purpose else None,
+        event_seq=event_seq,
+        uploaded_by=attachment.uploaded_by.full_name,
+        # As the store gives it back, so a fresh upload reads the same as the case file.
+        created_at=attachment.created_at.astimezone(UTC),
+    )
+
+
 def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
     """The case file: fields, timeline, joint-handling tasks, attachments, and what the
     actor may do next."""
+    seq_of = {event.id: event.seq for event in case.events}
+    added: dict[int, list[int]] = {}
+    for attachment in case.attachments:
+        if attachment.event_id is not None:
+            added.setdefault(attachment.event_id, []).append(attachment.id)
     return CaseDetail(
         **case_summary(case, now).model_dump(),
         description=case.description,
@@ -80,6 +106,7 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
                 at=event.at,
                 note=event.note,
                 data=event.data,
+                attachment_ids=added.get(event.id, []),
             )
             for event in case.events
         ],
@@ -93,7 +120,10 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
             )
             for task in case.tasks
         ],
-        attachments=[AttachmentOut.model_validate(attachment) for attachment in case.attachments],
+        attachments=[
+            attachment_out(attachment, case.number, seq_of.get(attachment.event_id or 0))
+            for attachment in case.attachments
+        ],
     )
 
 

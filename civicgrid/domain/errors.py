@@ -59,3 +59,15 @@ class TooManyAttempts(DomainError):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class TooLarge(DomainError):
+    """A file is larger than the centre accepts."""
+
+    code = "too_large"
+
+
+class UnsupportedFile(DomainError):
+    """A file whose bytes are none of the types the centre keeps (photos and PDF documents)."""
+
+    code = "unsupported_media_type"

@@ -259,6 +259,21 @@ SATISFACTION_LABELS: dict[Satisfaction, str] = {
 }
 
 
+class AttachmentPurpose(StrEnum):
+    """What a photo or file shows: the problem as found, or the result of the handling."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    OTHER = "other"
+
+
+ATTACHMENT_PURPOSE_LABELS: dict[AttachmentPurpose, str] = {
+    AttachmentPurpose.BEFORE: "处置前",
+    AttachmentPurpose.AFTER: "处置后",
+    AttachmentPurpose.OTHER: "其他",
+}
+
+
 class RegionLevel(StrEnum):
     """A node of the region tree."""
 

@@ -38,13 +38,13 @@ from civicgrid.domain.vocabulary import (
 )
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import territory_index
-from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
+from civicgrid.schemas import CaseCreate, TransitionRequest
+from civicgrid.services import attachments
 from civicgrid.settings import Settings
 from civicgrid.store import cases as case_queries
 from civicgrid.store.facts import write_facts
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
-    Attachment,
     Case,
     CaseEvent,
     CaseNumberCounter,
@@ -69,6 +69,12 @@ ACTION_FIELDS: dict[Action, frozenset[str]] = {
     Action.REVISIT: frozenset({"satisfaction"}),
     Action.MERGE: frozenset({"merge_into"}),
     Action.REQUEST_EXTENSION: frozenset({"new_deadline"}),
+    # The steps that take photos on site: the problem as found, the result of the handling.
+    Action.VERIFY: frozenset({"attachment_ids"}),
+    Action.HANDLE: frozenset({"attachment_ids"}),
+    Action.FINISH_TASK: frozenset({"attachment_ids"}),
+    Action.CHECK: frozenset({"attachment_ids"}),
+    Action.FAIL_CHECK: frozenset({"attachment_ids"}),
 }
 ALWAYS_ALLOWED_FIELDS = frozenset({"note", "expected_version"})
 #: Actions the upper centre takes on an escalated case, not the street that escalated it.
@@ -299,6 +305,8 @@ def transition(
     with session.no_autoflush:
         data = _effects(session, case, actor, action, request, rules, now)
         event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
+        if request.attachment_ids:
+            attachments.tie_to_event(session, case, actor, event, request.attachment_ids)
         if action is Action.DISPATCH_JOINT:
             for code in [data["department"], *data["assisting_departments"]]:
                 department = by_code(session, Department, code)
@@ -527,32 +535,3 @@ def refresh_facts(case: Case, rules: CentreRules) -> None:
 def _utc(moment: datetime | None) -> datetime | None:
     """Times leave the store in UTC; keep fresh ones the same, so answers do not vary."""
     return moment.astimezone(UTC) if moment is not None else None
-
-
-def add_attachment(
-    session: Session, actor: User, number: str, data: AttachmentIn, now: datetime
-) -> Attachment:
-    """Record what is known of a photo or file on a case, optionally tied to one of its events."""
-    if actor.role is Role.CITIZEN:
-        raise RoleNotAllowed("citizens attach files when they report, through the public API")
-    case = case_queries.get_visible(session, actor, number)
-    event_id = None
-    if data.event_seq is not None:
-        event = next((event for event in case.events if event.seq == data.event_seq), None)
-        if event is None:
-            raise InvalidInput(f"case {number} has no event {data.event_seq}")
-        event_id = event.id
-    attachment = Attachment(
-        case=case,
-        event_id=event_id,
-        filename=data.filename,
-        content_type=data.content_type,
-        size_bytes=data.size_bytes,
-        sha256=data.sha256,
-        uri=data.uri,
-        uploaded_by_id=actor.id,
-        created_at=now,
-    )
-    session.add(attachment)
-    session.flush()
-    return attachment

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
-from civicgrid.domain.vocabulary import Light
+from civicgrid.domain.vocabulary import FINAL_STATES, Light
+from civicgrid.geo.distance import Box
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
 from civicgrid.store.models import (
+    Attachment,
     Case,
     CaseEvent,
     CaseTask,
@@ -39,7 +41,7 @@ CASE_FILE = (
     joinedload(Case.overlay_grids),
     joinedload(Case.tasks).joinedload(CaseTask.department),
     selectinload(Case.events).joinedload(CaseEvent.actor),
-    selectinload(Case.attachments),
+    selectinload(Case.attachments).joinedload(Attachment.uploaded_by),
 )
 
 
@@ -107,6 +109,31 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
             or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
         )
     return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+#: The most candidates the duplicate hint reads around one point (same grid or in the box).
+NEARBY_CANDIDATES = 500
+
+
+def nearby(
+    session: Session, actor: User, category_id: int, grid_id: int | None, box: Box, since: datetime
+) -> list[Case]:
+    """Open cases of ``category_id`` created since ``since`` that ``actor`` may see, in grid
+    ``grid_id`` or with a coordinate in ``box``: the candidates of the duplicate hint, read
+    through the lat/lng index (and the grid's), the newest first."""
+    in_box = and_(Case.lat.between(box.min_lat, box.max_lat), Case.lng.between(box.min_lng, box.max_lng))
+    place = in_box if grid_id is None else or_(in_box, Case.grid_id == grid_id)
+    query = scoped(select(Case), actor).where(
+        place, Case.category_id == category_id, Case.created_at >= since, Case.state.not_in(FINAL_STATES)
+    )
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(NEARBY_CANDIDATES)
+    options = (
+        selectinload(Case.category),
+        selectinload(Case.region),
+        selectinload(Case.grid),
+        selectinload(Case.department),
+    )
+    return list(session.scalars(query.options(*options)))
 
 
 def _children(category_id: int) -> Select[tuple[int]]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relat
 
 from civicgrid.domain.vocabulary import (
     Action,
+    AttachmentPurpose,
     CaseKind,
     CaseState,
     Channel,
@@ -283,6 +284,10 @@ class Case(Base):
         Index("ix_cases_region_id_created_at_id", "region_id", "created_at", "id"),
         Index("ix_cases_state_created_at_id", "state", "created_at", "id"),
         Index("ix_cases_department_id_created_at_id", "department_id", "created_at", "id"),
+        Index("ix_cases_category_id_created_at_id", "category_id", "created_at", "id"),
+        # The duplicate hint at intake reads a category's recent cases, or those in a small
+        # box around a point, whichever range is shorter.
+        Index("ix_cases_lat_lng", "lat", "lng"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -292,7 +297,7 @@ class Case(Base):
     channel: Mapped[Channel] = mapped_column(enum_by_value(Channel), index=True)
     kind: Mapped[CaseKind] = mapped_column(enum_by_value(CaseKind))
     request_type: Mapped[RequestType | None] = mapped_column(enum_by_value(RequestType))
-    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     urgency: Mapped[Urgency] = mapped_column(enum_by_value(Urgency), default=Urgency.NORMAL)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -411,19 +416,34 @@ class CaseTask(Base):
 
 
 class Attachment(Base):
-    """What is known of a photo or document on a case; the file itself lives in storage."""
+    """A photo or document on a case: a file uploaded to the centre's file store (kept by
+    its SHA-256, with a thumbnail for photos) or a link to one kept elsewhere (``uri``).
+    Tied to the event that added it (a handling's "after" photo) once that event is taken."""
 
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"))
+    #: The name the uploader's device gave, shown and offered on download only.
     filename: Mapped[str] = mapped_column(String(200))
+    #: For an upload: the type read from the file's bytes, never the one the client declared.
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    uri: Mapped[str] = mapped_column(String(500))
+    #: Where a file kept elsewhere is; None for a file in the centre's own store.
+    uri: Mapped[str | None] = mapped_column(String(500))
+    #: The SHA-256 of the thumbnail in the file store (photos only).
+    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[AttachmentPurpose | None] = mapped_column(enum_by_value(AttachmentPurpose))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(back_populates="attachments")
+    event: Mapped[CaseEvent | None] = relationship()
+    uploaded_by: Mapped[User] = relationship()
+
+    @property
+    def is_stored(self) -> bool:
+        """Whether the file is in the centre's own file store (not a link)."""
+        return self.uri is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from io import BytesIO
 from itertools import count
 from typing import Any, Literal
 
@@ -36,9 +37,12 @@ from civicgrid.domain.vocabulary import (
     RegionLevel,
     Role,
 )
+from civicgrid.services import attachments
 from civicgrid.services.cases import CentreRules
+from civicgrid.store.files import FileStore
 from civicgrid.store.models import Department, Grid
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
+from tests.images import photo
 
 Scope = Literal["in", "out of"]
 #: A status code, or for lists whether the target is among the rows: "seen" / "unseen".
@@ -103,6 +107,8 @@ class Targets:
     spare_grids: dict[str, str]
     points: dict[str, tuple[float, float]]
     cells: dict[str, str]
+    #: A stored photo on each case.
+    attachments: dict[str, int]
     serial: Iterator[int]
 
     def key(self, role: str, scope: Scope) -> str:
@@ -116,8 +122,11 @@ class Targets:
         return f"{stem}{next(self.serial)}"
 
 
-def build_targets(session: Session, world: World, rules: CentreRules, now: datetime) -> Targets:
-    """A street admin, a second district with its own case, and the cases of both streets."""
+def build_targets(
+    session: Session, world: World, rules: CentreRules, now: datetime, files: FileStore
+) -> Targets:
+    """A street admin, a second district with its own case, and the cases of both streets,
+    each with a photo."""
     other = region(session, "T02", "邻区", RegionLevel.DISTRICT, None)
     other_street = region(session, "T0201", "邻区街道", RegionLevel.STREET, other)
     other_community = region(session, "T020101", "邻区社区", RegionLevel.COMMUNITY, other_street)
@@ -181,6 +190,16 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         "other_street": dispatched("operator_west", "dispatcher_west", "D-CG-W", 120.105, 30.005),
         "other_district": dispatched("operator_t02", "dispatcher_t02", "D-CG-T02", 121.005, 31.005),
     }
+    photos = {}
+    uploaders = {"in": "dispatcher", "other_street": "dispatcher_west", "other_district": "dispatcher_t02"}
+    for key, number in cases.items():
+        prepared = attachments.prepare_upload(
+            files, BytesIO(photo()), "现场.jpg", max_bytes=10**6, thumbnail_pixels=100
+        )
+        recorded = attachments.record_upload(
+            session, world.users[uploaders[key]], number, prepared, None, None, now
+        )
+        photos[key] = recorded.id
     session.commit()
     points = {
         "in": (120.005, 30.005),
@@ -197,15 +216,24 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         spare_grids={"in": "T010101-S", "other_street": "T010201-S", "other_district": "T020101-S"},
         points=points,
         cells={key: h3.latlng_to_cell(lat, lng, 8) for key, (lng, lat) in points.items()},
+        attachments=photos,
         serial=count(1),
     )
 
 
 # --- the probes: how to call each endpoint, and what each role gets -----------------------
 
+
+@dataclass(frozen=True)
+class Multipart:
+    """A body sent as multipart/form-data: (file name, bytes, declared type) by field."""
+
+    files: dict[str, tuple[str, bytes, str]]
+
+
 #: A request: method is the row's; path (with parameters filled in) and body (a dict is
-#: sent as JSON, a string as a calendar file).
-Request = tuple[str, dict[str, Any] | str | None]
+#: sent as JSON, a string as a calendar file, ``Multipart`` as a form with files).
+Request = tuple[str, dict[str, Any] | str | Multipart | None]
 Build = Callable[[Targets, str, Scope], Request]
 
 
@@ -223,11 +251,24 @@ def fixed(path: str, body: dict[str, Any] | None = None) -> Build:
     return lambda _targets, _role, _scope: (path, body)
 
 
-def on_case(suffix: str = "", body: dict[str, Any] | None = None) -> Build:
+def on_case(suffix: str = "", body: dict[str, Any] | Multipart | None = None) -> Build:
     def build(targets: Targets, role: str, scope: Scope) -> Request:
         return f"/api/v1/cases/{targets.cases[targets.key(role, scope)]}{suffix}", body
 
     return build
+
+
+def on_attachment(suffix: str = "") -> Build:
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        key = targets.key(role, scope)
+        return f"/api/v1/cases/{targets.cases[key]}/attachments/{targets.attachments[key]}{suffix}", None
+
+    return build
+
+
+def nearby(targets: Targets, role: str, scope: Scope) -> Request:
+    lng, lat = targets.points[targets.key(role, scope)]
+    return f"/api/v1/cases/nearby?category_code=C0101&lng={lng}&lat={lat}", None
 
 
 def new_case_body(targets: Targets, role: str, scope: Scope) -> Request:
@@ -316,15 +357,6 @@ def calendar_file(_targets: Targets, _role: str, _scope: Scope) -> Request:
     return "/api/v1/calendar/2026", format_calendar(days)
 
 
-ATTACHMENT = {
-    "filename": "现场.jpg",
-    "content_type": "image/jpeg",
-    "size_bytes": 1024,
-    "sha256": "0" * 64,
-    "uri": "https://files.example.org/a.jpg",
-}
-
-
 def statistics(suffix: str) -> Build:
     """A statistics request for October 2026 narrowed to the target region: a street's staff
     may ask for their own street's figures, never another's (a handler's scope is their
@@ -374,8 +406,9 @@ MATRIX: dict[tuple[str, str], Probe] = {
         on_case("/actions/comment", {"note": "已电话联系"}),
         CASE_READERS | {"citizen": (403, 404)},
     ),
+    # Uploads (a photo here; a JSON link is checked the same way): staff on cases they see.
     ("POST", "/api/v1/cases/{number}/attachments"): Probe(
-        on_case("/attachments", ATTACHMENT),
+        on_case("/attachments", Multipart({"file": ("现场.jpg", photo(), "image/jpeg")})),
         {role: (201, 404) for role in ACTORS} | {"anonymous": (401, 401), "citizen": (403, 403)},
     ),
     # The map and point resolution: staff, within their area.
@@ -397,6 +430,16 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/v1/geo/hotspots/hexagons"): Probe(
         fixed("/api/v1/geo/hotspots/hexagons?resolution=8"), MAP_READERS, seen_by=("properties.cell", "cells")
+    ),
+    ("GET", "/api/v1/cases/{number}/attachments/{attachment_id}"): Probe(on_attachment(), CASE_READERS),
+    ("GET", "/api/v1/cases/{number}/attachments/{attachment_id}/thumbnail"): Probe(
+        on_attachment("/thumbnail"), CASE_READERS
+    ),
+    # The duplicate hint lists only the cases the case list would show.
+    ("GET", "/api/v1/cases/nearby"): Probe(
+        nearby,
+        everyone("seen") | {role: ("seen", "unseen") for role in ACTORS if role != "anonymous"},
+        seen_by=("number", "cases"),
     ),
     # Reference data: every signed-in user reads it.
     ("GET", "/api/v1/regions"): Probe(fixed("/api/v1/regions"), everyone(200)),
@@ -481,8 +524,8 @@ def test_every_endpoint_has_a_row(app: FastAPI) -> None:
 
 
 @pytest.fixture
-def targets(session: Session, world: World, rules: CentreRules, now: datetime) -> Targets:
-    return build_targets(session, world, rules, now)
+def targets(session: Session, world: World, rules: CentreRules, now: datetime, app: FastAPI) -> Targets:
+    return build_targets(session, world, rules, now, app.state.file_store)
 
 
 @pytest.fixture
@@ -515,9 +558,13 @@ def _field(row: dict[str, Any], dotted: str) -> Any:
 
 
 def test_authorization_matrix(
-    client: TestClient, targets: Targets, sign_in: Callable[[str | None], dict[str, str]]
+    client: TestClient,
+    targets: Targets,
+    sign_in: Callable[[str | None], dict[str, str]],
+    clock: Callable[[datetime], None],
 ) -> None:
-    """Every cell of the matrix, on each database; all wrong cells are reported at once."""
+    """Every cell of the matrix, on each database, at the time the targets were made (the
+    duplicate hint looks back a week); all wrong cells are reported at once."""
     tokens = {role: sign_in(username) for role, username in ACTORS.items()}
     wrong = []
     for (method, path_template), probe in sorted(MATRIX.items()):
@@ -528,6 +575,8 @@ def test_authorization_matrix(
                 if isinstance(body, str):
                     headers = {**headers, "Content-Type": "text/csv"}
                     reply = client.request(method, path, content=body.encode(), headers=headers)
+                elif isinstance(body, Multipart):
+                    reply = client.request(method, path, files=body.files, headers=headers)
                 else:
                     reply = client.request(method, path, json=body, headers=headers)
                 target = getattr(targets, probe.seen_by[1])[targets.key(role, scope)] if probe.seen_by else ""

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from civicgrid import media
 from civicgrid.api.app import create_app
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
@@ -20,6 +21,7 @@ from civicgrid.store.migrate import upgrade
 from tests.api.test_api import HOTLINE_CASE
 from tests.conftest import Probe, WatchedHasher
 from tests.factories import PASSWORD, build_world
+from tests.images import photo
 
 
 @pytest.fixture
@@ -74,19 +76,7 @@ def test_no_write_lock_is_held_while_a_password_is_hashed_or_checked(
     # argon2 takes ~50 ms on purpose; under the lock, a flood of sign-ins queues every
     # writer behind it until some give up. Each call checks that another program could write.
     path, _ = database
-
-    def lock_is_free(_password_hash: str | None) -> bool:
-        other = sqlite3.connect(str(path), timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            other.close()
-
-    watched = watch_hasher(lock_is_free)
+    watched = watch_hasher(lambda _password_hash: lock_is_free(path))
     admin = sign_in(client, "admin")
     assert (
         client.post("/api/v1/auth/token", json={"username": "admin", "password": "wrong"}).status_code == 401
@@ -100,6 +90,65 @@ def test_no_write_lock_is_held_while_a_password_is_hashed_or_checked(
     reply = client.patch("/api/v1/users/newcomer", json={"password": "another-long-pw"}, headers=admin)
     assert reply.status_code == 200, reply.text
     assert len(watched.seen) >= 5 and all(watched.seen), watched.seen
+
+
+def test_no_write_lock_is_held_while_a_file_streams_in_or_its_thumbnail_is_made(
+    client: TestClient, database: tuple[Path, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = database
+    seen: list[bool] = []
+    real = media.thumbnail
+
+    def watched(source: Path, pixels: int) -> bytes:
+        seen.append(lock_is_free(path))
+        return real(source, pixels)
+
+    monkeypatch.setattr(media, "thumbnail", watched)
+    operator = sign_in(client, "operator")
+    number = client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator).json()["number"]
+    reply = client.post(
+        f"/api/v1/cases/{number}/attachments",
+        files={"file": ("a.jpg", photo(), "image/jpeg")},
+        headers=operator,
+    )
+    assert reply.status_code == 201, reply.text
+    assert seen == [True]
+
+
+def test_an_upload_that_cannot_be_recorded_leaves_no_file_behind(
+    client: TestClient, settings: Settings
+) -> None:
+    operator = sign_in(client, "operator")
+    number = client.post("/api/v1/cases", json=HOTLINE_CASE, headers=operator).json()["number"]
+    url = f"/api/v1/cases/{number}/attachments"
+    with _locked(client):
+        reply = client.post(url, files={"file": ("a.jpg", photo(), "image/jpeg")}, headers=operator)
+    assert reply.status_code == 503, reply.text
+    assert [p for p in settings.files_path.rglob("*") if p.is_file()] == []
+    assert client.get(f"/api/v1/cases/{number}", headers=operator).json()["attachments"] == []
+    # The same content uploaded again is stored, and a failure then does not remove it.
+    assert (
+        client.post(url, files={"file": ("a.jpg", photo(), "image/jpeg")}, headers=operator).status_code
+        == 201
+    )
+    with _locked(client):
+        reply = client.post(url, files={"file": ("b.jpg", photo(), "image/jpeg")}, headers=operator)
+    assert reply.status_code == 503
+    assert len([p for p in settings.files_path.rglob("*") if p.is_file()]) == 2
+    assert client.get(f"{url}/1", headers=operator).status_code == 200
+
+
+def lock_is_free(path: Path) -> bool:
+    """Whether another program could take the write lock of the database at ``path`` now."""
+    other = sqlite3.connect(str(path), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
 
 
 @contextmanager

@@ -467,12 +467,13 @@ def test_concurrent_writer_gets_a_conflict(
         )
 
 
-def test_attachment_metadata_is_recorded_on_an_event(
+def test_a_link_is_recorded_on_the_actors_own_event(
     session: Session, world: World, rules: CentreRules, now: datetime
 ) -> None:
     from civicgrid.schemas import AttachmentIn
+    from civicgrid.services import attachments
 
-    case = new_case(session, world, rules, now)
+    case = new_case(session, world, rules, now, actor="inspector")
     data = AttachmentIn(
         filename="现场.jpg",
         content_type="image/jpeg",
@@ -481,12 +482,14 @@ def test_attachment_metadata_is_recorded_on_an_event(
         uri="https://files.example.cn/photos/1.jpg",
         event_seq=1,
     )
-    attachment = case_service.add_attachment(session, world.users["inspector"], case.number, data, now)
+    attachment = attachments.add_link(session, world.users["inspector"], case.number, data, now)
     assert isinstance(attachment, Attachment) and attachment.event_id == case.events[0].id
     with pytest.raises(InvalidInput, match="no event 9"):
-        case_service.add_attachment(
+        attachments.add_link(
             session, world.users["inspector"], case.number, data.model_copy(update={"event_seq": 9}), now
         )
+    with pytest.raises(RoleNotAllowed, match=r"event 1 of case .* is not yours"):
+        attachments.add_link(session, world.users["operator"], case.number, data, now)
 
 
 def test_case_create_schema_refuses_malformed_coordinates() -> None:

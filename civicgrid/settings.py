@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: A page session unused this long is signed out (its token lives at most token_hours).
+    web_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
+    #: beside the source tree (a checkout installed with ``pip install -e .``).
+    web_assets_dir: str = ""
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

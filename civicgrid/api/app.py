@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from civicgrid import __version__
+from civicgrid import __version__, web
 from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
@@ -61,6 +61,7 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(health.router)
     docs.install(app)
+    web.install(app, settings)
     return app
 
 

@@ -4,7 +4,7 @@ class that turns a refusal into a page in Chinese (the JSON API keeps its own er
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -43,6 +43,7 @@ environment = Environment(
 environment.filters["pager"] = lambda params, cursor: urlencode(
     [(name, value) for name, value in params.multi_items() if name != "cursor"] + [("cursor", cursor)]
 )
+environment.filters["as_moment"] = datetime.fromisoformat
 templates = Jinja2Templates(env=environment)
 
 #: The Chinese heading of each refusal; the server's own reason is shown under it.

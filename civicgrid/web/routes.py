@@ -368,6 +368,7 @@ def case_file(
         **row_view(case, rules, now),
         "actions": [a for a in workflow.allowed_actions(case.state, user.role) if a is not Action.COMMENT],
         "may_comment": Action.COMMENT in workflow.allowed_actions(case.state, user.role),
+        "department_names": {d.code: d.name for d in list_departments(session)},
         "labels": LABELS,
     }
     return render(request, "case.html", context)

@@ -83,7 +83,9 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
     find_in_queue(dispatcher, "待派遣", number)
     dispatcher.click(".action-buttons a:has-text('派遣')")
     # The category's default department (市政 for a manhole cover) is suggested first.
-    expect(dispatcher.locator("select[name=department_code] option").first).to_contain_text("江滨市政所(推荐)")
+    expect(dispatcher.locator("select[name=department_code] option").first).to_contain_text(
+        "江滨市政所(推荐)"
+    )
     dispatcher.screenshot(path=screenshots / "action-dispatch.png")
     dispatcher.click("button:has-text('确认派遣')")
     expect(dispatcher.locator(".clock .state")).to_have_text("派遣")
@@ -192,7 +194,9 @@ def test_a_title_with_markup_shows_as_text(signed_in: Callable[..., Any]) -> Non
     assert dialogs == []
 
 
-def test_a_form_post_without_the_csrf_token_is_refused(signed_in: Callable[..., Any], live_server: LiveServer) -> None:
+def test_a_form_post_without_the_csrf_token_is_refused(
+    signed_in: Callable[..., Any], live_server: LiveServer
+) -> None:
     operator = signed_in("operator")
     number = report(operator, "井盖缺失(CSRF测试)")
     # The browser's own cookies, but no token: what a forged form on another site would send.

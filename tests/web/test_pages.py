@@ -58,7 +58,9 @@ def test_a_wrong_password_and_the_lockout_read_in_chinese(app: FastAPI, session:
         for _ in range(5):  # CIVICGRID_LOGIN_MAX_FAILURES
             reply = client.post("/login", data={"csrf_token": token, "username": "operator", "password": "x"})
             assert reply.status_code == 401 and "用户名或密码错误" in reply.text
-        reply = client.post("/login", data={"csrf_token": token, "username": "operator", "password": PASSWORD})
+        reply = client.post(
+            "/login", data={"csrf_token": token, "username": "operator", "password": PASSWORD}
+        )
     assert reply.status_code == 429
     assert "登录失败次数过多，请 15 分钟后再试" in reply.text
     assert int(reply.headers["Retry-After"]) > 0
@@ -69,7 +71,9 @@ def test_sign_in_without_the_csrf_token_is_refused(app: FastAPI, session: Sessio
     with TestClient(app, follow_redirects=False) as client:
         client.get("/login")
         reply = client.post("/login", data={"username": "operator", "password": PASSWORD})
-        forged = client.post("/login", data={"csrf_token": "0" * 64, "username": "operator", "password": PASSWORD})
+        forged = client.post(
+            "/login", data={"csrf_token": "0" * 64, "username": "operator", "password": PASSWORD}
+        )
     assert reply.status_code == 403 and forged.status_code == 403
     assert "安全令牌" in reply.text
     assert "civicgrid_session" not in reply.headers.get("set-cookie", "")
@@ -90,7 +94,9 @@ def test_an_action_without_the_csrf_token_changes_nothing(
     assert stored(session)[1] == before[1] + 1  # one more event
     # htmx sends the token as a header instead of a form field.
     remark = handler.post(
-        f"/cases/{dispatched.number}/actions/comment", data={"note": "已到现场"}, headers={"X-CSRF-Token": token}
+        f"/cases/{dispatched.number}/actions/comment",
+        data={"note": "已到现场"},
+        headers={"X-CSRF-Token": token},
     )
     assert remark.status_code == 303
 
@@ -142,7 +148,12 @@ def test_sign_in_goes_on_only_to_this_site(app: FastAPI, session: Session) -> No
         token = csrf_of(client.get("/login?next=//evil.example/").text)
         reply = client.post(
             "/login",
-            data={"csrf_token": token, "username": "operator", "password": PASSWORD, "next": "//evil.example/"},
+            data={
+                "csrf_token": token,
+                "username": "operator",
+                "password": PASSWORD,
+                "next": "//evil.example/",
+            },
         )
     assert reply.headers["location"] == "/workbench"
 
@@ -215,4 +226,9 @@ def test_the_bearer_api_keeps_working_beside_the_pages(client: TestClient) -> No
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["username"] == "operator"
     # A bearer token is no page session, and a page session cookie is no bearer token.
-    assert client.get("/workbench", headers={"Authorization": f"Bearer {token}"}, follow_redirects=False).status_code == 303
+    assert (
+        client.get(
+            "/workbench", headers={"Authorization": f"Bearer {token}"}, follow_redirects=False
+        ).status_code
+        == 303
+    )

@@ -3,15 +3,22 @@ sign-out, the throttle, the scope of every role, escaping and the security heade
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from civicgrid.api.app import create_app
 from civicgrid.services.cases import CentreRules
+from civicgrid.settings import Settings
 from civicgrid.store.models import Case
 from tests import factories
 from tests.api.helpers import stored
@@ -19,6 +26,7 @@ from tests.factories import PASSWORD, World
 from tests.web.conftest import csrf_of
 
 Pages = Callable[[str], TestClient]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -232,3 +240,30 @@ def test_the_bearer_api_keeps_working_beside_the_pages(client: TestClient) -> No
         ).status_code
         == 303
     )
+
+
+def test_a_signed_cookie_of_another_shape_signs_nobody_in(pages: Pages, settings: Settings) -> None:
+    client = pages("operator")
+    client.cookies.clear()
+    odd = URLSafeSerializer(settings.secret_key, salt="civicgrid.web.session").dumps(["not", "a", "session"])
+    client.cookies.set("civicgrid_session", odd)
+    assert client.get("/workbench").status_code == 303
+
+
+def test_htmx_is_served_from_the_pinned_npm_package(client: TestClient) -> None:
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/htmx.org"]["version"]
+    reply = client.get("/assets/htmx.org/dist/htmx.min.js")
+    assert reply.status_code == 200, "run `npm ci` in the checkout"
+    assert "javascript" in reply.headers["content-type"]
+    assert f'version:"{pinned}"' in reply.text.replace(" ", "")
+
+
+def test_without_the_libraries_the_server_warns_and_starts(
+    settings: Settings, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = settings.model_copy(update={"web_assets_dir": str(tmp_path / "none")})
+    with caplog.at_level(logging.WARNING, logger="civicgrid.web"):
+        app = create_app(missing, engine)
+    assert "npm ci" in caplog.text
+    assert app.url_path_for("web-assets", path="htmx.org/dist/htmx.min.js")

@@ -112,6 +112,12 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
     return query.order_by(Case.created_at.desc(), Case.id.desc())
 
 
+def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases ``actor`` reported (wrote the first event of) since ``since``."""
+    first = exists().where(CaseEvent.case_id == Case.id, CaseEvent.seq == 1, CaseEvent.actor_id == actor.id)
+    return query.where(Case.created_at >= since, first)
+
+
 def _children(category_id: int) -> Select[tuple[int]]:
     return select(Category.id).where(Category.parent_id == category_id)
 

@@ -14,14 +14,16 @@ S = CaseState
 
 @dataclass(frozen=True)
 class Queue:
-    """One tab of a workbench: the cases in ``states`` (all if empty) with ``light``;
-    ``urgent_first``: red, yellow, green, nearest deadline first (else newest first)."""
+    """One tab of a workbench: the cases in ``states`` (all if empty) with ``light`` (and,
+    if ``mine_today``, that the user reported today); ``urgent_first``: red, yellow, green,
+    nearest deadline first (else newest first)."""
 
     key: str
     label: str
     states: tuple[CaseState, ...] = ()
     light: Light | None = None
     urgent_first: bool = True
+    mine_today: bool = False
 
 
 ALL = Queue("all", "全部案件", urgent_first=False)
@@ -57,6 +59,7 @@ WORKBENCHES: dict[Role, Workbench] = {
         "受理工作台",
         (
             Queue("to_register", "待立案", (S.REPORTED, S.VERIFIED)),
+            Queue("mine_today", "今日登记", urgent_first=False, mine_today=True),
             Queue("to_close", "待结案", (S.CHECKED,)),
             Queue("to_revisit", "待回访", (S.CLOSED,)),
             Queue("to_archive", "待归档", (S.REVISITED,)),
@@ -87,6 +90,7 @@ WORKBENCHES: dict[Role, Workbench] = {
         (
             Queue("to_check", "待核查", (S.HANDLED,)),
             Queue("to_verify", "待核实", (S.REPORTED,)),
+            Queue("mine_today", "今日上报", urgent_first=False, mine_today=True),
             ALL,
         ),
     ),

@@ -180,6 +180,24 @@ def _filters(
         raise InvalidInput(f"筛选条件有误: {error}") from None
 
 
+def _queue_query(
+    session: Any,
+    user: User,
+    queue: Queue,
+    filters: CaseFilters,
+    rules: case_service.CentreRules,
+    now: datetime,
+) -> Any:
+    """The user's cases in ``queue``, narrowed by ``filters``."""
+    query = case_queries.filtered(session, user, filters, now)
+    if queue.mine_today:
+        today = datetime.combine(
+            now.astimezone(rules.calendar.timezone).date(), time(), rules.calendar.timezone
+        )
+        query = case_queries.reported_by(query, user, today)
+    return query
+
+
 def row_view(case: Case, rules: case_service.CentreRules, now: datetime) -> dict[str, Any]:
     """What a queue row and the case file show of the case's clock."""
     light = light_at(now, case.warning_at, case.deadline_at)
@@ -225,7 +243,7 @@ def workbench(
         "q": q.strip(),
     }
     filters, chosen = _filters(request, current, values, rules.calendar.timezone)
-    query = case_queries.filtered(session, user, filters, now)
+    query = _queue_query(session, user, current, filters, rules, now)
     following: str | None
     try:
         if current.urgent_first:
@@ -242,7 +260,7 @@ def workbench(
     counts = {
         q.key: case_queries.count_up_to(
             session,
-            case_queries.filtered(session, user, CaseFilters(state=list(q.states), light=q.light), now),
+            _queue_query(session, user, q, CaseFilters(state=list(q.states), light=q.light), rules, now),
             NAV_COUNT_LIMIT,
         )
         for q in bench.queues

@@ -161,9 +161,13 @@ def signed_in(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., A
     """A page in a fresh browser context, signed in as ``username`` through the sign-in form."""
     contexts: list[Any] = []
 
-    def open_as(username: str, viewport: dict[str, int] = OFFICE) -> Any:
+    def open_as(username: str, viewport: dict[str, int] = OFFICE, **options: Any) -> Any:
         context = browser.new_context(
-            viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server.url
+            viewport=viewport,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            base_url=live_server.url,
+            **options,
         )
         contexts.append(context)
         page = context.new_page()

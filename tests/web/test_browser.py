@@ -239,3 +239,27 @@ def test_sign_in_page_lockout_and_the_leaders_workbench(
     leader.wait_for_url("**/login?reason=signed_out")
     leader.goto("/workbench")
     leader.wait_for_url("**/login?next=*")
+
+
+def test_an_inspector_reports_from_the_phone_with_its_location(signed_in: Callable[..., Any]) -> None:
+    inspector = signed_in(
+        "inspector01",
+        PHONE,
+        geolocation={"longitude": float(LNG), "latitude": float(LAT)},
+        permissions=["geolocation"],
+    )
+    inspector.click(".tabs a:has-text('上报问题')")
+    expect(inspector.locator("select[name=channel]")).to_have_value("inspector")
+    inspector.fill("input.category-search", "路灯")
+    expect(inspector.locator("select[name=category_code]")).to_have_value("C0108")
+    inspector.click("button:has-text('使用当前位置')")
+    expect(inspector.locator("input[name=lng]")).to_have_value("120.149300")
+    expect(inspector.locator("#place .placed")).to_contain_text("望江社区第1网格")
+    inspector.fill("input[name=title]", "望江路路灯不亮(巡查发现)")
+    no_horizontal_scroll(inspector)
+    inspector.click("button:has-text('提交登记')")
+    inspector.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
+    expect(inspector.locator(".fields")).to_contain_text("网格员巡查")
+    expect(inspector.locator(".fields")).to_contain_text("路灯")
+    inspector.goto("/workbench?queue=mine_today")
+    expect(inspector.locator("#queue")).to_contain_text("望江路路灯不亮(巡查发现)")

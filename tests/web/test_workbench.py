@@ -165,3 +165,15 @@ def test_each_role_lands_on_its_workbench(pages: Pages, username: str, title: st
     current = re.search(r'class="tab current" aria-current="page">\s*(\S+)', landing.text)
     assert current and current.group(1) == first_tab
     assert "unknown" not in client.get("/workbench?queue=unknown").text
+
+
+def test_my_registrations_today(
+    pages: Pages, lit: dict[str, Case], page_clock: Callable[[datetime], None], now: datetime
+) -> None:
+    page = pages("operator").get("/workbench?queue=mine_today").text
+    assert sorted(numbers(page)) == sorted(lit[name].number for name in lit if name != "west")
+    assert re.search(r'今日登记 <span class="count">5</span>', page)
+    assert numbers(pages("operator_west").get("/workbench?queue=mine_today").text) == [lit["west"].number]
+    assert numbers(pages("dispatcher").get("/workbench?queue=all").text)  # sees them, reported none
+    page_clock(now + timedelta(days=1))
+    assert numbers(pages("operator").get("/workbench?queue=mine_today").text) == []

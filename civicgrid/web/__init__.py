@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from civicgrid.settings import Settings
-from civicgrid.web import routes
+from civicgrid.web import admin, routes
 
 logger = logging.getLogger("civicgrid.web")
 
@@ -34,3 +34,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         logger.warning("front-end libraries not found in %s: run `npm ci` in the checkout", assets)
     app.mount("/assets", StaticFiles(directory=assets, check_dir=False), name="web-assets")
     app.include_router(routes.router)
+    app.include_router(admin.router)

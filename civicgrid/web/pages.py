@@ -113,22 +113,35 @@ def page_user(request: Request, session: DbSession, now: Now) -> User:
 PageUser = Annotated[User, Depends(page_user)]
 
 
-async def check_csrf(request: Request) -> None:
-    """Refuse a state-changing request whose CSRF token (form field or header) is not the
-    one of this browser's session (or, before sign-in, of its pre-session)."""
-    settings = get_settings(request)
+async def _given_csrf(request: Request) -> str:
     given = request.headers.get(sessions.CSRF_HEADER, "")
     if not given:
-        form = await request.form()
-        field = form.get(sessions.CSRF_FIELD, "")
+        field = (await request.form()).get(sessions.CSRF_FIELD, "")
         given = field if isinstance(field, str) else ""
+    return given
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a state-changing request whose CSRF token (form field or header) is not the
+    one of this browser's page session."""
+    settings = get_settings(request)
     page_session = sessions.read_session(request, settings.secret_key)
-    basis = page_session.token if page_session else request.cookies.get(sessions.PRE_SESSION_COOKIE, "")
-    if not basis or not sessions.csrf_matches(settings.secret_key, basis, given):
+    given = await _given_csrf(request)
+    if page_session is None or not sessions.csrf_matches(settings.secret_key, page_session.token, given):
+        raise CsrfRefused()
+
+
+async def check_sign_in_csrf(request: Request) -> None:
+    """Refuse a sign-in whose CSRF token is not the one of this browser's pre-session (the
+    sign-in form is made before anyone is signed in): no other site signs a browser in."""
+    settings = get_settings(request)
+    basis = request.cookies.get(sessions.PRE_SESSION_COOKIE, "")
+    if not basis or not sessions.csrf_matches(settings.secret_key, basis, await _given_csrf(request)):
         raise CsrfRefused()
 
 
 Csrf = Annotated[None, Depends(check_csrf)]
+SignInCsrf = Annotated[None, Depends(check_sign_in_csrf)]
 
 
 def scope_label(user: User) -> str:

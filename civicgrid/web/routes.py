@@ -56,7 +56,7 @@ from civicgrid.store import cases as case_queries
 from civicgrid.store.models import Case, Category, Grid, Region, TerritoryRevision, User
 from civicgrid.web import sessions
 from civicgrid.web.format import remaining
-from civicgrid.web.pages import Csrf, PageRoute, PageUser, refusal_page, render
+from civicgrid.web.pages import Csrf, PageRoute, PageUser, SignInCsrf, refusal_page, render
 from civicgrid.web.queues import WORKBENCHES, Queue
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -109,7 +109,7 @@ def login_page(request: Request, next: str = "/workbench", reason: str = "") -> 
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    _csrf: Csrf,
+    _csrf: SignInCsrf,
     now: Now,
     username: Annotated[str, Form(max_length=60)] = "",
     password: Annotated[str, Form(max_length=200)] = "",

@@ -28,7 +28,6 @@ from civicgrid.domain.vocabulary import (
 from civicgrid.schemas import CategoryPatch, DepartmentIn, DepartmentPatch, UserIn, UserPatch
 from civicgrid.services import auth, categories, directory
 from civicgrid.store.db import session_scope
-from civicgrid.store.lookups import by_code
 from civicgrid.store.models import Category, Grid, Region
 from civicgrid.web import sessions
 from civicgrid.web.pages import Csrf, PageRoute, PageUser, SignInRequired, render
@@ -235,6 +234,5 @@ async def update_category(
         "limits": {urgency: stages for urgency, stages in limits.items() if stages},
         "is_active": form.get("is_active") == "on",
     }
-    by_code(session, Category, code)  # an unknown code is named before the form is checked
     categories.update_category(session, user, code, _validated(CategoryPatch, data))
     return RedirectResponse(f"/admin/categories/{code}", status_code=303)

@@ -91,10 +91,10 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
     expect(dispatcher.locator(".clock .state")).to_have_text("派遣")
 
     handler = signed_in("handler_sz")
+    handler.screenshot(path=screenshots / "workbench-handler.png")
     find_in_queue(handler, "待签收", number)
     take(handler, "签收")
     take(handler, "处置反馈", note="已补齐井盖")
-    handler.screenshot(path=screenshots / "workbench-handler.png")
 
     inspector = signed_in("inspector01", PHONE)
     find_in_queue(inspector, "待核查", number)
@@ -263,3 +263,15 @@ def test_an_inspector_reports_from_the_phone_with_its_location(signed_in: Callab
     expect(inspector.locator(".fields")).to_contain_text("路灯")
     inspector.goto("/workbench?queue=mine_today")
     expect(inspector.locator("#queue")).to_contain_text("望江路路灯不亮(巡查发现)")
+
+
+def test_the_admin_pages(signed_in: Callable[..., Any], screenshots: Path) -> None:
+    admin = signed_in("admin")
+    admin.click(".main-nav a:has-text('用户管理')")
+    expect(admin.locator("h1")).to_have_text("用户管理")
+    no_horizontal_scroll(admin)
+    admin.screenshot(path=screenshots / "admin-users.png")
+    admin.goto("/admin/categories/C0101")
+    expect(admin.locator("input[name=limit_normal_handle]")).not_to_have_value("")
+    no_horizontal_scroll(admin)
+    admin.screenshot(path=screenshots / "admin-category.png", full_page=True)

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     outside_territory: Literal["refuse", "district"] = "refuse"
     #: The most case points one map request returns (the newest first; more is flagged truncated).
     map_case_limit: int = Field(default=5000, ge=1, le=100_000)
+    #: A page session unused this long is signed out (its token lives at most token_hours).
+    web_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
+    #: beside the source tree (a checkout installed with ``pip install -e .``).
+    web_assets_dir: str = ""
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

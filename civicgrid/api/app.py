@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from civicgrid import __version__
+from civicgrid import __version__, web
 from civicgrid.api import (
     attachments,
     auth,
@@ -92,6 +92,7 @@ def create_app(
     app.include_router(statistics.router)
     app.include_router(health.router)
     docs.install(app)
+    web.install(app, settings)
     return app
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -27,6 +29,7 @@ from civicgrid.store.models import (
     case_overlay_grids,
 )
 from civicgrid.store.scoping import in_region, scoped
+from civicgrid.store.types import UTCDateTime
 
 #: What the case file shows, loaded with the case in three statements however long its
 #: history: the case joined with its many-to-one neighbours and its few joint-handling tasks
@@ -136,6 +139,12 @@ def nearby(
     return list(session.scalars(query.options(*options)))
 
 
+def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases ``actor`` reported (wrote the first event of) since ``since``."""
+    first = exists().where(CaseEvent.case_id == Case.id, CaseEvent.seq == 1, CaseEvent.actor_id == actor.id)
+    return query.where(Case.created_at >= since, first)
+
+
 def _children(category_id: int) -> Select[tuple[int]]:
     return select(Category.id).where(Category.parent_id == category_id)
 
@@ -174,3 +183,82 @@ def count_up_to(session: Session, query: Select[tuple[Case]], limit: int) -> tup
 def last_event(case: Case, action: str) -> CaseEvent | None:
     """The newest event of ``case`` with ``action``."""
     return next((event for event in reversed(case.events) if event.action == action), None)
+
+
+class UrgencyCursor(NamedTuple):
+    """Where a page of a queue sorted by urgency ended: its last case's light rank, due time
+    and id."""
+
+    rank: int
+    due: datetime
+    id: int
+
+
+#: Stands for "no deadline" when sorting by due time (final and untimed cases sort last).
+NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _urgency_key(now: datetime) -> tuple[ColumnElement[int], ColumnElement[datetime], ColumnElement[int]]:
+    # Red (due), then yellow (warned), then green, then cases with no running clock; within
+    # a light the earliest deadline first; then the newest case.
+    rank = case(
+        (Case.deadline_at <= now, 0),
+        (Case.warning_at <= now, 1),
+        (Case.deadline_at.is_not(None), 2),
+        else_=3,
+    )
+    due = func.coalesce(Case.deadline_at, literal(NO_DEADLINE, UTCDateTime()))
+    return rank, due, -Case.id
+
+
+def page_by_urgency(
+    session: Session,
+    query: Select[tuple[Case]],
+    after: UrgencyCursor | None,
+    page_size: int,
+    now: datetime,
+) -> tuple[list[Case], UrgencyCursor | None]:
+    """The ``page_size`` cases of ``query`` in a queue's order — red, yellow, green, then
+    untimed; the nearest deadline first — after ``after``, and the cursor of the next page."""
+    key = _urgency_key(now)
+    query = query.order_by(None)
+    if after is not None:
+        query = query.where(tuple_(*key) > tuple_(after.rank, literal(after.due, UTCDateTime()), -after.id))
+    rows = session.execute(
+        query.add_columns(key[0])
+        .options(
+            selectinload(Case.category),
+            selectinload(Case.region),
+            selectinload(Case.grid),
+            selectinload(Case.department),
+        )
+        .order_by(*key)
+        .limit(page_size + 1)
+    ).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if not more:
+        return [row[0] for row in rows], None
+    last, rank = rows[-1]
+    return [row[0] for row in rows], UrgencyCursor(rank, last.deadline_at or NO_DEADLINE, last.id)
+
+
+def encode_urgency_cursor(cursor: UrgencyCursor) -> str:
+    """The opaque text of an urgency cursor (URL-safe base64 of "rank|time|id")."""
+    raw = f"{cursor.rank}|{cursor.due.astimezone(UTC).isoformat(timespec='microseconds')}|{cursor.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_urgency_cursor(text: str) -> UrgencyCursor:
+    """The position an urgency cursor names; ValueError unless it is exactly one we give out."""
+    problem = "not a cursor this list gave out"
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True).decode()
+        rank, moment, number = raw.split("|")
+        cursor = UrgencyCursor(int(rank), datetime.fromisoformat(moment), int(number))
+        exact = encode_urgency_cursor(cursor) == text
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        raise ValueError(problem) from None
+    if cursor.rank not in range(4) or cursor.id <= 0 or not exact:
+        raise ValueError(problem)
+    return cursor

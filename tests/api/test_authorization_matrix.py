@@ -41,6 +41,7 @@ from civicgrid.services import attachments
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.files import FileStore
 from civicgrid.store.models import Department, Grid
+from civicgrid.web.pages import PageRoute
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
 from tests.images import photo
 
@@ -507,11 +508,13 @@ MATRIX: dict[tuple[str, str], Probe] = {
 
 
 def application_endpoints(app: FastAPI) -> set[tuple[str, str]]:
-    """Every (method, path) the application answers, from its route table."""
+    """Every (method, path) the application answers, from its route table, but the
+    command-centre pages: they sign in with a cookie, and have their own matrix
+    (``tests/web/test_page_matrix.py``)."""
     return {
         (method, route.path)
         for route in iter_route_contexts(app.routes)
-        if route.path is not None
+        if route.path is not None and not isinstance(route.original_route, PageRoute)
         for method in route.methods or ()
         if method != "HEAD"
     }

@@ -1,0 +1,45 @@
+// Small helps on the pages, loaded as a file (the CSP allows no inline script). Every page
+// works without them.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Intake: "use my location" fills the coordinate from the phone's position (WGS-84), and
+  // the grid lookup (htmx, on change) follows.
+  for (const button of document.querySelectorAll("[data-locate]")) {
+    if (!("geolocation" in navigator)) { button.hidden = true; continue; }
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const status = document.getElementById(button.dataset.locate);
+      status.textContent = "正在获取位置…";
+      navigator.geolocation.getCurrentPosition((position) => {
+        const form = button.form;
+        form.elements.lng.value = position.coords.longitude.toFixed(6);
+        form.elements.lat.value = position.coords.latitude.toFixed(6);
+        form.elements.lat.dispatchEvent(new Event("change", { bubbles: true }));
+        status.textContent = "";
+      }, () => { status.textContent = "无法获取位置，请手动填写经纬度"; },
+      { enableHighAccuracy: true, timeout: 15000 });
+    });
+  }
+  // Category picker: typing a name or code narrows the big → small class list.
+  for (const input of document.querySelectorAll("[data-filter-select]")) {
+    const select = document.getElementById(input.dataset.filterSelect);
+    input.hidden = false;
+    input.addEventListener("input", () => {
+      const wanted = input.value.trim().toLowerCase();
+      let first = null;
+      for (const group of select.querySelectorAll("optgroup")) {
+        let shown = 0;
+        for (const option of group.querySelectorAll("option")) {
+          const hit = !wanted || option.textContent.toLowerCase().includes(wanted)
+            || group.label.toLowerCase().includes(wanted);
+          option.hidden = !hit;
+          if (hit) { shown += 1; first = first || option; }
+        }
+        group.hidden = shown === 0;
+      }
+      const current = select.selectedOptions[0];
+      if (wanted && first && (!select.value || (current && current.hidden))) { select.value = first.value; }
+    });
+  }
+});

@@ -1,0 +1,277 @@
+"""The pages in a real browser (headless chromium): a case worked through the whole loop by
+five people, each signing in and finding it in their queue; refusals; the phone layout;
+escaping; CSRF. Each main page is photographed (see the ``screenshots`` fixture)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.web.conftest import PHONE, LiveServer, no_horizontal_scroll
+
+# A point in 望江社区's first grid of the demo district (WGS-84).
+LNG, LAT = "120.1493", "30.2771"
+
+LOOP = ["上报", "立案", "派遣", "签收", "处置反馈", "核查通过", "结案", "回访", "归档"]
+
+
+def report(page: Any, title: str, screenshots: Path | None = None) -> str:
+    """Register a hotline case through the intake form; its number."""
+    page.goto("/cases/new")
+    page.select_option("select[name=channel]", "hotline_12345")
+    page.select_option("select[name=request_type]", "complaint")
+    page.select_option("select[name=category_code]", "C0101")
+    page.fill("input[name=title]", title)
+    page.fill("textarea[name=description]", "井盖缺失，行人易踩空")
+    page.fill("input[name=address]", "望江路12号门前")
+    page.fill("input[name=lng]", LNG)
+    page.fill("input[name=lat]", LAT)
+    page.press("input[name=lat]", "Tab")
+    # The grid and community appear as soon as the point is known (htmx).
+    expect(page.locator("#place .placed")).to_contain_text("望江社区")
+    page.fill("input[name=reporter_name]", "王先生")
+    page.fill("input[name=reporter_phone]", "13800000000")
+    if screenshots:
+        page.screenshot(path=screenshots / "intake.png", full_page=True)
+    page.click("button:has-text('提交登记')")
+    page.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def find_in_queue(page: Any, queue: str, number: str) -> None:
+    """Open the workbench tab ``queue``, search for ``number`` and open its case file."""
+    page.goto("/workbench")
+    page.click(f".tabs a:has-text('{queue}')")
+    page.locator("details.filters summary").click()
+    page.fill("input[name=q]", number)
+    page.press("input[name=q]", "Enter")
+    link = page.locator(f"#queue a.case-link:has-text('{number}')")
+    expect(link).to_have_count(1)
+    link.click()
+    page.wait_for_url(f"**/cases/{number}")
+
+
+def take(page: Any, action: str, note: str = "", choose: Callable[[Any], None] | None = None) -> None:
+    """Press the action button ``action`` on the open case file, fill its form and confirm."""
+    page.click(f".action-buttons a:has-text('{action}')")
+    if choose:
+        choose(page)
+    if note:
+        page.fill("textarea[name=note]", note)
+    page.click(f"button:has-text('确认{action}')")
+    page.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
+
+
+def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshots: Path) -> None:
+    title = f"望江路12号门前上水井盖缺失 {uuid.uuid4().hex[:6]}"
+    operator = signed_in("operator")
+    operator.screenshot(path=screenshots / "workbench-operator.png")
+    number = report(operator, title, screenshots)
+    expect(operator.locator(".clock .state")).to_have_text("上报")
+    find_in_queue(operator, "待立案", number)
+    take(operator, "立案")
+    expect(operator.locator(".clock .state")).to_have_text("立案")
+
+    dispatcher = signed_in("dispatcher")
+    dispatcher.screenshot(path=screenshots / "workbench-dispatcher.png")
+    find_in_queue(dispatcher, "待派遣", number)
+    dispatcher.click(".action-buttons a:has-text('派遣')")
+    # The category's default department (市政 for a manhole cover) is suggested first.
+    expect(dispatcher.locator("select[name=department_code] option").first).to_contain_text(
+        "江滨市政所(推荐)"
+    )
+    dispatcher.screenshot(path=screenshots / "action-dispatch.png")
+    dispatcher.click("button:has-text('确认派遣')")
+    expect(dispatcher.locator(".clock .state")).to_have_text("派遣")
+
+    handler = signed_in("handler_sz")
+    handler.screenshot(path=screenshots / "workbench-handler.png")
+    find_in_queue(handler, "待签收", number)
+    take(handler, "签收")
+    take(handler, "处置反馈", note="已补齐井盖")
+
+    inspector = signed_in("inspector01", PHONE)
+    find_in_queue(inspector, "待核查", number)
+    take(inspector, "核查通过", note="现场核查通过")
+
+    closer = signed_in("operator2")
+    find_in_queue(closer, "待结案", number)
+    take(closer, "结案")
+    take(closer, "回访", choose=lambda page: page.check("input[name=satisfaction][value=satisfied]"))
+    take(closer, "归档")
+    expect(closer.locator(".clock .state")).to_have_text("归档")
+    steps = closer.locator(".events .event-action").all_inner_texts()
+    assert steps == LOOP
+    people = closer.locator(".events .event-meta").all_inner_texts()
+    assert [p.split(" · ")[1] for p in people] == [
+        "坐席/受理员", "坐席/受理员", "派遣员", "处置人员", "处置人员", "网格员/监督员",
+        "坐席/受理员", "坐席/受理员", "坐席/受理员",
+    ]  # fmt: skip
+    assert re.fullmatch(r".* · \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", people[-1])
+    closer.screenshot(path=screenshots / "case-file.png", full_page=True)
+    no_horizontal_scroll(closer)
+
+
+def test_a_handler_does_not_see_another_departments_case(signed_in: Callable[..., Any]) -> None:
+    operator = signed_in("operator")
+    number = report(operator, "望江路井盖缺失(范围测试)")
+    find_in_queue(operator, "待立案", number)
+    take(operator, "立案")
+    dispatcher = signed_in("dispatcher")
+    dispatcher.goto(f"/cases/{number}/actions/dispatch")
+    dispatcher.select_option("select[name=department_code]", "JB-SZ")
+    dispatcher.click("button:has-text('确认派遣')")
+    expect(dispatcher.locator(".clock .state")).to_have_text("派遣")
+
+    other = signed_in("handler_cg")
+    reply = other.goto(f"/cases/{number}")
+    assert reply is not None and reply.status == 404
+    expect(other.locator("h1")).to_have_text("未找到该页面或案件")
+    other.goto("/workbench?queue=all")
+    other.locator("details.filters summary").click()
+    other.fill("input[name=q]", number)
+    other.press("input[name=q]", "Enter")
+    expect(other.locator("#queue .empty")).to_be_visible()
+
+
+def test_a_refused_action_shows_its_reason_and_changes_nothing(
+    signed_in: Callable[..., Any], screenshots: Path
+) -> None:
+    first = signed_in("operator")
+    number = report(first, "柳岸路路灯不亮(拒绝测试)")
+    first.click(".action-buttons a:has-text('立案')")  # the form is open, then someone is quicker
+    second = signed_in("operator2")
+    second.goto(f"/cases/{number}")
+    take(second, "立案")
+    events_before = second.locator(".events .event").count()
+
+    first.fill("textarea[name=note]", "重复立案")
+    first.click("button:has-text('确认立案')")
+    expect(first.locator(".refused h1")).to_have_text("案件已被他人修改，请刷新后重试")
+    expect(first.locator(".refused .reason")).to_contain_text(number)
+    expect(first.locator(".refused")).to_contain_text("未作任何更改")
+    first.screenshot(path=screenshots / "refused.png")
+    first.click("a:has-text('返回')")
+    expect(first.locator(".events .event")).to_have_count(events_before)
+    expect(first.locator(".clock .state")).to_have_text("立案")
+
+
+def test_the_inspector_page_works_on_a_phone(signed_in: Callable[..., Any], screenshots: Path) -> None:
+    inspector = signed_in("inspector01", PHONE)
+    inspector.click(".tabs a:has-text('全部案件')")
+    expect(inspector.locator("#queue tbody tr").first).to_be_visible()
+    no_horizontal_scroll(inspector)
+    inspector.screenshot(path=screenshots / "workbench-inspector-phone.png", full_page=True)
+    small = inspector.evaluate(
+        """[...document.querySelectorAll('a.tab, a.case-link, button, a.button, .main-nav a')]
+           .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+           .map(e => e.textContent.trim())"""
+    )
+    assert small == [], f"touch targets under 44 px: {small}"
+    inspector.locator("#queue a.case-link").first.click()
+    no_horizontal_scroll(inspector)
+    inspector.screenshot(path=screenshots / "case-file-phone.png", full_page=True)
+    inspector.goto("/cases/new")
+    expect(inspector.locator("h1")).to_have_text("上报问题")
+    no_horizontal_scroll(inspector)
+    inspector.screenshot(path=screenshots / "report-phone.png", full_page=True)
+
+
+def test_a_title_with_markup_shows_as_text(signed_in: Callable[..., Any]) -> None:
+    operator = signed_in("operator")
+    dialogs: list[str] = []
+    operator.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    number = report(operator, "<script>alert(1)</script>")
+    expect(operator.locator("h1.page-title")).to_contain_text("<script>alert(1)</script>")
+    operator.goto(f"/workbench?queue=all&q={number}")
+    expect(operator.locator("#queue td.title")).to_contain_text("<script>alert(1)</script>")
+    assert dialogs == []
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    signed_in: Callable[..., Any], live_server: LiveServer
+) -> None:
+    operator = signed_in("operator")
+    number = report(operator, "井盖缺失(CSRF测试)")
+    # The browser's own cookies, but no token: what a forged form on another site would send.
+    reply = operator.request.post(f"/cases/{number}/actions/register", form={"note": "伪造"})
+    assert reply.status == 403
+    assert "安全令牌" in reply.text()
+    operator.reload()
+    expect(operator.locator(".clock .state")).to_have_text("上报")
+    # Without the browser's cookies at all, the request does not even reach a session.
+    outside = httpx.post(f"{live_server.url}/cases/{number}/actions/register", follow_redirects=False)
+    assert outside.status_code == 303 and outside.headers["location"].startswith("/login")
+
+
+def test_sign_in_page_lockout_and_the_leaders_workbench(
+    browser: Any, live_server: LiveServer, signed_in: Callable[..., Any], screenshots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/workbench")
+    page.wait_for_url("**/login?next=%2Fworkbench")
+    page.screenshot(path=screenshots / "login.png")
+    for _ in range(live_server.settings.login_max_failures):
+        page.fill("input[name=username]", "handler_yl")
+        page.fill("input[name=password]", "wrong-password")
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_have_text("用户名或密码错误。")
+    page.fill("input[name=username]", "handler_yl")
+    page.fill("input[name=password]", "civicgrid-demo")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("登录失败次数过多，请 15 分钟后再试")
+    context.close()
+
+    leader = signed_in("leader")
+    expect(leader.locator("#who")).to_contain_text("陈志远")
+    expect(leader.locator("#who")).to_contain_text("领导")
+    expect(leader.locator("#who")).to_contain_text("示范区")
+    expect(leader.locator(".tabs a.current")).to_contain_text("红灯案件")
+    leader.screenshot(path=screenshots / "workbench-leader.png")
+    leader.click("button:has-text('退出')")
+    leader.wait_for_url("**/login?reason=signed_out")
+    leader.goto("/workbench")
+    leader.wait_for_url("**/login?next=*")
+
+
+def test_an_inspector_reports_from_the_phone_with_its_location(signed_in: Callable[..., Any]) -> None:
+    inspector = signed_in(
+        "inspector01",
+        PHONE,
+        geolocation={"longitude": float(LNG), "latitude": float(LAT)},
+        permissions=["geolocation"],
+    )
+    inspector.click(".tabs a:has-text('上报问题')")
+    expect(inspector.locator("select[name=channel]")).to_have_value("inspector")
+    inspector.fill("input.category-search", "路灯")
+    expect(inspector.locator("select[name=category_code]")).to_have_value("C0108")
+    inspector.click("button:has-text('使用当前位置')")
+    expect(inspector.locator("input[name=lng]")).to_have_value("120.149300")
+    expect(inspector.locator("#place .placed")).to_contain_text("望江社区第1网格")
+    inspector.fill("input[name=title]", "望江路路灯不亮(巡查发现)")
+    no_horizontal_scroll(inspector)
+    inspector.click("button:has-text('提交登记')")
+    inspector.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
+    expect(inspector.locator(".fields")).to_contain_text("网格员巡查")
+    expect(inspector.locator(".fields")).to_contain_text("路灯")
+    inspector.goto("/workbench?queue=mine_today")
+    expect(inspector.locator("#queue")).to_contain_text("望江路路灯不亮(巡查发现)")
+
+
+def test_the_admin_pages(signed_in: Callable[..., Any], screenshots: Path) -> None:
+    admin = signed_in("admin")
+    admin.click(".main-nav a:has-text('用户管理')")
+    expect(admin.locator("h1")).to_have_text("用户管理")
+    no_horizontal_scroll(admin)
+    admin.screenshot(path=screenshots / "admin-users.png")
+    admin.goto("/admin/categories/C0101")
+    expect(admin.locator("input[name=limit_normal_handle]")).not_to_have_value("")
+    no_horizontal_scroll(admin)
+    admin.screenshot(path=screenshots / "admin-category.png", full_page=True)

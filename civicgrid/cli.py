@@ -22,6 +22,7 @@ from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
+from civicgrid.store.partitions import maintain as maintain_partitions
 from civicgrid.store.models import Case
 
 app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
@@ -82,6 +83,7 @@ def init_db() -> None:
         if session.scalar(select(func.count()).select_from(Category)) == 0:
             result = import_categories(session, load_categories(default_categories_path()))
             typer.echo(f"loaded the default category tree: {result.added} classes")
+    maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     typer.echo(f"database ready: {settings.database_url}")
 
@@ -217,6 +219,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
     from civicgrid.api.app import create_app
 
     _warn_if_calendar_runs_out(settings, engine)
+    maintain_partitions(engine)
     optimize(engine)
     count = _worker_count(engine, workers)
     typer.echo(
@@ -273,9 +276,53 @@ def demo(
             typer.echo(
                 f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"
             )
+    maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     if serve_after:
         _serve(settings, engine, host, port)
+
+
+@app.command()
+def maintain() -> None:
+    """Upkeep to run monthly (cron): on PostgreSQL create the coming months' partitions of
+    the case history and move events out of the default partition; refresh the planner's
+    statistics."""
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    done = maintain_partitions(engine)
+    optimize(engine, after_bulk_load=True)
+    if engine.dialect.name == "postgresql":
+        created = ", ".join(done.created) or "none"
+        typer.echo(f"history partitions created: {created}; events moved out of the default partition: {done.moved}")
+    typer.echo("planner statistics refreshed")
+
+
+@app.command("archive-events")
+def archive_events(
+    before: Annotated[str, typer.Option(help="archive every month before this one, YYYY-MM")],
+    folder: Annotated[
+        Path, typer.Option("--to", exists=True, file_okay=False, writable=True, help="folder for the dumps")
+    ],
+) -> None:
+    """PostgreSQL: move whole months of case history out of the live database: each month's
+    partition is dumped with pg_dump -Fc to FOLDER/case_events_YYYY_MM.dump, then detached
+    and dropped. Refused while a case with events in that month is still open."""
+    from civicgrid.store.archive import archive_months
+    from civicgrid.store.partitions import parse_month
+
+    settings = _settings()
+    try:
+        month = parse_month(before)
+    except ValueError as error:
+        typer.echo(f"error: --before: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    with _one_line_errors():
+        archived = archive_months(engine, month, folder)
+    for item in archived:
+        typer.echo(f"{item.month:%Y-%m}: {item.events} events archived to {item.dump}")
+    if not archived:
+        typer.echo(f"no month before {before} left to archive")
 
 
 @contextmanager

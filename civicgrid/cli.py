@@ -282,15 +282,35 @@ def demo(
         _serve(settings, engine, host, port)
 
 
+def _month_option(option: str, value: str | None) -> date | None:
+    """A YYYY-MM option as its first day; exit 1 with the reason when it is no month."""
+    from civicgrid.store.partitions import parse_month
+
+    try:
+        return None if value is None else parse_month(value)
+    except ValueError as error:
+        typer.echo(f"error: {option}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
 @app.command()
-def maintain() -> None:
+def maintain(
+    since: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL: also create the partitions of every month from this one, YYYY-MM"),
+    ] = None,
+) -> None:
     """Upkeep to run monthly (cron): on PostgreSQL create the coming months' partitions of
     the case history and move events out of the default partition; refresh the planner's
-    statistics."""
+    statistics. --since brings archived months back (then pg_restore --data-only their dumps)."""
     settings = _settings()
+    first = _month_option("--since", since)
     engine = _migrated_engine(settings)
-    done = maintain_partitions(engine)
-    optimize(engine, after_bulk_load=True)
+    try:
+        done = maintain_partitions(engine, since=first)
+        optimize(engine, after_bulk_load=True)
+    finally:
+        engine.dispose()
     if engine.dialect.name == "postgresql":
         created = ", ".join(done.created) or "none"
         typer.echo(f"history partitions created: {created}; events moved out of the default partition: {done.moved}")
@@ -308,17 +328,15 @@ def archive_events(
     partition is dumped with pg_dump -Fc to FOLDER/case_events_YYYY_MM.dump, then detached
     and dropped. Refused while a case with events in that month is still open."""
     from civicgrid.store.archive import archive_months
-    from civicgrid.store.partitions import parse_month
 
     settings = _settings()
-    try:
-        month = parse_month(before)
-    except ValueError as error:
-        typer.echo(f"error: --before: {error}", err=True)
-        raise typer.Exit(code=1) from None
+    month = _month_option("--before", before)
     engine = _migrated_engine(settings)
     with _one_line_errors():
-        archived = archive_months(engine, month, folder)
+        try:
+            archived = archive_months(engine, month, folder)
+        finally:
+            engine.dispose()
     for item in archived:
         typer.echo(f"{item.month:%Y-%m}: {item.events} events archived to {item.dump}")
     if not archived:

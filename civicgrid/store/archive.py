@@ -11,14 +11,14 @@ of its timeline; the cases themselves stay, with their later events.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from civicgrid.domain.vocabulary import CaseState
 from civicgrid.store.backup import BackupError, dump_postgresql
-from civicgrid.store.partitions import PARENT, monthly_partitions, partition_name
+from civicgrid.store.partitions import PARENT, month_of, monthly_partitions, partition_name
 
 #: A case in one of these states takes no further step: its events may leave the live store.
 FINISHED = (CaseState.ARCHIVED, CaseState.VOIDED, CaseState.MERGED)
@@ -39,7 +39,7 @@ def _unfinished_cases(connection: Connection, partition: str) -> int:
             text(
                 f"SELECT count(DISTINCT c.id) FROM {partition} e JOIN cases c ON c.id = e.case_id "
                 "WHERE c.state NOT IN :finished"
-            ).bindparams(finished=tuple(state.value for state in FINISHED)),
+            ).bindparams(bindparam("finished", [state.value for state in FINISHED], expanding=True)),
         ).scalar_one()
     )
 
@@ -48,11 +48,16 @@ def _events(connection: Connection, partition: str) -> int:
     return int(connection.execute(text(f"SELECT count(*) FROM {partition}")).scalar_one())
 
 
-def archive_months(engine: Engine, before: date, folder: Path) -> list[ArchivedMonth]:
+def archive_months(
+    engine: Engine, before: date, folder: Path, now: datetime | None = None
+) -> list[ArchivedMonth]:
     """Dump, detach and drop the partition of every month before ``before``, oldest first;
     stop with BackupError at the first month that cannot go (nothing of it changed)."""
     if engine.dialect.name != "postgresql":
         raise BackupError("archive-events works on PostgreSQL, whose history is partitioned by month")
+    current = month_of(now or datetime.now(UTC))
+    if before > current:
+        raise BackupError(f"only past months can be archived: --before may be {current:%Y-%m} at the latest")
     with engine.connect() as connection:
         months = [month for month in monthly_partitions(connection) if month < before]
     archived = []

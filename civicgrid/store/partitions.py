@@ -132,9 +132,12 @@ class Maintenance:
     moved: int
 
 
-def ensure_partitions(connection: Connection, now: datetime, months_ahead: int = MONTHS_AHEAD) -> Maintenance:
-    """Create the partitions of ``now``'s month and ``months_ahead`` months after it, and move
-    events that fell into the default partition into partitions of their own months.
+def ensure_partitions(
+    connection: Connection, now: datetime, months_ahead: int = MONTHS_AHEAD, since: date | None = None
+) -> Maintenance:
+    """Create the partitions of ``now``'s month and ``months_ahead`` months after it (and of
+    every month from ``since``, to bring archived months back), and move events that fell
+    into the default partition into partitions of their own months.
 
     Cheap when there is nothing to do (one catalogue query and one probe of the default
     partition); safe to run from several processes at once (they take turns).
@@ -145,6 +148,10 @@ def ensure_partitions(connection: Connection, now: datetime, months_ahead: int =
     existing = set(monthly_partitions(connection))
     current = month_of(now)
     wanted = {add_months(current, ahead) for ahead in range(months_ahead + 1)}
+    month = since
+    while month is not None and month < current:
+        wanted.add(month)
+        month = add_months(month, 1)
     stray: set[date] = set()
     if connection.execute(text(f"SELECT EXISTS (SELECT FROM {DEFAULT_PARTITION})")).scalar():
         stray = {
@@ -173,10 +180,10 @@ def ensure_partitions(connection: Connection, now: datetime, months_ahead: int =
     return Maintenance([partition_name(month) for month in missing], moved)
 
 
-def maintain(engine: Engine, now: datetime | None = None) -> Maintenance:
+def maintain(engine: Engine, now: datetime | None = None, since: date | None = None) -> Maintenance:
     """``ensure_partitions`` in a transaction of its own (start-up, ``civicgrid maintain``)."""
     with engine.begin() as connection:
-        return ensure_partitions(connection, now or datetime.now(UTC))
+        return ensure_partitions(connection, now or datetime.now(UTC), since=since)
 
 
 def include_object(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

@@ -239,7 +239,8 @@ def transition(
     """Take ``action`` on case ``number`` as ``actor``: check state, role and scope, append
     the event, update the cached state and clock. Raises a domain error and writes nothing
     when any check fails."""
-    case = case_queries.get_visible(session, actor, number, for_update=True, options=TRANSITION_LOADS)
+    loads = (*TRANSITION_LOADS, *TASK_LOADS) if action in TASK_ACTIONS else TRANSITION_LOADS
+    case = case_queries.get_visible(session, actor, number, for_update=True, options=loads)
     if request.expected_version is not None and request.expected_version != case.version:
         raise Conflict(
             f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
@@ -255,16 +256,9 @@ def transition(
         data = _effects(session, case, actor, action, request, rules, now)
         event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
         if action is Action.DISPATCH_JOINT:
-            for code in [data["department"], *data["assisting_departments"]]:
-                department = by_code(session, Department, code)
-                case.tasks.append(
-                    CaseTask(
-                        department=department,
-                        is_lead=department is case.department,
-                        assigned_at=now,
-                        event=event,
-                    )
-                )
+            for task in case.tasks:  # the tasks _effects opened belong to this event
+                if task.event is None:
+                    task.event = event
         case.state = new_state
         case.updated_at = now
         refresh_clock(case, rules)
@@ -278,6 +272,11 @@ def transition(
 #: What every transition reads of the case, loaded with the locking SELECT: the category (its
 #: time limits) in the same statement, the events (the clock, the next seq) in one more.
 TRANSITION_LOADS = (joinedload(Case.category, innerjoin=True), selectinload(Case.events))
+#: Actions that read or add joint-handling tasks (联合处置): the tasks and their departments
+#: come in one statement more, instead of one lazy load per task, and so does the case's
+#: department (the lead) in the first statement.
+TASK_ACTIONS = frozenset({Action.DISPATCH_JOINT, Action.FINISH_TASK, Action.HANDLE})
+TASK_LOADS = (joinedload(Case.department), selectinload(Case.tasks).joinedload(CaseTask.department))
 
 
 def _effects(
@@ -305,14 +304,15 @@ def _effects(
         case.department = department
         return {"department": department.code}
     if action is Action.DISPATCH_JOINT:
-        lead = _department(session, actor, request.department_code, "dispatch_joint (lead)")
-        assisting = [
-            _department(session, actor, code, "dispatch_joint") for code in request.assisting_department_codes
-        ]
-        codes = [lead.code, *(d.code for d in assisting)]
-        if not assisting or len(set(codes)) != len(codes):
+        codes = [request.department_code or "", *request.assisting_department_codes]
+        if not request.department_code:
+            raise InvalidInput("dispatch_joint (lead) needs a department_code")
+        if len(codes) < 2 or len(set(codes)) != len(codes):
             raise InvalidInput("dispatch_joint needs a lead and at least one other, distinct, department")
+        lead, *assisting = _departments(session, actor, codes, "dispatch_joint")
         case.department = lead
+        for department in (lead, *assisting):
+            case.tasks.append(CaseTask(department=department, is_lead=department is lead, assigned_at=now))
         return {"department": lead.code, "assisting_departments": codes[1:]}
     if action is Action.REJECT:
         rejected = case.department.code if case.department else None
@@ -350,17 +350,30 @@ def _department(session: Session, actor: User, code: str | None, action: str) ->
     a region above it (a district bureau) or one below it — never another street's."""
     if not code:
         raise InvalidInput(f"{action} needs a department_code")
-    department = session.scalar(
-        select(Department).options(joinedload(Department.region)).where(Department.code == code)
-    )
-    if department is None:
-        raise InvalidInput(f"unknown department code '{code}'")
-    if not department.is_active:
-        raise InvalidInput(f"department {code} is not active")
-    mine, theirs = actor.region.path if actor.region else "", department.region.path
-    if not (mine.startswith(theirs) or theirs.startswith(mine)):
-        raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
-    return department
+    return _departments(session, actor, [code], action)[0]
+
+
+def _departments(session: Session, actor: User, codes: list[str], action: str) -> list[Department]:
+    """The departments with ``codes``, in that order, in one statement, each checked as
+    ``_department`` does."""
+    found = {
+        department.code: department
+        for department in session.scalars(
+            select(Department).options(joinedload(Department.region)).where(Department.code.in_(codes))
+        )
+    }
+    departments = []
+    for code in codes:
+        department = found.get(code)
+        if department is None:
+            raise InvalidInput(f"unknown department code '{code}'")
+        if not department.is_active:
+            raise InvalidInput(f"department {code} is not active")
+        mine, theirs = actor.region.path if actor.region else "", department.region.path
+        if not (mine.startswith(theirs) or theirs.startswith(mine)):
+            raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
+        departments.append(department)
+    return departments
 
 
 def _require_upper_level(session: Session, case: Case, actor: User) -> None:

@@ -135,3 +135,45 @@ def test_a_transition_runs_at_most_five_statements_and_adds_one_version(
     session.expire_all()
     stored = session.scalar(select(Case).where(Case.number == number))
     assert stored is not None and stored.version == 1 + len(LOOP)
+
+
+#: Joint handling (联合处置): a lead and two assisting departments, each finishing its part.
+JOINT: list[tuple[str, str, dict[str, Any]]] = [
+    ("operator", "register", {}),
+    (
+        "dispatcher",
+        "dispatch_joint",
+        {"department_code": "D-CG-E", "assisting_department_codes": ["D-SZ-E", "D-HW-E"]},
+    ),
+    ("handler_sz", "finish_task", {}),
+    ("handler_hw", "finish_task", {}),
+    ("handler_cg", "handle", {}),
+]
+#: Per action: the case, its events, its tasks with their departments (one statement), the
+#: departments named (one statement), the case's UPDATE, the event's INSERT, the tasks' INSERTs or UPDATE.
+JOINT_MOST = {"register": 4, "dispatch_joint": 9, "finish_task": 6, "handle": 5}
+
+
+def test_joint_handling_loads_its_tasks_in_one_statement(
+    session: Session,
+    world: World,
+    session_factory: sessionmaker[Session],
+    statements: list[str],
+    rules: CentreRules,
+    now: datetime,
+) -> None:
+    session.commit()
+    number, _ = create(session_factory, statements, rules, now, lng=120.005, lat=30.005)
+    for minutes, (username, action, fields) in enumerate(JOINT, start=1):
+        with request_as(session_factory, username) as (request, actor):
+            statements.clear()
+            case = case_service.transition(
+                request, actor, number, Action(action), TransitionRequest(**fields), rules,
+                now + timedelta(minutes=10 * minutes),
+            )  # fmt: skip
+            sent = list(statements)
+            tasks = [(task.department.code, task.is_lead, task.done_at is not None) for task in case.tasks]
+        assert len(sent) <= JOINT_MOST[action], (action, len(sent), sent)
+        assert sum(text.lstrip().upper().startswith("UPDATE CASES") for text in sent) == 1, (action, sent)
+    assert tasks == [("D-CG-E", True, False), ("D-SZ-E", False, True), ("D-HW-E", False, True)]
+    assert case.state.value == "handled"

@@ -22,8 +22,8 @@ from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
-from civicgrid.store.partitions import maintain as maintain_partitions
 from civicgrid.store.models import Case
+from civicgrid.store.partitions import maintain as maintain_partitions
 
 app = typer.Typer(help="civicgrid: command centre for grid-based urban governance (网格化综合管理).")
 
@@ -313,7 +313,9 @@ def maintain(
         engine.dispose()
     if engine.dialect.name == "postgresql":
         created = ", ".join(done.created) or "none"
-        typer.echo(f"history partitions created: {created}; events moved out of the default partition: {done.moved}")
+        typer.echo(
+            f"history partitions created: {created}; events moved out of the default partition: {done.moved}"
+        )
     typer.echo("planner statistics refreshed")
 
 

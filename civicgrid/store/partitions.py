@@ -83,7 +83,9 @@ def is_partitioned(connection: Connection) -> bool:
 def monthly_partitions(connection: Connection) -> list[date]:
     """The months that have a partition attached to ``case_events``, oldest first."""
     names = connection.execute(
-        text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:name)"),
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:name)"
+        ),
         {"name": PARENT},
     ).scalars()
     months = []

@@ -61,13 +61,17 @@ def history(engine: Engine) -> list[tuple[Any, ...]]:
 def where_events_are(engine: Engine) -> dict[str, int]:
     """Events per partition."""
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT tableoid::regclass::text, count(*) FROM case_events GROUP BY 1"))
+        rows = connection.execute(
+            text("SELECT tableoid::regclass::text, count(*) FROM case_events GROUP BY 1")
+        )
         return {name: count for name, count in rows}
 
 
 def table_kind(engine: Engine) -> str:
     with engine.connect() as connection:
-        return str(connection.execute(text("SELECT relkind FROM pg_class WHERE relname = 'case_events'")).scalar())
+        return str(
+            connection.execute(text("SELECT relkind FROM pg_class WHERE relname = 'case_events'")).scalar()
+        )
 
 
 def stored_world(session: Session) -> World:
@@ -75,7 +79,9 @@ def stored_world(session: Session) -> World:
     return World(users={user.username: user for user in session.scalars(select(User))})
 
 
-def cases_at(engine: Engine, rules: CentreRules, moments: Sequence[datetime], *, steps: int = len(LOOP)) -> World:
+def cases_at(
+    engine: Engine, rules: CentreRules, moments: Sequence[datetime], *, steps: int = len(LOOP)
+) -> World:
     """One case registered at each of ``moments`` and taken ``steps`` steps of the loop."""
     with session_scope(make_session_factory(engine)) as session:
         world = build_world(session)
@@ -155,10 +161,16 @@ def test_the_migration_partitions_a_store_with_history_and_goes_back(
     assert table_kind(empty_engine) == "r"
     assert history(empty_engine)[:-1] == before
     inspector = inspect(empty_engine)
-    assert {"fk_attachments_event_id_case_events"} <= {fk["name"] for fk in inspector.get_foreign_keys("attachments")}
-    assert {"fk_case_tasks_event_id_case_events"} <= {fk["name"] for fk in inspector.get_foreign_keys("case_tasks")}
+    assert {"fk_attachments_event_id_case_events"} <= {
+        fk["name"] for fk in inspector.get_foreign_keys("attachments")
+    }
+    assert {"fk_case_tasks_event_id_case_events"} <= {
+        fk["name"] for fk in inspector.get_foreign_keys("case_tasks")
+    }
     assert inspector.get_pk_constraint("case_events")["constrained_columns"] == ["id"]
-    assert [u["column_names"] for u in inspector.get_unique_constraints("case_events")] == [["case_id", "seq"]]
+    assert [u["column_names"] for u in inspector.get_unique_constraints("case_events")] == [
+        ["case_id", "seq"]
+    ]
     refused(empty_engine, "TRUNCATE case_events CASCADE")
     refused(empty_engine, "DELETE FROM case_events")
     assert not {name for name in inspector.get_table_names() if name.startswith("case_events_")}
@@ -259,7 +271,9 @@ def use(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def test_maintain_and_archive_events_on_the_command_line(
-    empty_engine: Engine, tmp_path: Path, use  # type: ignore[no-untyped-def]
+    empty_engine: Engine,
+    tmp_path: Path,
+    use,  # type: ignore[no-untyped-def]
 ) -> None:
     use(empty_engine.url.render_as_string(hide_password=False))
     result = runner.invoke(app, ["maintain"])

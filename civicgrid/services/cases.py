@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import null, or_, select
+from sqlalchemy import bindparam, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -212,18 +212,26 @@ def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, Grid
     return {grid.id: grid for grid in found}
 
 
+def _counter_upsert(insert: Any) -> Any:
+    counters = CaseNumberCounter.__table__
+    return (
+        insert(counters)
+        .values(prefix=bindparam("prefix"), day=bindparam("day"), last=1)
+        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": counters.c.last + 1})
+        .returning(counters.c.last)
+    )
+
+
+#: The counter's upsert per dialect, built once: a plain table statement, not an ORM one.
+COUNTER_UPSERT = {"postgresql": _counter_upsert(postgresql_insert), "sqlite": _counter_upsert(sqlite_insert)}
+
+
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
     """The next printable case number of the day, e.g. JD-20261124-000123; one upsert, so
     two centres' operators registering at once never get the same number."""
     day = now.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(CaseNumberCounter)
-        .values(prefix=rules.number_prefix, day=day, last=1)
-        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CaseNumberCounter.last + 1})
-        .returning(CaseNumberCounter.last)
-    )
-    number = session.execute(statement).scalar_one()
+    statement = COUNTER_UPSERT[session.get_bind().dialect.name]
+    number = session.connection().execute(statement, {"prefix": rules.number_prefix, "day": day}).scalar_one()
     return f"{rules.number_prefix}-{day}-{number:06d}"
 
 

@@ -50,7 +50,7 @@ from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
 from civicgrid.store.migrate import upgrade
-from civicgrid.store.models import User
+from civicgrid.store.models import Region, User
 
 SECRET = "benchmark-only-secret-" * 2
 NEW_CASE = CaseCreate(
@@ -136,7 +136,9 @@ class Store:
     def _user(session: Any, username: str) -> User:
         """The actor as authentication loads it: with the region every scope check reads."""
         return session.scalars(
-            select(User).options(joinedload(User.region)).where(User.username == username)
+            select(User)
+            .options(joinedload(User.region).defer(Region.boundary))
+            .where(User.username == username)
         ).one()
 
     def get(self, who: str, url: str) -> None:

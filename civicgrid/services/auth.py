@@ -22,7 +22,7 @@ from civicgrid.domain.vocabulary import SignInOutcome
 from civicgrid.services import throttle
 from civicgrid.store.db import session_scope
 from civicgrid.store.lookups import user_by_username
-from civicgrid.store.models import ApiToken, User
+from civicgrid.store.models import ApiToken, Region, User
 
 #: argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 20 ms of one
 #: core. The library's default (64 MiB, 3 passes, 4 lanes) costs several times that, which a
@@ -169,10 +169,11 @@ def revoke_tokens(session: Session, user: User, now: datetime) -> None:
 def _live_token(
     session: Session, token: str, secret_key: str, now: datetime, reading: Sequence[ScalarSelect[Any]] = ()
 ) -> tuple[ApiToken, tuple[Any, ...]]:
-    # The user and their region (every scope check reads it) come with the token, in one round.
+    # The user and their region (every scope check reads it) come with the token, in one round;
+    # not the region's polygon, which no check reads and a district's may be large.
     row = session.execute(
         select(ApiToken, *reading)
-        .options(joinedload(ApiToken.user).joinedload(User.region))
+        .options(joinedload(ApiToken.user).joinedload(User.region).defer(Region.boundary))
         .where(ApiToken.token_hash == _token_digest(token, secret_key))
     ).one_or_none()
     found: ApiToken | None = row[0] if row is not None else None

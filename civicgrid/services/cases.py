@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from civicgrid.domain import workflow
@@ -208,7 +208,12 @@ def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, Grid
     if not ids and code is None:
         return {}
     wanted = Grid.id.in_(ids) if code is None else or_(Grid.id.in_(ids), Grid.code == code)
-    found = session.scalars(select(Grid).options(joinedload(Grid.region)).where(wanted))
+    # Without the polygons: the index placed the point already.
+    found = session.scalars(
+        select(Grid)
+        .options(defer(Grid.boundary), joinedload(Grid.region).defer(Region.boundary))
+        .where(wanted)
+    )
     return {grid.id: grid for grid in found}
 
 
@@ -367,7 +372,9 @@ def _departments(session: Session, actor: User, codes: list[str], action: str) -
     found = {
         department.code: department
         for department in session.scalars(
-            select(Department).options(joinedload(Department.region)).where(Department.code.in_(codes))
+            select(Department)
+            .options(joinedload(Department.region).defer(Region.boundary))
+            .where(Department.code.in_(codes))
         )
     }
     departments = []

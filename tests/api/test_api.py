@@ -537,3 +537,6 @@ def test_a_write_reads_the_calendar_revision_with_its_token(
     calendar = [s for s in statements if "calendar_days" in s]
     assert len(calendar) == 2, calendar
     assert all("api_tokens" in s for s in calendar), calendar
+    # The token comes with its user's region, not with the region's polygon.
+    tokens = [s for s in statements if "api_tokens" in s]
+    assert len(tokens) == 2 and not [s for s in tokens if "boundary" in s], tokens

@@ -78,6 +78,29 @@ def test_creating_a_case_runs_at_most_five_statements(
         assert len(sent) <= MOST, (fields, sent)
 
 
+def test_a_write_reads_no_polygon(
+    session: Session,
+    world: World,
+    session_factory: sessionmaker[Session],
+    statements: list[str],
+    rules: CentreRules,
+    now: datetime,
+) -> None:
+    """Grids' and regions' boundaries (a district's may be megabytes) stay out of the case
+    writes: the grid index placed the point already (authentication: tests/api/test_api.py)."""
+    session.commit()
+    create(session_factory, statements, rules, now, lng=120.005, lat=30.005)  # builds the index
+    number, sent = create(session_factory, statements, rules, now, lng=120.005, lat=30.005)
+    steps = [("operator", Action.REGISTER, {}), ("dispatcher", Action.DISPATCH_JOINT, JOINT[1][2])]
+    for username, action, fields in steps:
+        with request_as(session_factory, username) as (request, actor):
+            statements.clear()
+            case_service.transition(request, actor, number, action, TransitionRequest(**fields), rules, now)
+            sent += statements
+    assert len(sent) > 10
+    assert not [text for text in sent if "boundary" in text], sent
+
+
 def test_the_overlay_grids_of_a_new_case_are_one_more_statement(
     session: Session,
     world: World,

@@ -1,5 +1,5 @@
 """The ``civicgrid`` command: serve, demo, init-db, import-categories, import-calendar,
-export-calendar, backup, restore."""
+export-calendar, backup, restore, maintain, archive-events."""
 
 from __future__ import annotations
 

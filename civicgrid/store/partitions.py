@@ -183,7 +183,10 @@ def ensure_partitions(
 
 
 def maintain(engine: Engine, now: datetime | None = None, since: date | None = None) -> Maintenance:
-    """``ensure_partitions`` in a transaction of its own (start-up, ``civicgrid maintain``)."""
+    """``ensure_partitions`` in a transaction of its own (start-up, ``civicgrid maintain``);
+    on SQLite nothing, not even a transaction (which would take the write lock)."""
+    if engine.dialect.name != "postgresql":
+        return Maintenance([], 0)
     with engine.begin() as connection:
         return ensure_partitions(connection, now or datetime.now(UTC), since=since)
 

@@ -295,10 +295,10 @@ def test_maintain_and_archive_events_on_the_command_line(
     assert f"2024-03: 0 events archived to {tmp_path / 'case_events_2024_03.dump'}" in archive.stdout
 
 
-def test_every_write_path_stays_usable_with_an_action_in_a_new_month(
+def test_a_case_of_a_month_without_partition_takes_its_next_step_in_this_month(
     empty_engine: Engine, rules: CentreRules
 ) -> None:
-    """A transition in a month after the case's registration writes into that month."""
+    """Its first events wait in the default partition; the next one goes to this month's."""
     upgrade(empty_engine)
     start = datetime.now(UTC) - timedelta(days=40)
     cases_at(empty_engine, rules, [start], steps=1)
@@ -309,3 +309,6 @@ def test_every_write_path_stays_usable_with_an_action_in_a_new_month(
             TransitionRequest(), rules, datetime.now(UTC),
         )  # fmt: skip
     assert [row[2] for row in history(empty_engine)] == [1, 2, 3]
+    if empty_engine.dialect.name == "postgresql":
+        current = partition_name(month_of(datetime.now(UTC)))
+        assert where_events_are(empty_engine) == {DEFAULT_PARTITION: 2, current: 1}

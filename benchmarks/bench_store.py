@@ -1,7 +1,7 @@
 """civicgrid against its raw-SQL baseline, side by side in one run, on stores of growing size.
 
     python benchmarks/bench_store.py [--sizes 10000,100000] [--repeat 30]
-                                     [--database-url postgresql+psycopg://… | --postgres]
+                                     [--backends sqlite,postgresql] [--database-url postgresql+psycopg://…]
 
 For each size a fresh store is filled (``benchmarks/filler.py``), then each operation is
 timed through civicgrid and through the plain SQL that does the same work on the DB-API
@@ -14,8 +14,11 @@ connection (same rows, same indexes, same commit), interleaved, ``--repeat`` tim
   dispatcher, over HTTP / the scoped COUNT and page SELECT;
 - ``/healthz`` over the same client: what HTTP alone costs.
 
-Without a URL the stores are SQLite files; ``--database-url`` names a PostgreSQL server (a
-database per size is created and dropped there); ``--postgres`` starts a throw-away cluster.
+Each write, on both sides, first reads the acting user with their region, as signing in
+does. The backends run one after the other and each prints its own table: SQLite stores
+are files; PostgreSQL ones are databases (one per size, created and dropped) on the server
+``--database-url`` names, or on a throw-away cluster started for the run (Debian's
+``postgresql``). ``--postgres`` is short for ``--backends postgresql``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import joinedload
 
 from benchmarks.filler import fill, prepare
 from civicgrid.api.app import create_app
@@ -46,7 +50,7 @@ from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
 from civicgrid.store.migrate import upgrade
-from civicgrid.store.models import User
+from civicgrid.store.models import Region, User
 
 SECRET = "benchmark-only-secret-" * 2
 NEW_CASE = CaseCreate(
@@ -130,7 +134,12 @@ class Store:
 
     @staticmethod
     def _user(session: Any, username: str) -> User:
-        return session.scalars(select(User).where(User.username == username)).one()
+        """The actor as authentication loads it: with the region every scope check reads."""
+        return session.scalars(
+            select(User)
+            .options(joinedload(User.region).defer(Region.boundary))
+            .where(User.username == username)
+        ).one()
 
     def get(self, who: str, url: str) -> None:
         answer = self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[who]}"})
@@ -154,9 +163,17 @@ class Store:
 
     # --- raw SQL -------------------------------------------------------------------
 
+    def raw_actor(self, username: str) -> None:
+        """What authentication reads of the actor (the service side's ``_user``)."""
+        self.raw.run(
+            "SELECT u.*, r.* FROM users u LEFT JOIN regions r ON r.id = u.region_id WHERE u.username = ?",
+            (username,),
+        )
+
     def raw_create(self) -> str:
         raw, t, now = self.raw, self.template, _now()
         raw.begin()
+        self.raw_actor("operator")
         day = now.astimezone(self.rules.calendar.timezone).strftime("%Y%m%d")
         prefix = self.rules.number_prefix
         (serial,) = raw.run(
@@ -187,6 +204,7 @@ class Store:
     def raw_register(self, number: str) -> None:
         raw, t, now = self.raw, self.template, _now()
         raw.begin()
+        self.raw_actor("operator")
         lock = "" if raw.sqlite else " FOR UPDATE"
         case_id, version = raw.run(f"SELECT id, version FROM cases WHERE number = ?{lock}", (number,))[0]
         (seq,) = raw.run("SELECT max(seq) FROM case_events WHERE case_id = ?", (case_id,))[0]
@@ -332,17 +350,44 @@ def store_of(size: int, server: str | None) -> Iterator[tuple[Engine, str]]:
 
 
 @contextmanager
-def server_for(args: argparse.Namespace) -> Iterator[str | None]:
-    if args.database_url or not args.postgres:
-        yield args.database_url
+def server_for(backend: str, url: str | None) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL the server ``url``, or a throw-away cluster's."""
+    if backend == "sqlite" or url:
+        yield url if backend == "postgresql" else None
         return
     from tests.pg_cluster import find_bin_dir, throwaway_cluster
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        sys.exit("PostgreSQL is not installed")
-    with throwaway_cluster(bin_dir) as url:
-        yield url
+        sys.exit("PostgreSQL is not installed (apt-get install postgresql), and no --database-url")
+    with throwaway_cluster(bin_dir) as cluster:
+        yield cluster
+
+
+def run(backend: str, server: str | None, sizes: list[int], repeat: int) -> list[str]:
+    """Fill a store of each size on ``backend`` and measure it: the table's rows."""
+    lines = []
+    for size in sizes:
+        with store_of(size, server) as (engine, url):
+            rules = CentreRules.from_settings(Settings(database_url=url))
+            prepare(engine, rules, _now())
+            report = fill(engine, size, rules, _now())
+            print(
+                f"{backend}: filled {report.cases:,} cases, {report.events:,} events in {report.seconds:.1f} s",
+                flush=True,
+            )
+            store = Store(engine, url)
+            for name, (ours, theirs) in measure(store, repeat).items():
+                median, p95 = _ms(ours)
+                if theirs:
+                    raw_median, raw_p95 = _ms(theirs)
+                    raw, ratio = f"{raw_median:.2f} / {raw_p95:.2f}", f"{median / raw_median:.1f}×"
+                else:
+                    raw, ratio = "—", "—"
+                lines.append(f"| {name} | {size:,} | {median:.2f} / {p95:.2f} | {raw} | {ratio} |")
+            store.client.close()
+            store.raw.connection.close()
+    return lines
 
 
 def main() -> None:
@@ -351,37 +396,26 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10000,100000", help="store sizes in cases, comma-separated")
     parser.add_argument("--repeat", type=int, default=30, help="repetitions of each operation per size")
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (default: SQLite files)")
-    parser.add_argument("--postgres", action="store_true", help="run on a throw-away PostgreSQL cluster")
+    parser.add_argument(
+        "--backends", default="sqlite,postgresql", help="sqlite, postgresql or both, comma-separated"
+    )
+    parser.add_argument("--database-url", help="a PostgreSQL server URL (default: a throw-away cluster)")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL only (--backends postgresql)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
-    lines = []
-    with server_for(args) as server:
-        for size in sizes:
-            with store_of(size, server) as (engine, url):
-                rules = CentreRules.from_settings(Settings(database_url=url))
-                prepare(engine, rules, _now())
-                report = fill(engine, size, rules, _now())
-                print(
-                    f"{engine.dialect.name}: filled {report.cases:,} cases, {report.events:,} events "
-                    f"in {report.seconds:.1f} s",
-                    flush=True,
-                )
-                store = Store(engine, url)
-                for name, (ours, theirs) in measure(store, args.repeat).items():
-                    median, p95 = _ms(ours)
-                    if theirs:
-                        raw_median, raw_p95 = _ms(theirs)
-                        raw, ratio = f"{raw_median:.2f} / {raw_p95:.2f}", f"{median / raw_median:.1f}×"
-                    else:
-                        raw, ratio = "—", "—"
-                    lines.append(f"| {name} | {size:,} | {median:.2f} / {p95:.2f} | {raw} | {ratio} |")
-                store.client.close()
-                store.raw.connection.close()
-    print(f"\nmedian / p95 over {args.repeat} repetitions, {engine.dialect.name}")
-    print("| operation | cases | civicgrid ms | raw SQL ms | ratio (medians) |")
-    print("|---|---|---|---|---|")
-    print("\n".join(lines))
+    backends = ["postgresql"] if args.postgres else args.backends.split(",")
+    unknown = set(backends) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend {', '.join(sorted(unknown))}: use sqlite, postgresql or both")
+    tables = {}
+    for backend in backends:
+        with server_for(backend, args.database_url) as server:
+            tables[backend] = run(backend, server, sizes, args.repeat)
+    for backend, lines in tables.items():
+        print(f"\n{backend}: median / p95 over {args.repeat} repetitions")
+        print("| operation | cases | civicgrid ms | raw SQL ms | ratio (medians) |")
+        print("|---|---|---|---|---|")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The ``civicgrid`` command: serve, demo, init-db, import-territory, export-territory,
-create-user, import-categories, import-calendar, export-calendar, backup, restore."""
+create-user, import-categories, import-calendar, export-calendar, backup, restore, maintain,
+archive-events."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_facto
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case
+from civicgrid.store.partitions import maintain as maintain_partitions
 
 
 class TerritoryFormat(StrEnum):
@@ -97,6 +99,7 @@ def init_db() -> None:
         if session.scalar(select(func.count()).select_from(Category)) == 0:
             result = import_categories(session, load_categories(default_categories_path()))
             typer.echo(f"loaded the default category tree: {result.added} classes")
+    maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     typer.echo(f"database ready: {settings.database_url}")
 
@@ -414,6 +417,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
     from civicgrid.api.app import create_app
 
     _warn_if_calendar_runs_out(settings, engine)
+    maintain_partitions(engine)
     optimize(engine)
     count = _worker_count(engine, workers)
     typer.echo(
@@ -470,9 +474,73 @@ def demo(
             typer.echo(
                 f"demo users sign in with password '{DEMO_PASSWORD}' (e.g. dispatcher, operator, handler_cg)"
             )
+    maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     if serve_after:
         _serve(settings, engine, host, port)
+
+
+def _month_option(option: str, value: str | None) -> date | None:
+    """A YYYY-MM option as its first day; exit 1 with the reason when it is no month."""
+    from civicgrid.store.partitions import parse_month
+
+    try:
+        return None if value is None else parse_month(value)
+    except ValueError as error:
+        typer.echo(f"error: {option}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@app.command()
+def maintain(
+    since: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL: also create the partitions of every month from this one, YYYY-MM"),
+    ] = None,
+) -> None:
+    """Upkeep to run monthly (cron): on PostgreSQL create the coming months' partitions of
+    the case history and move events out of the default partition; refresh the planner's
+    statistics. --since brings archived months back (then pg_restore --data-only their dumps)."""
+    settings = _settings()
+    first = _month_option("--since", since)
+    engine = _migrated_engine(settings)
+    try:
+        done = maintain_partitions(engine, since=first)
+        optimize(engine, after_bulk_load=True)
+    finally:
+        engine.dispose()
+    if engine.dialect.name == "postgresql":
+        created = ", ".join(done.created) or "none"
+        typer.echo(
+            f"history partitions created: {created}; events moved out of the default partition: {done.moved}"
+        )
+    typer.echo("planner statistics refreshed")
+
+
+@app.command("archive-events")
+def archive_events(
+    before: Annotated[str, typer.Option(help="archive every month before this one, YYYY-MM")],
+    folder: Annotated[
+        Path, typer.Option("--to", exists=True, file_okay=False, writable=True, help="folder for the dumps")
+    ],
+) -> None:
+    """PostgreSQL: move whole months of case history out of the live database: each month's
+    partition is dumped with pg_dump -Fc to FOLDER/case_events_YYYY_MM.dump, then detached
+    and dropped. Refused while a case with events in that month is still open."""
+    from civicgrid.store.archive import archive_months
+
+    settings = _settings()
+    month = _month_option("--before", before)
+    engine = _migrated_engine(settings)
+    with _one_line_errors():
+        try:
+            archived = archive_months(engine, month, folder)
+        finally:
+            engine.dispose()
+    for item in archived:
+        typer.echo(f"{item.month:%Y-%m}: {item.events} events archived to {item.dump}")
+    if not archived:
+        typer.echo(f"no month before {before} left to archive")
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from benchmarks.filler import fill, prepare
 from civicgrid.domain.clock import light_at
@@ -16,6 +16,7 @@ from civicgrid.services.cases import CentreRules
 from civicgrid.store.db import make_session_factory, session_scope
 from civicgrid.store.history import check_history
 from civicgrid.store.models import Case, CaseTask, User
+from civicgrid.store.partitions import DEFAULT_PARTITION
 
 CASES = 400
 
@@ -46,3 +47,18 @@ def test_filled_store_is_consistent(fresh_engine: Engine, rules: CentreRules) ->
                           lng=120.1493, lat=30.2771)  # fmt: skip
         case = case_service.create_case(session, operator, data, rules, datetime.now(UTC))
         assert case.number not in numbers
+
+
+def test_the_filled_histories_lie_in_their_months_partitions(
+    fresh_engine: Engine, rules: CentreRules
+) -> None:
+    now = datetime.now(UTC)
+    prepare(fresh_engine, rules, now)
+    fill(fresh_engine, 200, rules, now)
+    if fresh_engine.dialect.name != "postgresql":
+        return
+    with fresh_engine.connect() as connection:
+        where = connection.execute(
+            text("SELECT DISTINCT tableoid::regclass::text FROM case_events")
+        ).scalars()
+        assert DEFAULT_PARTITION not in set(where)

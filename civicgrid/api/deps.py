@@ -61,12 +61,13 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_rules(request: Request, session: DbSession) -> CentreRules:
+def get_rules(request: Request, session: DbSession, actor: Actor) -> CentreRules:
     """The centre's rules (calendar, warning ratio, number prefix, extension bound), rebuilt
     whenever the loaded calendar changed, through this process or another: each request
-    compares one cheap revision mark with the one the rules were built on."""
+    compares the calendar's revision mark, read with its token (``get_actor``), with the
+    one the rules were built on."""
     state = request.app.state
-    revision = calendar_service.calendar_revision(session)
+    revision = request.state.calendar_revision
     built: tuple[object, CentreRules] | None = state.rules
     if built is None or built[0] != revision:
         # One assignment, so a concurrent request sees the old pair or the new, never a mix.
@@ -75,7 +76,6 @@ def get_rules(request: Request, session: DbSession) -> CentreRules:
     return built[1]
 
 
-Rules = Annotated[CentreRules, Depends(get_rules)]
 bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -91,11 +91,22 @@ Token = Annotated[str, Depends(get_token)]
 
 
 def get_actor(session: DbSession, token: Token, request: Request, now: Now) -> User:
-    """The signed-in user making the request."""
-    return auth.authenticate(session, token, secret_key=get_settings(request).secret_key, now=now)
+    """The signed-in user making the request; the calendar's revision mark comes along in the
+    same statement (for ``get_rules``), so a write pays no query of its own for it."""
+    actor, revision = auth.authenticate_reading(
+        session,
+        token,
+        secret_key=get_settings(request).secret_key,
+        now=now,
+        reading=calendar_service.calendar_revision_columns(),
+    )
+    count, latest = revision
+    request.state.calendar_revision = (int(count), latest)
+    return actor
 
 
 Actor = Annotated[User, Depends(get_actor)]
+Rules = Annotated[CentreRules, Depends(get_rules)]
 
 
 def check_admin_first(request: Request, token: Token, now: Now) -> None:

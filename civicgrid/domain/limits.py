@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from civicgrid.domain.calendar import WorkCalendar, require_aware
 
@@ -102,6 +103,7 @@ class TimeLimit:
         return (start.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(calendar.timezone)
 
 
+@lru_cache(maxsize=1024)  # the category tree's few dozen texts, parsed at every write
 def parse_limit(text: str) -> TimeLimit:
     """The time limit written in ``text`` ('30min', '2h', '1.5h', '4wh', '3wd', '0.5wd');
     ValueError quoting the text and the allowed forms otherwise."""

@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import ScalarSelect, delete, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from civicgrid.domain.errors import Unauthenticated
@@ -20,7 +22,7 @@ from civicgrid.domain.vocabulary import SignInOutcome
 from civicgrid.services import throttle
 from civicgrid.store.db import session_scope
 from civicgrid.store.lookups import user_by_username
-from civicgrid.store.models import ApiToken, User
+from civicgrid.store.models import ApiToken, Region, User
 
 #: argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 20 ms of one
 #: core. The library's default (64 MiB, 3 passes, 4 lanes) costs several times that, which a
@@ -183,23 +185,36 @@ def revoke_tokens(session: Session, user: User, now: datetime) -> None:
     )
 
 
-def _live_token(session: Session, token: str, secret_key: str, now: datetime) -> ApiToken:
-    # The user and their region (every scope check reads it) come with the token, in one round.
-    row = session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user).joinedload(User.region))
+def _live_token(
+    session: Session, token: str, secret_key: str, now: datetime, reading: Sequence[ScalarSelect[Any]] = ()
+) -> tuple[ApiToken, tuple[Any, ...]]:
+    # The user and their region (every scope check reads it) come with the token, in one round;
+    # not the region's polygon, which no check reads and a district's may be large.
+    row = session.execute(
+        select(ApiToken, *reading)
+        .options(joinedload(ApiToken.user).joinedload(User.region).defer(Region.boundary))
         .where(ApiToken.token_hash == _token_digest(token, secret_key))
-    )
-    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
+    ).one_or_none()
+    found: ApiToken | None = row[0] if row is not None else None
+    if found is None or found.revoked_at is not None or found.expires_at <= now or not found.user.is_active:
         raise Unauthenticated("invalid or expired token: sign in again")
-    return row
+    return found, tuple(row[1:]) if row is not None else ()
 
 
 def authenticate(session: Session, token: str, *, secret_key: str, now: datetime) -> User:
     """The active user holding ``token``, or Unauthenticated."""
-    return _live_token(session, token, secret_key, now).user
+    return _live_token(session, token, secret_key, now)[0].user
+
+
+def authenticate_reading(
+    session: Session, token: str, *, secret_key: str, now: datetime, reading: Sequence[ScalarSelect[Any]]
+) -> tuple[User, tuple[Any, ...]]:
+    """``authenticate``, and the values of the scalar subqueries ``reading``, read in the same
+    statement: what a request checks on every call rides along with its token."""
+    found, values = _live_token(session, token, secret_key, now, reading)
+    return found.user, values
 
 
 def logout(session: Session, token: str, *, secret_key: str, now: datetime) -> None:
     """Revoke ``token`` so it signs nobody in again."""
-    _live_token(session, token, secret_key, now).revoked_at = now
+    _live_token(session, token, secret_key, now)[0].revoked_at = now

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import ScalarSelect
 from sqlalchemy.orm import Session
 
 from civicgrid.calendar_file import CalendarFileError, YearArrangement, parse_calendar
@@ -62,10 +63,11 @@ def centre_calendar(session: Session, settings: Settings) -> WorkCalendar:
     return settings.calendar(calendar_queries.stored_days(session))
 
 
-def calendar_revision(session: Session) -> tuple[int, datetime | None]:
-    """A mark of the loaded calendar that changes whenever a year is loaded (one cheap query),
-    so each server process sees when to rebuild its rules."""
-    return calendar_queries.revision(session)
+def calendar_revision_columns() -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
+    """A mark of the loaded calendar that changes whenever a year is loaded, as scalar
+    subqueries read along with the request's token, so each server process sees when to
+    rebuild its rules without a query of its own."""
+    return calendar_queries.revision_columns()
 
 
 def centre_rules(session: Session, settings: Settings) -> CentreRules:

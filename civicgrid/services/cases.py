@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, null, or_, select
+from sqlalchemy import bindparam, func, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from civicgrid.domain import workflow
@@ -259,22 +259,35 @@ def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, tupl
         .correlate(Grid)
         .scalar_subquery()
     )
-    found = session.execute(select(Grid, inspector).options(joinedload(Grid.region)).where(wanted))
+    # Without the polygons: the index placed the point already.
+    found = session.execute(
+        select(Grid, inspector)
+        .options(defer(Grid.boundary), joinedload(Grid.region).defer(Region.boundary))
+        .where(wanted)
+    )
     return {grid.id: (grid, inspector_id) for grid, inspector_id in found}
+
+
+def _counter_upsert(insert: Any) -> Any:
+    counters = CaseNumberCounter.__table__
+    return (
+        insert(counters)
+        .values(prefix=bindparam("prefix"), day=bindparam("day"), last=1)
+        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": counters.c.last + 1})
+        .returning(counters.c.last)
+    )
+
+
+#: The counter's upsert per dialect, built once: a plain table statement, not an ORM one.
+COUNTER_UPSERT = {"postgresql": _counter_upsert(postgresql_insert), "sqlite": _counter_upsert(sqlite_insert)}
 
 
 def _next_number(session: Session, rules: CentreRules, now: datetime) -> str:
     """The next printable case number of the day, e.g. JD-20261124-000123; one upsert, so
     two centres' operators registering at once never get the same number."""
     day = now.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(CaseNumberCounter)
-        .values(prefix=rules.number_prefix, day=day, last=1)
-        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CaseNumberCounter.last + 1})
-        .returning(CaseNumberCounter.last)
-    )
-    number = session.execute(statement).scalar_one()
+    statement = COUNTER_UPSERT[session.get_bind().dialect.name]
+    number = session.connection().execute(statement, {"prefix": rules.number_prefix, "day": day}).scalar_one()
     return f"{rules.number_prefix}-{day}-{number:06d}"
 
 
@@ -290,7 +303,8 @@ def transition(
     """Take ``action`` on case ``number`` as ``actor``: check state, role and scope, append
     the event, update the cached state and clock. Raises a domain error and writes nothing
     when any check fails."""
-    case = case_queries.get_visible(session, actor, number, for_update=True, options=TRANSITION_LOADS)
+    loads = (*TRANSITION_LOADS, *TASK_LOADS) if action in TASK_ACTIONS else TRANSITION_LOADS
+    case = case_queries.get_visible(session, actor, number, for_update=True, options=loads)
     if request.expected_version is not None and request.expected_version != case.version:
         raise Conflict(
             f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
@@ -308,16 +322,9 @@ def transition(
         if request.attachment_ids:
             attachments.tie_to_event(session, case, actor, event, request.attachment_ids)
         if action is Action.DISPATCH_JOINT:
-            for code in [data["department"], *data["assisting_departments"]]:
-                department = by_code(session, Department, code)
-                case.tasks.append(
-                    CaseTask(
-                        department=department,
-                        is_lead=department is case.department,
-                        assigned_at=now,
-                        event=event,
-                    )
-                )
+            for task in case.tasks:  # the tasks _effects opened belong to this event
+                if task.event is None:
+                    task.event = event
         case.state = new_state
         case.updated_at = now
         refresh_clock(case, rules)
@@ -332,6 +339,11 @@ def transition(
 #: What every transition reads of the case, loaded with the locking SELECT: the category (its
 #: time limits) in the same statement, the events (the clock, the next seq) in one more.
 TRANSITION_LOADS = (joinedload(Case.category, innerjoin=True), selectinload(Case.events))
+#: Actions that read or add joint-handling tasks (联合处置): the tasks and their departments
+#: come in one statement more, instead of one lazy load per task, and so does the case's
+#: department (the lead) in the first statement.
+TASK_ACTIONS = frozenset({Action.DISPATCH_JOINT, Action.FINISH_TASK, Action.HANDLE})
+TASK_LOADS = (joinedload(Case.department), selectinload(Case.tasks).joinedload(CaseTask.department))
 
 
 def _effects(
@@ -359,14 +371,15 @@ def _effects(
         case.department = department
         return {"department": department.code}
     if action is Action.DISPATCH_JOINT:
-        lead = _department(session, actor, request.department_code, "dispatch_joint (lead)")
-        assisting = [
-            _department(session, actor, code, "dispatch_joint") for code in request.assisting_department_codes
-        ]
-        codes = [lead.code, *(d.code for d in assisting)]
-        if not assisting or len(set(codes)) != len(codes):
+        codes = [request.department_code or "", *request.assisting_department_codes]
+        if not request.department_code:
+            raise InvalidInput("dispatch_joint (lead) needs a department_code")
+        if len(codes) < 2 or len(set(codes)) != len(codes):
             raise InvalidInput("dispatch_joint needs a lead and at least one other, distinct, department")
+        lead, *assisting = _departments(session, actor, codes, "dispatch_joint")
         case.department = lead
+        for department in (lead, *assisting):
+            case.tasks.append(CaseTask(department=department, is_lead=department is lead, assigned_at=now))
         return {"department": lead.code, "assisting_departments": codes[1:]}
     if action is Action.REJECT:
         rejected = case.department.code if case.department else None
@@ -404,17 +417,32 @@ def _department(session: Session, actor: User, code: str | None, action: str) ->
     a region above it (a district bureau) or one below it — never another street's."""
     if not code:
         raise InvalidInput(f"{action} needs a department_code")
-    department = session.scalar(
-        select(Department).options(joinedload(Department.region)).where(Department.code == code)
-    )
-    if department is None:
-        raise InvalidInput(f"unknown department code '{code}'")
-    if not department.is_active:
-        raise InvalidInput(f"department {code} is not active")
-    mine, theirs = actor.region.path if actor.region else "", department.region.path
-    if not (mine.startswith(theirs) or theirs.startswith(mine)):
-        raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
-    return department
+    return _departments(session, actor, [code], action)[0]
+
+
+def _departments(session: Session, actor: User, codes: list[str], action: str) -> list[Department]:
+    """The departments with ``codes``, in that order, in one statement, each checked as
+    ``_department`` does."""
+    found = {
+        department.code: department
+        for department in session.scalars(
+            select(Department)
+            .options(joinedload(Department.region).defer(Region.boundary))
+            .where(Department.code.in_(codes))
+        )
+    }
+    departments = []
+    for code in codes:
+        department = found.get(code)
+        if department is None:
+            raise InvalidInput(f"unknown department code '{code}'")
+        if not department.is_active:
+            raise InvalidInput(f"department {code} is not active")
+        mine, theirs = actor.region.path if actor.region else "", department.region.path
+        if not (mine.startswith(theirs) or theirs.startswith(mine)):
+            raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
+        departments.append(department)
+    return departments
 
 
 def _require_upper_level(session: Session, case: Case, actor: User) -> None:

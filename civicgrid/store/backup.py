@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +109,9 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> Snap
     return snapshot
 
 
-def dump_postgresql(url: str, target: Path, *, overwrite: bool = False) -> int:
+def dump_postgresql(url: str, target: Path, *, overwrite: bool = False, tables: Sequence[str] = ()) -> int:
     """Back up the PostgreSQL database at ``url`` with ``pg_dump -Fc`` (a consistent
-    snapshot, restored with ``pg_restore``); return the size of the file."""
+    snapshot, restored with ``pg_restore``), or only ``tables``; return the size of the file."""
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise BackupError(
@@ -133,7 +133,13 @@ def dump_postgresql(url: str, target: Path, *, overwrite: bool = False) -> int:
     ).render_as_string(hide_password=False)
     with _beside(target, mode=PRIVATE) as partial:
         result = subprocess.run(
-            [pg_dump, "--format=custom", f"--file={partial}", f"--dbname={conninfo}"],
+            [
+                pg_dump,
+                "--format=custom",
+                f"--file={partial}",
+                f"--dbname={conninfo}",
+                *(f"--table={table}" for table in tables),
+            ],
             env=environment,
             capture_output=True,
             text=True,

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from civicgrid.domain.calendar import ArrangedDay
@@ -46,10 +46,13 @@ def loaded_years(session: Session) -> list[LoadedYear]:
     ]
 
 
-def revision(session: Session) -> tuple[int, datetime | None]:
-    """A cheap mark of the loaded calendar that changes whenever a year is loaded."""
-    count, latest = session.execute(select(func.count(CalendarDay.id), func.max(CalendarDay.loaded_at))).one()
-    return int(count), latest
+def revision_columns() -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
+    """A cheap mark of the loaded calendar that changes whenever a year is loaded, as two
+    scalar subqueries to read along with another statement."""
+    return (
+        select(func.count(CalendarDay.id)).scalar_subquery(),
+        select(func.max(CalendarDay.loaded_at)).scalar_subquery(),
+    )
 
 
 def replace_year(

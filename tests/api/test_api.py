@@ -515,3 +515,28 @@ def test_a_case_is_not_merged_into_a_finished_one(
     )
     assert counts(session) == before
     assert client.get(f"/api/v1/cases/{duplicate}", headers=operator).json()["state"] == "reported"
+
+
+def test_a_write_reads_the_calendar_revision_with_its_token(
+    client: TestClient, login: Callable[[str], Headers], connection: Connection
+) -> None:
+    """The rules' check for a newly loaded calendar costs a write no statement of its own."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    headers = login("operator")
+    create(client, headers)  # the first request builds the rules
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        number = create(client, headers)["number"]
+        act(client, headers, number, "register")
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    calendar = [s for s in statements if "calendar_days" in s]
+    assert len(calendar) == 2, calendar
+    assert all("api_tokens" in s for s in calendar), calendar
+    # The token comes with its user's region, not with the region's polygon.
+    tokens = [s for s in statements if "api_tokens" in s]
+    assert len(tokens) == 2 and not [s for s in tokens if "boundary" in s], tokens

@@ -8,11 +8,15 @@ from sqlalchemy import Engine, inspect
 
 from civicgrid.store.db import Base, make_engine
 from civicgrid.store.migrate import MIGRATIONS, upgrade
+from civicgrid.store.partitions import include_object
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True}
+        if engine.dialect.name == "postgresql":
+            opts["include_object"] = include_object
+        context = MigrationContext.configure(connection, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
 
 

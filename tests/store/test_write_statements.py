@@ -79,6 +79,29 @@ def test_creating_a_case_runs_at_most_five_statements(
         assert len(sent) <= MOST, (fields, sent)
 
 
+def test_a_write_reads_no_polygon(
+    session: Session,
+    world: World,
+    session_factory: sessionmaker[Session],
+    statements: list[str],
+    rules: CentreRules,
+    now: datetime,
+) -> None:
+    """Grids' and regions' boundaries (a district's may be megabytes) stay out of the case
+    writes: the grid index placed the point already (authentication: tests/api/test_api.py)."""
+    session.commit()
+    create(session_factory, statements, rules, now, lng=120.005, lat=30.005)  # builds the index
+    number, sent = create(session_factory, statements, rules, now, lng=120.005, lat=30.005)
+    steps = [("operator", Action.REGISTER, {}), ("dispatcher", Action.DISPATCH_JOINT, JOINT[1][2])]
+    for username, action, fields in steps:
+        with request_as(session_factory, username) as (request, actor):
+            statements.clear()
+            case_service.transition(request, actor, number, action, TransitionRequest(**fields), rules, now)
+            sent += statements
+    assert len(sent) > 10
+    assert not [text for text in sent if "boundary" in text], sent
+
+
 def test_the_overlay_grids_of_a_new_case_are_one_more_statement(
     session: Session,
     world: World,
@@ -136,3 +159,45 @@ def test_a_transition_runs_at_most_five_statements_and_adds_one_version(
     session.expire_all()
     stored = session.scalar(select(Case).where(Case.number == number))
     assert stored is not None and stored.version == 1 + len(LOOP)
+
+
+#: Joint handling (联合处置): a lead and two assisting departments, each finishing its part.
+JOINT: list[tuple[str, str, dict[str, Any]]] = [
+    ("operator", "register", {}),
+    (
+        "dispatcher",
+        "dispatch_joint",
+        {"department_code": "D-CG-E", "assisting_department_codes": ["D-SZ-E", "D-HW-E"]},
+    ),
+    ("handler_sz", "finish_task", {}),
+    ("handler_hw", "finish_task", {}),
+    ("handler_cg", "handle", {}),
+]
+#: Per action: the case, its events, its tasks with their departments (one statement), the
+#: departments named (one statement), the case's UPDATE, the event's INSERT, the tasks' INSERTs or UPDATE.
+JOINT_MOST = {"register": 4, "dispatch_joint": 9, "finish_task": 6, "handle": 5}
+
+
+def test_joint_handling_loads_its_tasks_in_one_statement(
+    session: Session,
+    world: World,
+    session_factory: sessionmaker[Session],
+    statements: list[str],
+    rules: CentreRules,
+    now: datetime,
+) -> None:
+    session.commit()
+    number, _ = create(session_factory, statements, rules, now, lng=120.005, lat=30.005)
+    for minutes, (username, action, fields) in enumerate(JOINT, start=1):
+        with request_as(session_factory, username) as (request, actor):
+            statements.clear()
+            case = case_service.transition(
+                request, actor, number, Action(action), TransitionRequest(**fields), rules,
+                now + timedelta(minutes=10 * minutes),
+            )  # fmt: skip
+            sent = list(statements)
+            tasks = [(task.department.code, task.is_lead, task.done_at is not None) for task in case.tasks]
+        assert len(sent) <= JOINT_MOST[action], (action, len(sent), sent)
+        assert sum(text.lstrip().upper().startswith("UPDATE CASES") for text in sent) == 1, (action, sent)
+    assert tasks == [("D-CG-E", True, False), ("D-SZ-E", False, True), ("D-HW-E", False, True)]
+    assert case.state.value == "handled"

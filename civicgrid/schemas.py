@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from civicgrid.domain.questions import Choice, Datatype, Question
 from civicgrid.domain.vocabulary import (
     Action,
     CaseKind,
@@ -208,6 +209,33 @@ class UserOut(Output):
     is_active: bool
 
 
+class ChoiceIn(Strict):
+    key: Line = Field(min_length=1, max_length=40)
+    name: Line = Field(min_length=1, max_length=100)
+
+
+class QuestionIn(Strict):
+    """A question a report of the class answers (an Open311 service attribute)."""
+
+    code: Code = Field(max_length=40)
+    datatype: Datatype
+    description: Line = Field(min_length=1, max_length=300)
+    order: int = Field(ge=1, le=1000)
+    required: bool = False
+    values: list[ChoiceIn] = Field(default_factory=list, max_length=100)
+
+    def question(self) -> Question:
+        """The domain's question."""
+        return Question(
+            code=self.code,
+            datatype=self.datatype,
+            description=self.description,
+            order=self.order,
+            required=self.required,
+            values=tuple(Choice(v.key, v.name) for v in self.values),
+        )
+
+
 class CategoryIn(Strict):
     """A small class under an existing big class, or a new big class (no parent_code)."""
 
@@ -218,6 +246,7 @@ class CategoryIn(Strict):
     department_function: DepartmentFunction | None = None
     closure_standard: Text = Field(default="", max_length=2000)
     limits: dict[Urgency, dict[Stage, Limit]] = Field(default_factory=dict)
+    questions: list[QuestionIn] = Field(default_factory=list, max_length=50)
 
 
 class CategoryPatch(Strict):
@@ -226,6 +255,7 @@ class CategoryPatch(Strict):
     closure_standard: Text | None = Field(default=None, max_length=2000)
     limits: dict[Urgency, dict[Stage, Limit]] | None = None
     is_active: bool | None = None
+    questions: list[QuestionIn] | None = Field(default=None, max_length=50)
 
 
 class CategoryOut(Output):
@@ -237,6 +267,7 @@ class CategoryOut(Output):
     closure_standard: str
     limits: dict[str, dict[str, str]]
     is_active: bool
+    questions: list[dict[str, Any]]
 
 
 # --- cases ------------------------------------------------------------------------------
@@ -278,6 +309,10 @@ class TransitionRequest(Strict):
     """What an action needs besides its name; which fields apply depends on the action."""
 
     note: Text = Field(default="", max_length=5000)
+    note_is_public: bool = Field(
+        default=False,
+        description="show the note to the public (the reporter, Open311); notes are internal by default",
+    )
     department_code: CodeRef | None = Field(default=None, description="dispatch; lead in dispatch_joint")
     assisting_department_codes: list[CodeRef] = Field(
         default_factory=list, max_length=50, description="dispatch_joint"
@@ -323,6 +358,7 @@ class EventOut(BaseModel):
     actor_role: Role
     at: datetime
     note: str
+    note_is_public: bool
     data: dict[str, Any]
 
 
@@ -375,6 +411,40 @@ class CaseDetail(CaseSummary):
     timeline: list[EventOut]
     tasks: list[TaskOut]
     attachments: list[AttachmentOut]
+
+
+class PublicEventOut(BaseModel):
+    """A step of a case as the public sees it: the state it reached, and the note only if
+    the acting user made it public; never who acted."""
+
+    at: datetime
+    action_label: str
+    to_state: CaseState
+    to_state_label: str
+    note: str | None
+
+
+class CasePublic(BaseModel):
+    """A case as its reporter and the public see it: states and public notes only, never
+    internal notes, staff names or the reporter's contact."""
+
+    number: str
+    title: str
+    category_code: str
+    category_name: str
+    state: CaseState
+    state_label: str
+    address: str
+    lng: float | None
+    lat: float | None
+    description: str
+    department_name: str | None = Field(description="the department responsible")
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    deadline_at: datetime | None
+    satisfaction: Satisfaction | None
+    progress: list[PublicEventOut]
 
 
 #: The list counts its matches up to this many; beyond, ``total`` says "at least".

@@ -6,15 +6,17 @@ from datetime import datetime
 
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.vocabulary import ACTION_LABELS, ROLE_LABELS, STATE_LABELS
+from civicgrid.domain.vocabulary import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, Role
 from civicgrid.schemas import (
     AttachmentOut,
     CaseDetail,
+    CasePublic,
     CaseSummary,
     CategoryOut,
     DepartmentOut,
     EventOut,
     GridOut,
+    PublicEventOut,
     TaskOut,
     UserOut,
 )
@@ -76,6 +78,7 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
                 actor_role=event.actor_role,
                 at=event.at,
                 note=event.note,
+                note_is_public=event.note_is_public,
                 data=event.data,
             )
             for event in case.events
@@ -92,6 +95,45 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
         ],
         attachments=[AttachmentOut.model_validate(attachment) for attachment in case.attachments],
     )
+
+
+def case_public(case: Case) -> CasePublic:
+    """The case as its reporter and the public see it (no staff names, no internal notes)."""
+    return CasePublic(
+        number=case.number,
+        title=case.title,
+        category_code=case.category.code,
+        category_name=case.category.name,
+        state=case.state,
+        state_label=STATE_LABELS[case.state],
+        address=case.address,
+        lng=case.lng,
+        lat=case.lat,
+        description=case.description,
+        department_name=case.department.name if case.department else None,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        deadline_at=case.deadline_at,
+        satisfaction=case.satisfaction,
+        progress=[
+            PublicEventOut(
+                at=event.at,
+                action_label=ACTION_LABELS[event.action],
+                to_state=event.to_state,
+                to_state_label=STATE_LABELS[event.to_state],
+                note=event.note if event.note_is_public else None,
+            )
+            for event in case.events
+        ],
+    )
+
+
+def case_view(case: Case, actor: User, now: datetime) -> CaseDetail | CasePublic:
+    """The case file for staff; the public view for a citizen."""
+    if actor.role is Role.CITIZEN:
+        return case_public(case)
+    return case_detail(case, actor, now)
 
 
 def department_out(department: Department) -> DepartmentOut:
@@ -132,6 +174,7 @@ def category_out(category: Category) -> CategoryOut:
         closure_standard=category.closure_standard,
         limits=category.limits,
         is_active=category.is_active,
+        questions=category.questions,
     )
 
 

@@ -66,7 +66,7 @@ ACTION_FIELDS: dict[Action, frozenset[str]] = {
     Action.MERGE: frozenset({"merge_into"}),
     Action.REQUEST_EXTENSION: frozenset({"new_deadline"}),
 }
-ALWAYS_ALLOWED_FIELDS = frozenset({"note", "expected_version"})
+ALWAYS_ALLOWED_FIELDS = frozenset({"note", "note_is_public", "expected_version"})
 #: Actions the upper centre takes on an escalated case, not the street that escalated it.
 UPPER_LEVEL_ACTIONS = frozenset({Action.DISPATCH, Action.DISPATCH_JOINT, Action.SEND_BACK})
 #: Actions a handler takes for their own department only.
@@ -253,7 +253,9 @@ def transition(
     # half the change early (that was a second UPDATE of the case and a second version).
     with session.no_autoflush:
         data = _effects(session, case, actor, action, request, rules, now)
-        event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
+        event = _append_event(
+            case, actor, action, case.state, new_state, now, request.note, data, request.note_is_public
+        )
         if action is Action.DISPATCH_JOINT:
             for code in [data["department"], *data["assisting_departments"]]:
                 department = by_code(session, Department, code)
@@ -442,6 +444,7 @@ def _append_event(
     now: datetime,
     note: str,
     data: dict[str, Any],
+    note_is_public: bool = False,
 ) -> CaseEvent:
     event = CaseEvent(
         seq=len(case.events) + 1,
@@ -452,6 +455,7 @@ def _append_event(
         actor_role=actor.role,
         at=now,
         note=note,
+        note_is_public=note_is_public and bool(note),
         data=data,
     )
     case.events.append(event)

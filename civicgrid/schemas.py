@@ -270,6 +270,29 @@ class CategoryOut(Output):
     questions: list[dict[str, Any]]
 
 
+class ApiKeyIn(Strict):
+    """A new API key for an outside system (an Open311 client)."""
+
+    name: Line = Field(min_length=1, max_length=100, description="who uses it, e.g. 随手拍App")
+    region_code: CodeRef | None = Field(default=None, description="the region it reports in; default: yours")
+    channel: Channel = Field(default=Channel.THIRD_PARTY, description="the channel its cases come in by")
+
+
+class ApiKeyOut(BaseModel):
+    name: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    region_code: str
+    channel: Channel
+    actor_username: str = Field(description="the system user its cases' events name as actor")
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="the key itself: shown this once, stored only as a hash")
+
+
 # --- cases ------------------------------------------------------------------------------
 
 
@@ -295,6 +318,13 @@ class CaseCreate(Strict):
     reporter_name: Line | None = Field(default=None, max_length=100)
     reporter_phone: Line | None = Field(default=None, max_length=40)
     external_id: Line | None = Field(default=None, min_length=1, max_length=64)
+    answers: dict[Annotated[str, Field(max_length=40)], Text | list[Text]] | None = Field(
+        default=None,
+        max_length=50,
+        description="answers to the category's questions by code (a list for multivaluelist); "
+        "when given, they are checked and required questions must be answered",
+    )
+    media_url: WebLink | None = Field(default=None, max_length=500, description="a photo or video link")
 
     @model_validator(mode="after")
     def _coordinate_pair(self) -> CaseCreate:
@@ -400,6 +430,8 @@ class CaseDetail(CaseSummary):
     reporter_name: str | None
     reporter_phone: str | None
     external_id: str | None
+    answers: dict[str, Any] | None = Field(description="answers to the category's questions, by code")
+    media_url: str | None
     satisfaction: Satisfaction | None
     rework_count: int
     merged_into: str | None

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     #: How long the audit of sign-in attempts is kept; older rows are deleted a few at a time.
     login_audit_days: int = Field(default=365, ge=1, le=10 * 366)
 
+    #: Open311: the requests one API key may make per minute (per server process).
+    open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)
+    #: Open311: this centre's jurisdiction_id; a request naming another is refused (404).
+    open311_jurisdiction_id: str = Field(default="civicgrid.local", min_length=1, max_length=100)
+    #: Open311: who to contact about the endpoint, as the discovery document says.
+    open311_contact: str = Field(default="网格化综合管理中心", max_length=300)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (

@@ -6,10 +6,12 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from civicgrid import __version__
-from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
+from civicgrid.api import api_keys, auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
+from civicgrid.open311 import routes as open311
+from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.replicas import ReplicaRouter
@@ -49,6 +51,7 @@ def create_app(
     app.state.replicas = replicas
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
+    app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -60,6 +63,8 @@ def create_app(
     app.include_router(directory.router)
     app.include_router(calendar.router)
     app.include_router(health.router)
+    app.include_router(api_keys.router)
+    app.include_router(open311.router)
     docs.install(app)
     return app
 

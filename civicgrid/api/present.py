@@ -60,6 +60,8 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
         reporter_name=case.reporter_name,
         reporter_phone=case.reporter_phone,
         external_id=case.external_id,
+        answers=case.answers,
+        media_url=case.media_url,
         satisfaction=case.satisfaction,
         rework_count=case.rework_count,
         merged_into=case.merged_into.number if case.merged_into else None,

@@ -23,6 +23,7 @@ from civicgrid.domain.calendar import WorkCalendar
 from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
 from civicgrid.domain.limits import TimeLimit, parse_limit
+from civicgrid.domain.questions import Question, check_answers
 from civicgrid.domain.vocabulary import (
     FINAL_STATES,
     STATE_LABELS,
@@ -101,8 +102,17 @@ def stage_limits(category: Category, urgency: Urgency) -> dict[Stage, TimeLimit]
     return {Stage(stage): parse_limit(text) for stage, text in chosen.items() if text}
 
 
-def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRules, now: datetime) -> Case:
-    """Register a new case from any channel; it starts ``reported`` with its first event."""
+def create_case(
+    session: Session,
+    actor: User,
+    data: CaseCreate,
+    rules: CentreRules,
+    now: datetime,
+    event_data: dict[str, Any] | None = None,
+) -> Case:
+    """Register a new case from any channel; it starts ``reported`` with its first event
+    (which records ``event_data``, e.g. the API key it came with). Answers, when given, are
+    checked against the category's questions."""
     if actor.role not in REPORTING_ROLES:
         raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
@@ -112,6 +122,10 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
     if existing is not None:
         raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+    answers = None
+    if data.answers is not None:
+        given = {code: value if isinstance(value, list) else [value] for code, value in data.answers.items()}
+        answers = check_answers([Question.from_dict(q) for q in category.questions], given)
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
@@ -137,12 +151,14 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
         reporter_user_id=actor.id if actor.role is Role.CITIZEN else None,
+        answers=answers,
+        media_url=data.media_url,
         state=CaseState.REPORTED,
         created_at=now,
         updated_at=now,
     )
     session.add(case)
-    _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
+    _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", dict(event_data or {}))
     refresh_clock(case, rules)
     try:
         session.flush()

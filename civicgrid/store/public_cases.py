@@ -1,0 +1,81 @@
+"""Queries of the public record: the centre's cases as anyone may read them through Open311.
+
+These are the one deliberate exception to ``scoping.scoped``: the public's scope is the
+whole jurisdiction, and what they see of a case is narrowed instead, to the public view
+(``civicgrid.open311.mapping``) — never staff names, internal notes or the reporter."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from civicgrid.domain.vocabulary import CaseState
+from civicgrid.store.models import Case, CaseEvent, Category
+
+#: What a service request shows of its case, loaded up front (no N+1).
+_LOADS = (selectinload(Case.category), selectinload(Case.department))
+
+
+def by_numbers(session: Session, numbers: Collection[str]) -> list[Case]:
+    """The cases with these numbers (unknown ones are left out), newest first."""
+    query = select(Case).where(Case.number.in_(list(numbers))).options(*_LOADS)
+    return list(session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc())))
+
+
+def by_token(session: Session, token: str) -> Case | None:
+    """The case an Open311 request with ``token`` became (its external id)."""
+    return session.scalar(select(Case).where(Case.external_id == token).limit(1))
+
+
+def listed(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    service_codes: Collection[str],
+    states: Collection[CaseState],
+    limit: int,
+) -> list[Case]:
+    """Up to ``limit`` cases reported in [start, end], newest first, of these classes and
+    states (empty: any). Walks the time index from ``end`` and stops after ``limit`` rows."""
+    query = select(Case).where(Case.created_at >= start, Case.created_at <= end)
+    if service_codes:
+        query = query.where(
+            Case.category_id.in_(select(Category.id).where(Category.code.in_(list(service_codes))))
+        )
+    if states:
+        query = query.where(Case.state.in_(list(states)))
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).options(*_LOADS)
+    return list(session.scalars(query))
+
+
+def latest_public_notes(session: Session, case_ids: Collection[int]) -> dict[int, str]:
+    """The latest public note of each case that has one, in one statement."""
+    rows = session.execute(
+        select(CaseEvent.case_id, CaseEvent.note)
+        .where(CaseEvent.case_id.in_(list(case_ids)), CaseEvent.note_is_public.is_(True))
+        .order_by(CaseEvent.case_id, CaseEvent.seq)
+    )
+    return {case_id: note for case_id, note in rows}
+
+
+def active_services(session: Session) -> list[Category]:
+    """The active small classes under active big classes, by code."""
+    query = (
+        select(Category)
+        .options(joinedload(Category.parent))
+        .where(Category.parent_id.is_not(None), Category.is_active.is_(True))
+        .order_by(Category.code)
+    )
+    return [c for c in session.scalars(query) if c.parent is not None and c.parent.is_active]
+
+
+def active_service(session: Session, code: str) -> Category | None:
+    """The active small class ``code``, if any."""
+    found = session.scalar(select(Category).options(joinedload(Category.parent)).where(Category.code == code))
+    if found is None or found.parent is None or not found.is_active or not found.parent.is_active:
+        return None
+    return found

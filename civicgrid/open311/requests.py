@@ -63,7 +63,12 @@ def parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str
     except UnicodeDecodeError:
         raise InvalidInput("the body is not UTF-8") from None
     if media_type == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=500)
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=500, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidInput("the body is not UTF-8 (a %-escape decodes to no UTF-8 text)") from None
+        except ValueError as error:  # more than max_num_fields
+            raise InvalidInput(str(error)) from None
     elif media_type == "application/json":
         pairs = _json_pairs(text)
     elif media_type == "multipart/form-data":

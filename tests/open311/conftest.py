@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from civicgrid.api.deps import get_now
 from civicgrid.domain.vocabulary import Channel
 from civicgrid.services.api_keys import issue_key
 from civicgrid.settings import Settings
 
 #: The path prefix of the GeoReport v2 endpoints.
 V2 = "/open311/v2"
+
+
+@pytest.fixture(autouse=True)
+def api_clock(app: FastAPI, now: datetime) -> Iterator[None]:
+    """The API's clock stands at ``now``, the time the test world's cases are reported."""
+    app.dependency_overrides[get_now] = lambda: now
+    yield
+    app.dependency_overrides.clear()
 
 
 @pytest.fixture

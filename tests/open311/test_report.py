@@ -268,7 +268,7 @@ def test_a_refused_report_answers_the_specs_error_and_stores_nothing(
         ("application/json", b"{not json", "not JSON"),
         ("application/json", b"[1, 2]", "must be an object"),
         ("application/json", b'{"service_code": {"a": 1}}', "must be a string or a number"),
-        (FORM, "service_code=C0101&phone=%FF".encode(), "not UTF-8"),
+        (FORM, b"service_code=C0101&phone=%FF", "not UTF-8"),
     ],
 )
 def test_a_body_that_cannot_be_read_is_a_400(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 from typing import Any, Literal
+from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -35,6 +36,7 @@ from civicgrid.domain.vocabulary import (
     RegionLevel,
     Role,
 )
+from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.models import Department, Grid
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
@@ -92,6 +94,10 @@ class Targets:
     regions: dict[str, str]
     points: dict[str, tuple[float, float]]
     serial: Iterator[int]
+    #: An Open311 key of the in-scope street (东湖), and how to issue a fresh key in a region.
+    api_key: str
+    key_names: dict[str, str]
+    issue_key: Callable[[str], str]
 
     def key(self, role: str, scope: Scope) -> str:
         """ "in", or the out-of-scope target for this role: another street or district."""
@@ -146,7 +152,29 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         "other_district": dispatched("operator_t02", "dispatcher_t02", "D-CG-T02", 121.005, 31.005),
     }
     session.commit()
+
+    def fresh_key(region_code: str) -> str:
+        name = f"key-{uuid4().hex[:8]}"
+        issue_key(
+            session,
+            None,
+            name,
+            region_code=region_code,
+            channel=Channel.THIRD_PARTY,
+            secret_key=SECRET,
+            now=now,
+        )
+        session.commit()
+        return name
+
+    _row, api_key = issue_key(
+        session, None, "matrix", region_code="T0101", channel=Channel.THIRD_PARTY, secret_key=SECRET, now=now
+    )
+    key_names = {"in": "matrix", "other_street": fresh_key("T0102"), "other_district": fresh_key("T02")}
     return Targets(
+        api_key=api_key,
+        key_names=key_names,
+        issue_key=fresh_key,
         cases=cases,
         departments={"in": "D-SZ-E", "other_street": "D-CG-W", "other_district": "D-CG-T02"},
         users={"in": "inspector", "other_street": "operator_west", "other_district": "operator_t02"},
@@ -255,6 +283,30 @@ ATTACHMENT = {
     "uri": "https://files.example.org/a.jpg",
 }
 
+#: The settings fixture's secret key, which keys are hashed with.
+SECRET = "test-only-secret-" * 3
+
+
+def new_api_key(targets: Targets, role: str, scope: Scope) -> Request:
+    region_code = targets.regions[targets.key(role, scope)]
+    return "/api/v1/api-keys", {"name": targets.unique("App"), "region_code": region_code}
+
+
+def revoke_api_key(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/api-keys/{targets.issue_key(targets.regions[targets.key(role, scope)])}/revoke", None
+
+
+def open311_report(targets: Targets, role: str, scope: Scope) -> Request:
+    """Open311 reports are authenticated by the API key, not by a user's token: the key of
+    东湖 reports in 东湖 (in scope) and is refused elsewhere, whoever's token comes along."""
+    lng, lat = targets.points[targets.key(role, scope)]
+    body = {"api_key": targets.api_key, "service_code": "E0105", "lat": lat, "long": lng}
+    return "/open311/v2/requests.json", body
+
+
+#: The public record: anyone reads it, with or without a token (every case: the public view).
+PUBLIC = everyone(200, anonymous=200)
+
 MATRIX: dict[tuple[str, str], Probe] = {
     # Public: the service's own pages and liveness.
     ("GET", "/openapi.json"): Probe(fixed("/openapi.json"), everyone(200, anonymous=200)),
@@ -319,6 +371,36 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),
+    # API keys: admins issue and revoke them for regions of their own subtree.
+    ("POST", "/api/v1/api-keys"): Probe(new_api_key, only(dict.fromkeys(ADMINS, (201, 403)))),
+    ("GET", "/api/v1/api-keys"): Probe(
+        fixed("/api/v1/api-keys"),
+        only(dict.fromkeys(ADMINS, ("seen", "unseen"))),
+        seen_by=("name", "key_names"),
+    ),
+    ("POST", "/api/v1/api-keys/{name}/revoke"): Probe(
+        revoke_api_key, only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
+    # Open311: the public reads every case's public view; a key reports within its region.
+    ("GET", "/open311/discovery.{fmt}"): Probe(fixed("/open311/discovery.json"), PUBLIC),
+    ("GET", "/open311/v2/services.{fmt}"): Probe(fixed("/open311/v2/services.xml"), PUBLIC),
+    ("GET", "/open311/v2/services/{code}.{fmt}"): Probe(fixed("/open311/v2/services/C0101.json"), PUBLIC),
+    ("GET", "/open311/v2/requests.{fmt}"): Probe(
+        fixed("/open311/v2/requests.json?start_date=2026-09-01T00:00:00Z&end_date=2026-10-30T00:00:00Z"),
+        everyone("seen", anonymous="seen"),
+        seen_by=("service_request_id", "cases"),
+    ),
+    ("GET", "/open311/v2/requests/{number}.{fmt}"): Probe(
+        lambda targets, role, scope: (
+            f"/open311/v2/requests/{targets.cases[targets.key(role, scope)]}.json",
+            None,
+        ),
+        PUBLIC,
+    ),
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"): Probe(
+        fixed("/open311/v2/tokens/o311-none.json"), everyone(404, 404)
+    ),
+    ("POST", "/open311/v2/requests.{fmt}"): Probe(open311_report, {role: (200, 403) for role in ACTORS}),
 }
 
 

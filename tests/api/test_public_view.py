@@ -65,7 +65,7 @@ def test_a_public_flag_on_an_empty_note_makes_nothing_public(
     operator = login("operator")
     number = client.post("/api/v1/cases", json=CASE, headers=operator).json()["number"]
     reply = client.post(
-        f"/api/v1/cases/{number}/actions/comment", json={"note_is_public": True}, headers=operator
+        f"/api/v1/cases/{number}/actions/register", json={"note_is_public": True}, headers=operator
     )
     assert reply.status_code == 200 and reply.json()["timeline"][-1]["note_is_public"] is False
     assert_error(

@@ -70,7 +70,9 @@ def test_a_public_flag_on_an_empty_note_makes_nothing_public(
     assert reply.status_code == 200 and reply.json()["timeline"][-1]["note_is_public"] is False
     assert_error(
         client.post(
-            f"/api/v1/cases/{number}/actions/comment", json={"note_is_public": "yes"}, headers=operator
+            f"/api/v1/cases/{number}/actions/comment",
+            json={"note": "x", "note_is_public": "maybe"},
+            headers=operator,
         ),
         422,
         "invalid_request",

@@ -10,8 +10,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from civicgrid.domain.errors import NotFound
-
 
 class Format(StrEnum):
     """The formats a resource is asked for by its suffix (``services.xml``)."""
@@ -32,14 +30,6 @@ ITEMS = {
     "errors": "error",
 }
 PROLOG = '<?xml version="1.0" encoding="utf-8"?>\n'
-
-
-def parse_format(text: str) -> Format:
-    """The format a suffix names, or NotFound (the spec's 404 for an unknown resource)."""
-    try:
-        return Format(text)
-    except ValueError:
-        raise NotFound(f"unknown format '{text}': use .json or .xml") from None
 
 
 def format_of_path(path: str) -> Format:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from civicgrid.api.deps import DbSession, Now, Rules, get_settings
-from civicgrid.api.errors import RETRY_AFTER_SECONDS
+from civicgrid.api.errors import RETRY_AFTER_SECONDS, ErrorOut
 from civicgrid.domain.errors import (
     DomainError,
     NotFound,
@@ -27,7 +27,7 @@ from civicgrid.domain.errors import (
     Unauthenticated,
 )
 from civicgrid.open311 import mapping
-from civicgrid.open311.formats import Format, errors, format_of_path, parse_format, render
+from civicgrid.open311.formats import Format, errors, format_of_path, render
 from civicgrid.open311.requests import MAX_REQUESTS, parse_body, parse_filters, parse_report
 from civicgrid.open311.service import TOKEN_PREFIX, submit
 from civicgrid.services import api_keys
@@ -66,6 +66,8 @@ def refusal(fmt: Format, error: Exception) -> Response:
     if isinstance(error, DomainError):
         return errors(fmt, 400, error.detail)
     if isinstance(error, RequestValidationError):
+        if any(tuple(p["loc"]) == ("path", "fmt") for p in error.errors()):
+            return errors(fmt, 404, "unknown format: use .json or .xml")
         problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in error.errors())
         return errors(fmt, 400, problems)
     if isinstance(error, HTTPException):
@@ -96,12 +98,39 @@ def check_jurisdiction(
 Jurisdiction = Annotated[None, Depends(check_jurisdiction)]
 Extensions = Annotated[bool, Query(description="add the detailed state (Chinese), channel and light")]
 
-router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
+_ERROR_BODY = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {}}, "text/xml": {"schema": {"type": "string"}}},
+    }
+
+
+#: For the OpenAPI document: JSON or XML as the path's suffix asks, errors in the spec's body.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _answer("the resource, in the format the suffix names (.json or .xml)"),
+    400: _answer("the request cannot be fulfilled: the reason in the spec's error body", _ERROR_BODY),
+    403: _answer("missing, invalid or revoked api_key, or a location outside the key's region", _ERROR_BODY),
+    404: _answer("no such service, request, token, format or jurisdiction_id", _ERROR_BODY),
+    413: {"description": "the request body is larger than the limit", "model": ErrorOut},
+    429: _answer("this api_key's requests per minute are used up: retry after Retry-After", _ERROR_BODY),
+    503: _answer("the database is busy: retry after Retry-After", _ERROR_BODY),
+}
+
+router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route, responses=RESPONSES)
 
 
 @router.get("/discovery.{fmt}", summary="Open311 service discovery")
-def discovery(fmt: str, request: Request) -> Response:
-    chosen = parse_format(fmt)
+def discovery(fmt: Format, request: Request) -> Response:
     settings = get_settings(request)
     base = str(request.base_url).rstrip("/") + "/open311/v2"
     body = {
@@ -118,22 +147,20 @@ def discovery(fmt: str, request: Request) -> Response:
             }
         ],
     }
-    return render(chosen, "discovery", body)
+    return render(fmt, "discovery", body)
 
 
 @router.get("/v2/services.{fmt}", summary="Open311: the services (active small classes)")
-def list_services(fmt: str, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
-    chosen = parse_format(fmt)
-    return render(chosen, "services", [mapping.service(c) for c in public_cases.active_services(session)])
+def list_services(fmt: Format, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
+    return render(fmt, "services", [mapping.service(c) for c in public_cases.active_services(session)])
 
 
 @router.get("/v2/services/{code}.{fmt}", summary="Open311: a service's definition (its questions)")
-def service_definition(code: str, fmt: str, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
-    chosen = parse_format(fmt)
+def service_definition(code: str, fmt: Format, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
     category = public_cases.active_service(session, code)
     if category is None:
         raise NotFound(f"service_code '{code}' was not found")
-    return render(chosen, "service_definition", mapping.service_definition(category))
+    return render(fmt, "service_definition", mapping.service_definition(category))
 
 
 async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -146,9 +173,8 @@ Body = Annotated[tuple[dict[str, Any], dict[str, list[str]]], Depends(read_body)
 
 @router.post("/v2/requests.{fmt}", summary="Open311: report a problem (api_key required)")
 def create_request(
-    fmt: str, body: Body, request: Request, session: DbSession, rules: Rules, now: Now
+    fmt: Format, body: Body, request: Request, session: DbSession, rules: Rules, now: Now
 ) -> Response:
-    chosen = parse_format(fmt)
     fields, attributes = body
     settings = get_settings(request)
     key_text = fields.get("api_key")
@@ -165,7 +191,7 @@ def create_request(
         "service_notice": mapping.service_notice(case.category),
         "account_id": report.fields.account_id,
     }
-    return render(chosen, "service_requests", [reply])
+    return render(fmt, "service_requests", [reply])
 
 
 def _requests(
@@ -178,7 +204,7 @@ def _requests(
 
 @router.get("/v2/requests.{fmt}", summary="Open311: service requests (90 days, 1,000 at most)")
 def list_requests(
-    fmt: str,
+    fmt: Format,
     request: Request,
     session: DbSession,
     now: Now,
@@ -190,7 +216,6 @@ def list_requests(
     status: Annotated[str | None, Query(description="open, closed, or both comma-separated")] = None,
     extensions: Extensions = False,
 ) -> Response:
-    chosen = parse_format(fmt)
     filters = parse_filters(now, service_request_id, service_code, start_date, end_date, status)
     if filters.numbers:
         cases = public_cases.by_numbers(session, filters.numbers)
@@ -203,30 +228,28 @@ def list_requests(
             states=mapping.states_of(filters.statuses),
             limit=MAX_REQUESTS,
         )
-    return render(chosen, "service_requests", _requests(request, session, cases, now, extensions))
+    return render(fmt, "service_requests", _requests(request, session, cases, now, extensions))
 
 
 @router.get("/v2/requests/{number}.{fmt}", summary="Open311: one service request (an array of one)")
 def get_request(
     number: str,
-    fmt: str,
+    fmt: Format,
     request: Request,
     session: DbSession,
     now: Now,
     _jurisdiction: Jurisdiction,
     extensions: Extensions = False,
 ) -> Response:
-    chosen = parse_format(fmt)
     cases = public_cases.by_numbers(session, [number])
     if not cases:
         raise NotFound(f"service_request_id '{number}' was not found")
-    return render(chosen, "service_requests", _requests(request, session, cases, now, extensions))
+    return render(fmt, "service_requests", _requests(request, session, cases, now, extensions))
 
 
 @router.get("/v2/tokens/{token}.{fmt}", summary="Open311: the service request a token became")
-def get_token(token: str, fmt: str, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
-    chosen = parse_format(fmt)
+def get_token(token: str, fmt: Format, session: DbSession, _jurisdiction: Jurisdiction) -> Response:
     case = public_cases.by_token(session, token) if token.startswith(TOKEN_PREFIX) else None
     if case is None:
         raise NotFound(f"token '{token}' was not found")
-    return render(chosen, "service_requests", [{"service_request_id": case.number, "token": token}])
+    return render(fmt, "service_requests", [{"service_request_id": case.number, "token": token}])

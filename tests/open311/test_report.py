@@ -285,7 +285,7 @@ def test_an_unknown_format_is_a_404_and_stores_nothing(
 ) -> None:
     before = stored(session)
     reply = post_form(client, {**REPORT, "api_key": key}, fmt="yaml")
-    assert "unknown format 'yaml'" in errors_of(reply, 404)
+    assert "unknown format" in errors_of(reply, 404)
     assert stored(session) == before
 
 

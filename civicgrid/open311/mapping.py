@@ -18,7 +18,7 @@ from civicgrid.domain.vocabulary import (
     CaseState,
     Stage,
 )
-from civicgrid.store.models import Case, Category
+from civicgrid.store.models import Category
 
 #: Open311 knows two statuses: a case is ``closed`` once finished (closed, called back,
 #: archived, merged into another, voided), ``open`` in every other state.
@@ -79,25 +79,26 @@ def service_definition(category: Category) -> dict[str, Any]:
     return {"service_code": category.code, "attributes": attributes}
 
 
-def service_notice(category: Category) -> str | None:
+def service_notice(closure_standard: str) -> str | None:
     """What the centre will do: the class's standard of closure."""
-    return f"结案标准：{category.closure_standard}" if category.closure_standard else None
+    return f"结案标准：{closure_standard}" if closure_standard else None
 
 
 def service_request(
-    case: Case, notes: str | None, zone: tzinfo, now: datetime, extensions: bool
+    case: Any, notes: str | None, zone: tzinfo, now: datetime, extensions: bool
 ) -> dict[str, Any]:
-    """A case as an Open311 service request; ``notes`` is its latest public note."""
+    """A case (its public columns, ``civicgrid.store.public_cases``) as an Open311 service
+    request; ``notes`` is its latest public note."""
     expected = case.deadline_at if case.stage is Stage.HANDLE else None
     request: dict[str, Any] = {
         "service_request_id": case.number,
         "status": status(case.state),
         "status_notes": notes,
-        "service_name": case.category.name,
-        "service_code": case.category.code,
+        "service_name": case.category_name,
+        "service_code": case.category_code,
         "description": case.description or None,
-        "agency_responsible": case.department.name if case.department else None,
-        "service_notice": service_notice(case.category),
+        "agency_responsible": case.department_name,
+        "service_notice": service_notice(case.closure_standard),
         "requested_datetime": w3(case.created_at, zone),
         "updated_datetime": w3(
             case.closed_at if case.state in CLOSED_STATES and case.closed_at else case.updated_at, zone

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy import Row
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -33,7 +34,6 @@ from civicgrid.open311.service import TOKEN_PREFIX, submit
 from civicgrid.services import api_keys
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.store import public_cases
-from civicgrid.store.models import Case
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 #: When this endpoint's behaviour last changed, as the discovery document says.
@@ -188,14 +188,14 @@ def create_request(
     case = submit(session, key, report, rules, now)
     reply = {
         "service_request_id": case.number,
-        "service_notice": mapping.service_notice(case.category),
+        "service_notice": mapping.service_notice(case.category.closure_standard),
         "account_id": report.fields.account_id,
     }
     return render(fmt, "service_requests", [reply])
 
 
 def _requests(
-    request: Request, session: DbSession, cases: list[Case], now: Now, extensions: bool
+    request: Request, session: DbSession, cases: list[Row[Any]], now: Now, extensions: bool
 ) -> list[dict[str, Any]]:
     zone = ZoneInfo(get_settings(request).timezone)
     notes = public_cases.latest_public_notes(session, [case.id for case in cases]) if cases else {}

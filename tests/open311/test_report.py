@@ -269,6 +269,8 @@ def test_a_refused_report_answers_the_specs_error_and_stores_nothing(
         ("application/json", b"[1, 2]", "must be an object"),
         ("application/json", b'{"service_code": {"a": 1}}', "must be a string or a number"),
         (FORM, b"service_code=C0101&phone=%FF", "not UTF-8"),
+        (FORM, "service_code=上水井盖".encode("gb18030"), "not UTF-8"),
+        (FORM, "&".join(["a=1"] * 501).encode(), "Max number of fields exceeded"),
     ],
 )
 def test_a_body_that_cannot_be_read_is_a_400(

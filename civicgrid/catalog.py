@@ -8,12 +8,14 @@ shipped ``civicgrid/data/categories.csv`` (modelled on GB/T 30428.2) for the col
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from civicgrid.csvfile import CsvFileError, records
+from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.limits import parse_limit
+from civicgrid.domain.questions import Choice, Datatype, Question, checked_questions
 from civicgrid.domain.vocabulary import CaseKind, DepartmentFunction, Stage, Urgency
 
 #: The file's columns, in the order the shipped file writes them.
@@ -52,6 +54,9 @@ class CategorySpec:
     closure_standard: str
     limits: dict[str, dict[str, str]]
     line: int
+    #: The class's questions from the companion file; None when there is no such file, so
+    #: that questions edited through the admin API are kept.
+    questions: tuple[Question, ...] | None = None
 
     def limit(self, stage: Stage, urgency: Urgency = Urgency.NORMAL) -> str:
         """The limit text of ``stage`` at ``urgency``."""
@@ -85,8 +90,75 @@ def parse_categories(text: str) -> list[CategorySpec]:
 
 
 def load_categories(path: Path) -> list[CategorySpec]:
-    """Read a UTF-8 category file (a leading BOM, as Excel writes, is accepted) and parse it."""
-    return parse_categories(Path(path).read_text(encoding="utf-8-sig"))
+    """Read a UTF-8 category file (a leading BOM, as Excel writes, is accepted) and parse it,
+    with the questions of its companion file ``<name>_questions.csv`` beside it, if any
+    (the shipped ``category_questions.csv`` accompanies ``categories.csv``)."""
+    path = Path(path)
+    specs = parse_categories(path.read_text(encoding="utf-8-sig"))
+    companion = questions_path(path)
+    if not companion.exists():
+        return specs
+    questions = parse_questions(companion.read_text(encoding="utf-8-sig"), {s.code for s in specs})
+    return [replace(spec, questions=tuple(questions.get(spec.code, ()))) for spec in specs]
+
+
+def questions_path(categories: Path) -> Path:
+    """The companion file of a category file: ``categories.csv`` → ``category_questions.csv``,
+    any other ``NAME.csv`` → ``NAME_questions.csv``."""
+    if categories.name == "categories.csv":
+        return categories.with_name("category_questions.csv")
+    return categories.with_name(f"{categories.stem}_questions.csv")
+
+
+#: The columns of a questions file; ``values`` lists a list question's options as
+#: ``key=name;key=name``.
+QUESTION_COLUMNS = ("category_code", "code", "datatype", "required", "order", "description", "values")
+
+
+def parse_questions(text: str, known: set[str]) -> dict[str, list[Question]]:
+    """The questions of each small class of ``known`` that the text of a questions file
+    asks, in order; CatalogError at the first fault."""
+
+    def header(names: list[str]) -> list[str]:
+        found = [name.strip() for name in names]
+        if sorted(found) != sorted(QUESTION_COLUMNS):
+            raise CatalogError(f"the columns must be {', '.join(QUESTION_COLUMNS)}", line=1)
+        return found
+
+    asked: dict[str, list[Question]] = {}
+    for line, row in records(text, header, CatalogError):
+        code = row["category_code"]
+        if code not in known:
+            raise CatalogError(
+                f"no small class {code!r} in the category file", line=line, column="category_code"
+            )
+        try:
+            question = _question(row)
+            asked[code] = checked_questions([*asked.get(code, []), question])
+        except (ValueError, InvalidInput) as error:
+            raise CatalogError(str(error), line=line) from None
+    return asked
+
+
+def _question(row: dict[str, str]) -> Question:
+    if not row["code"] or not row["description"]:
+        raise ValueError("code and description must not be empty")
+    if row["required"] not in ("true", "false"):
+        raise ValueError(f"required is true or false, not {row['required']!r}")
+    choices = []
+    for item in filter(None, (part.strip() for part in row["values"].split(";"))):
+        key, _, name = item.partition("=")
+        if not key.strip() or not name.strip():
+            raise ValueError(f"a value is written key=name, not {item!r}")
+        choices.append(Choice(key.strip(), name.strip()))
+    return Question(
+        code=row["code"],
+        datatype=Datatype(row["datatype"]),
+        description=row["description"],
+        order=int(row["order"]),
+        required=row["required"] == "true",
+        values=tuple(choices),
+    )
 
 
 def default_categories_path() -> Path:

@@ -1,6 +1,6 @@
 """The ``civicgrid`` command: serve, demo, init-db, import-territory, export-territory,
 create-user, import-categories, import-calendar, export-calendar, backup, restore, maintain,
-archive-events."""
+archive-events, api-key."""
 
 from __future__ import annotations
 
@@ -616,3 +616,80 @@ def restore(
 
 if __name__ == "__main__":
     app()
+
+
+api_key_app = typer.Typer(help="API keys of outside systems (Open311 clients): create, list, revoke.")
+app.add_typer(api_key_app, name="api-key")
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refusal of the centre's rules ends the command with its reason on one line."""
+    from civicgrid.domain.errors import DomainError
+
+    try:
+        yield
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[str, typer.Argument(help="who uses the key, e.g. 随手拍App")],
+    region: Annotated[
+        str | None, typer.Option(help="the region code it reports in (default: the only top region)")
+    ] = None,
+    channel: Annotated[str, typer.Option(help="the channel its cases come in by")] = "third_party",
+    by: Annotated[str, typer.Option(help="who issues it, as recorded with the key")] = "command line",
+) -> None:
+    """Issue an API key and print it once: only its hash is stored."""
+    from civicgrid.domain.vocabulary import Channel
+    from civicgrid.services.api_keys import issue_key
+
+    settings = _settings()
+    try:
+        chosen = Channel(channel)
+    except ValueError:
+        typer.echo(f"error: unknown channel {channel!r} ({', '.join(c.value for c in Channel)})", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    with _refusals(), session_scope(make_session_factory(engine)) as session:
+        row, key = issue_key(
+            session,
+            None,
+            name,
+            region_code=region,
+            channel=chosen,
+            secret_key=settings.secret_key,
+            now=datetime.now(UTC),
+            issued_by=by,
+        )
+        region_code = row.region.code
+    typer.echo(
+        f"API key '{name}' for region {region_code}, channel {chosen.value} (shown once, keep it safe):"
+    )
+    typer.echo(key)
+
+
+@api_key_app.command("list")
+def api_key_list() -> None:
+    """The keys issued, newest first (never the keys themselves)."""
+    from civicgrid.store.models import ApiKey
+
+    engine = _migrated_engine(_settings())
+    with session_scope(make_session_factory(engine, read_only=True)) as session:
+        for row in session.scalars(select(ApiKey).order_by(ApiKey.id.desc())):
+            state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "live"
+            typer.echo(f"{row.name}\t{row.prefix}…\t{row.region.code}\t{row.channel.value}\t{state}")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
+    """Revoke a key: it authenticates no request from now on."""
+    from civicgrid.services.api_keys import revoke_key
+
+    engine = _migrated_engine(_settings())
+    with _refusals(), session_scope(make_session_factory(engine)) as session:
+        revoke_key(session, None, name, datetime.now(UTC))
+    typer.echo(f"API key '{name}' revoked")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from civicgrid.domain.questions import Choice, Datatype, Question
 from civicgrid.domain.vocabulary import (
     Action,
     AttachmentPurpose,
@@ -278,6 +279,33 @@ class UserOut(Output):
     is_active: bool
 
 
+class ChoiceIn(Strict):
+    key: Line = Field(min_length=1, max_length=40)
+    name: Line = Field(min_length=1, max_length=100)
+
+
+class QuestionIn(Strict):
+    """A question a report of the class answers (an Open311 service attribute)."""
+
+    code: Code = Field(max_length=40)
+    datatype: Datatype
+    description: Line = Field(min_length=1, max_length=300)
+    order: int = Field(ge=1, le=1000)
+    required: bool = False
+    values: list[ChoiceIn] = Field(default_factory=list, max_length=100)
+
+    def question(self) -> Question:
+        """The domain's question."""
+        return Question(
+            code=self.code,
+            datatype=self.datatype,
+            description=self.description,
+            order=self.order,
+            required=self.required,
+            values=tuple(Choice(v.key, v.name) for v in self.values),
+        )
+
+
 class CategoryIn(Strict):
     """A small class under an existing big class, or a new big class (no parent_code)."""
 
@@ -288,6 +316,7 @@ class CategoryIn(Strict):
     department_function: DepartmentFunction | None = None
     closure_standard: Text = Field(default="", max_length=2000)
     limits: dict[Urgency, dict[Stage, Limit]] = Field(default_factory=dict)
+    questions: list[QuestionIn] = Field(default_factory=list, max_length=50)
 
 
 class CategoryPatch(Strict):
@@ -296,6 +325,7 @@ class CategoryPatch(Strict):
     closure_standard: Text | None = Field(default=None, max_length=2000)
     limits: dict[Urgency, dict[Stage, Limit]] | None = None
     is_active: bool | None = None
+    questions: list[QuestionIn] | None = Field(default=None, max_length=50)
 
 
 class CategoryOut(Output):
@@ -307,6 +337,30 @@ class CategoryOut(Output):
     closure_standard: str
     limits: dict[str, dict[str, str]]
     is_active: bool
+    questions: list[dict[str, Any]]
+
+
+class ApiKeyIn(Strict):
+    """A new API key for an outside system (an Open311 client)."""
+
+    name: Line = Field(min_length=1, max_length=100, description="who uses it, e.g. 随手拍App")
+    region_code: CodeRef | None = Field(default=None, description="the region it reports in; default: yours")
+    channel: Channel = Field(default=Channel.THIRD_PARTY, description="the channel its cases come in by")
+
+
+class ApiKeyOut(BaseModel):
+    name: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    region_code: str
+    channel: Channel
+    actor_username: str = Field(description="the system user its cases' events name as actor")
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="the key itself: shown this once, stored only as a hash")
 
 
 # --- cases ------------------------------------------------------------------------------
@@ -334,6 +388,13 @@ class CaseCreate(Strict):
     reporter_name: Line | None = Field(default=None, max_length=100)
     reporter_phone: Line | None = Field(default=None, max_length=40)
     external_id: Line | None = Field(default=None, min_length=1, max_length=64)
+    answers: dict[Annotated[str, Field(max_length=40)], Text | list[Text]] | None = Field(
+        default=None,
+        max_length=50,
+        description="answers to the category's questions by code (a list for multivaluelist); "
+        "when given, they are checked and required questions must be answered",
+    )
+    media_url: WebLink | None = Field(default=None, max_length=500, description="a photo or video link")
 
     @model_validator(mode="after")
     def _coordinate_pair(self) -> CaseCreate:
@@ -348,6 +409,10 @@ class TransitionRequest(Strict):
     """What an action needs besides its name; which fields apply depends on the action."""
 
     note: Text = Field(default="", max_length=5000)
+    note_is_public: bool = Field(
+        default=False,
+        description="show the note to the public (the reporter, Open311); notes are internal by default",
+    )
     department_code: CodeRef | None = Field(default=None, description="dispatch; lead in dispatch_joint")
     assisting_department_codes: list[CodeRef] = Field(
         default_factory=list, max_length=50, description="dispatch_joint"
@@ -420,6 +485,7 @@ class EventOut(BaseModel):
     actor_role: Role
     at: datetime
     note: str
+    note_is_public: bool
     data: dict[str, Any]
     attachment_ids: list[int] = Field(description="the photos and files this event added")
 
@@ -462,6 +528,8 @@ class CaseDetail(CaseSummary):
     reporter_name: str | None
     reporter_phone: str | None
     external_id: str | None
+    answers: dict[str, Any] | None = Field(description="answers to the category's questions, by code")
+    media_url: str | None
     satisfaction: Satisfaction | None
     rework_count: int
     merged_into: str | None
@@ -490,6 +558,40 @@ class NearbyCases(BaseModel):
     radius_m: float
     days: int
     items: list[NearbyCase]
+
+
+class PublicEventOut(BaseModel):
+    """A step of a case as the public sees it: the state it reached, and the note only if
+    the acting user made it public; never who acted."""
+
+    at: datetime
+    action_label: str
+    to_state: CaseState
+    to_state_label: str
+    note: str | None
+
+
+class CasePublic(BaseModel):
+    """A case as its reporter and the public see it: states and public notes only, never
+    internal notes, staff names or the reporter's contact."""
+
+    number: str
+    title: str
+    category_code: str
+    category_name: str
+    state: CaseState
+    state_label: str
+    address: str
+    lng: float | None
+    lat: float | None
+    description: str
+    department_name: str | None = Field(description="the department responsible")
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    deadline_at: datetime | None
+    satisfaction: Satisfaction | None
+    progress: list[PublicEventOut]
 
 
 #: The list counts its matches up to this many; beyond, ``total`` says "at least".

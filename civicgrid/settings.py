@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     #: beside the source tree (a checkout installed with ``pip install -e .``).
     web_assets_dir: str = ""
 
+    #: Open311: the requests one API key may make per minute (per server process).
+    open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)
+    #: Open311: this centre's jurisdiction_id; a request naming another is refused (404).
+    open311_jurisdiction_id: str = Field(default="civicgrid.local", min_length=1, max_length=100)
+    #: Open311: who to contact about the endpoint, as the discovery document says.
+    open311_contact: str = Field(default="网格化综合管理中心", max_length=300)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from civicgrid import __version__, web
 from civicgrid.api import (
+    api_keys,
     attachments,
     auth,
     calendar,
@@ -25,6 +26,8 @@ from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, S
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
+from civicgrid.open311 import routes as open311
+from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.files import FileStore
@@ -70,6 +73,7 @@ def create_app(
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
+    app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -91,6 +95,8 @@ def create_app(
     app.include_router(geo.router)
     app.include_router(statistics.router)
     app.include_router(health.router)
+    app.include_router(api_keys.router)
+    app.include_router(open311.router)
     docs.install(app)
     web.install(app, settings)
     return app

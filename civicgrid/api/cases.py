@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query
 
 from civicgrid.api.deps import Actor, AppSettings, DbSession, Now, Rules
 from civicgrid.api.errors import ERROR_RESPONSES
-from civicgrid.api.present import case_detail, case_summary
+from civicgrid.api.present import case_detail, case_summary, case_view
 from civicgrid.domain.vocabulary import Action, CoordinateSystem
 from civicgrid.schemas import (
     COUNT_LIMIT,
@@ -16,6 +16,7 @@ from civicgrid.schemas import (
     CaseDetail,
     CaseFilters,
     CasePage,
+    CasePublic,
     CodeRef,
     Cursor,
     NearbyCase,
@@ -31,10 +32,17 @@ from civicgrid.store import cases as case_queries
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
 
-@router.post("", status_code=201, response_model=CaseDetail, summary="Register a case (any channel)")
-def create_case(data: CaseCreate, session: DbSession, actor: Actor, rules: Rules, now: Now) -> CaseDetail:
+@router.post(
+    "",
+    status_code=201,
+    response_model=CaseDetail | CasePublic,
+    summary="Register a case (any channel); a citizen gets the public view",
+)
+def create_case(
+    data: CaseCreate, session: DbSession, actor: Actor, rules: Rules, now: Now
+) -> CaseDetail | CasePublic:
     case = case_service.create_case(session, actor, data, rules, now)
-    return case_detail(case, actor, now)
+    return case_view(case, actor, now)
 
 
 @router.get("", response_model=CasePage, summary="List the cases you may see, filtered, newest first")
@@ -106,9 +114,13 @@ def nearby_cases(
     )
 
 
-@router.get("/{number}", response_model=CaseDetail, summary="A case file with its timeline")
-def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail:
-    return case_detail(case_queries.get_visible(session, actor, number, case_file=True), actor, now)
+@router.get(
+    "/{number}",
+    response_model=CaseDetail | CasePublic,
+    summary="A case file with its timeline; a citizen gets the public view (states and public notes)",
+)
+def get_case(number: str, session: DbSession, actor: Actor, now: Now) -> CaseDetail | CasePublic:
+    return case_view(case_queries.get_visible(session, actor, number, case_file=True), actor, now)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicgrid.api import read_your_writes
@@ -66,8 +67,19 @@ def get_rules(request: Request, session: DbSession, actor: Actor) -> CentreRules
     whenever the loaded calendar changed, through this process or another: each request
     compares the calendar's revision mark, read with its token (``get_actor``), with the
     one the rules were built on."""
+    return _rules_at(request, session, request.state.calendar_revision)
+
+
+def get_rules_unsigned(request: Request, session: DbSession) -> CentreRules:
+    """The centre's rules for a route without a bearer token (the pages, Open311): the
+    calendar's revision mark is read by a statement of its own."""
+    count, latest = session.execute(select(*calendar_service.calendar_revision_columns())).one()
+    return _rules_at(request, session, (int(count), latest))
+
+
+def _rules_at(request: Request, session: Session, revision: object) -> CentreRules:
+    """The rules built on calendar ``revision``, built again when the cached ones are older."""
     state = request.app.state
-    revision = request.state.calendar_revision
     built: tuple[object, CentreRules] | None = state.rules
     if built is None or built[0] != revision:
         # One assignment, so a concurrent request sees the old pair or the new, never a mix.
@@ -107,6 +119,7 @@ def get_actor(session: DbSession, token: Token, request: Request, now: Now) -> U
 
 Actor = Annotated[User, Depends(get_actor)]
 Rules = Annotated[CentreRules, Depends(get_rules)]
+UnsignedRules = Annotated[CentreRules, Depends(get_rules_unsigned)]
 
 
 def check_admin_first(request: Request, token: Token, now: Now) -> None:

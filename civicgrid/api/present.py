@@ -6,10 +6,17 @@ from datetime import UTC, datetime
 
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.vocabulary import ACTION_LABELS, ATTACHMENT_PURPOSE_LABELS, ROLE_LABELS, STATE_LABELS
+from civicgrid.domain.vocabulary import (
+    ACTION_LABELS,
+    ATTACHMENT_PURPOSE_LABELS,
+    ROLE_LABELS,
+    STATE_LABELS,
+    Role,
+)
 from civicgrid.schemas import (
     AttachmentOut,
     CaseDetail,
+    CasePublic,
     CaseSummary,
     CategoryOut,
     DepartmentOut,
@@ -17,6 +24,7 @@ from civicgrid.schemas import (
     GridDetail,
     GridOut,
     GridStaffOut,
+    PublicEventOut,
     RegionDetail,
     TaskOut,
     UserOut,
@@ -87,6 +95,8 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
         reporter_name=case.reporter_name,
         reporter_phone=case.reporter_phone,
         external_id=case.external_id,
+        answers=case.answers,
+        media_url=case.media_url,
         satisfaction=case.satisfaction,
         rework_count=case.rework_count,
         merged_into=case.merged_into.number if case.merged_into else None,
@@ -105,6 +115,7 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
                 actor_role=event.actor_role,
                 at=event.at,
                 note=event.note,
+                note_is_public=event.note_is_public,
                 data=event.data,
                 attachment_ids=added.get(event.id, []),
             )
@@ -125,6 +136,45 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
             for attachment in case.attachments
         ],
     )
+
+
+def case_public(case: Case) -> CasePublic:
+    """The case as its reporter and the public see it (no staff names, no internal notes)."""
+    return CasePublic(
+        number=case.number,
+        title=case.title,
+        category_code=case.category.code,
+        category_name=case.category.name,
+        state=case.state,
+        state_label=STATE_LABELS[case.state],
+        address=case.address,
+        lng=case.lng,
+        lat=case.lat,
+        description=case.description,
+        department_name=case.department.name if case.department else None,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        deadline_at=case.deadline_at,
+        satisfaction=case.satisfaction,
+        progress=[
+            PublicEventOut(
+                at=event.at,
+                action_label=ACTION_LABELS[event.action],
+                to_state=event.to_state,
+                to_state_label=STATE_LABELS[event.to_state],
+                note=event.note if event.note_is_public else None,
+            )
+            for event in case.events
+        ],
+    )
+
+
+def case_view(case: Case, actor: User, now: datetime) -> CaseDetail | CasePublic:
+    """The case file for staff; the public view for a citizen."""
+    if actor.role is Role.CITIZEN:
+        return case_public(case)
+    return case_detail(case, actor, now)
 
 
 def department_out(department: Department) -> DepartmentOut:
@@ -165,6 +215,7 @@ def category_out(category: Category) -> CategoryOut:
         closure_standard=category.closure_standard,
         limits=category.limits,
         is_active=category.is_active,
+        questions=category.questions,
     )
 
 

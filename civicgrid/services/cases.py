@@ -24,6 +24,7 @@ from civicgrid.domain.clock import stage_clock
 from civicgrid.domain.errors import Conflict, InvalidInput, RoleNotAllowed
 from civicgrid.domain.facts import case_facts
 from civicgrid.domain.limits import TimeLimit, parse_limit
+from civicgrid.domain.questions import Question, check_answers
 from civicgrid.domain.vocabulary import (
     FINAL_STATES,
     STATE_LABELS,
@@ -76,7 +77,7 @@ ACTION_FIELDS: dict[Action, frozenset[str]] = {
     Action.CHECK: frozenset({"attachment_ids"}),
     Action.FAIL_CHECK: frozenset({"attachment_ids"}),
 }
-ALWAYS_ALLOWED_FIELDS = frozenset({"note", "expected_version"})
+ALWAYS_ALLOWED_FIELDS = frozenset({"note", "note_is_public", "expected_version"})
 #: Actions the upper centre takes on an escalated case, not the street that escalated it.
 UPPER_LEVEL_ACTIONS = frozenset({Action.DISPATCH, Action.DISPATCH_JOINT, Action.SEND_BACK})
 #: Actions a handler takes for their own department only.
@@ -114,8 +115,17 @@ def stage_limits(category: Category, urgency: Urgency) -> dict[Stage, TimeLimit]
     return {Stage(stage): parse_limit(text) for stage, text in chosen.items() if text}
 
 
-def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRules, now: datetime) -> Case:
-    """Register a new case from any channel; it starts ``reported`` with its first event."""
+def create_case(
+    session: Session,
+    actor: User,
+    data: CaseCreate,
+    rules: CentreRules,
+    now: datetime,
+    event_data: dict[str, Any] | None = None,
+) -> Case:
+    """Register a new case from any channel; it starts ``reported`` with its first event
+    (which records ``event_data``, e.g. the API key it came with). Answers, when given, are
+    checked against the category's questions."""
     if actor.role not in REPORTING_ROLES:
         raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
@@ -125,6 +135,10 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
     if existing is not None:
         raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+    answers = None
+    if data.answers is not None:
+        given = {code: value if isinstance(value, list) else [value] for code, value in data.answers.items()}
+        answers = check_answers([Question.from_dict(q) for q in category.questions], given)
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
@@ -152,12 +166,14 @@ def create_case(session: Session, actor: User, data: CaseCreate, rules: CentreRu
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
         reporter_user_id=actor.id if actor.role is Role.CITIZEN else None,
+        answers=answers,
+        media_url=data.media_url,
         state=CaseState.REPORTED,
         created_at=now,
         updated_at=now,
     )
     session.add(case)
-    _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", {})
+    _append_event(case, actor, Action.REPORT, None, CaseState.REPORTED, now, "", dict(event_data or {}))
     refresh_clock(case, rules)
     refresh_facts(case, rules)
     try:
@@ -318,7 +334,9 @@ def transition(
     # half the change early (that was a second UPDATE of the case and a second version).
     with session.no_autoflush:
         data = _effects(session, case, actor, action, request, rules, now)
-        event = _append_event(case, actor, action, case.state, new_state, now, request.note, data)
+        event = _append_event(
+            case, actor, action, case.state, new_state, now, request.note, data, request.note_is_public
+        )
         if request.attachment_ids:
             attachments.tie_to_event(session, case, actor, event, request.attachment_ids)
         if action is Action.DISPATCH_JOINT:
@@ -524,6 +542,7 @@ def _append_event(
     now: datetime,
     note: str,
     data: dict[str, Any],
+    note_is_public: bool = False,
 ) -> CaseEvent:
     event = CaseEvent(
         seq=len(case.events) + 1,
@@ -536,6 +555,7 @@ def _append_event(
         actor_role=actor.role,
         at=now,
         note=note,
+        note_is_public=note_is_public and bool(note),
         data=data,
     )
     case.events.append(event)

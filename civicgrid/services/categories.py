@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 from civicgrid.catalog import CategorySpec
 from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.limits import parse_limit
+from civicgrid.domain.questions import checked_questions
 from civicgrid.domain.vocabulary import Stage, Urgency
-from civicgrid.schemas import CategoryIn, CategoryPatch
+from civicgrid.schemas import CategoryIn, CategoryPatch, QuestionIn
 from civicgrid.services.directory import apply_changes, require_top_admin
 from civicgrid.store.lookups import by_code, edited_by_code, require_unused_code
 from civicgrid.store.models import Category, User
@@ -54,6 +56,8 @@ def import_categories(session: Session, specs: Sequence[CategorySpec]) -> Import
         small.closure_standard = spec.closure_standard
         small.limits = {urgency: dict(stages) for urgency, stages in spec.limits.items()}
         small.is_active = True
+        if spec.questions is not None:
+            small.questions = [question.to_dict() for question in spec.questions]
     session.flush()
     return ImportResult(added=added, updated=updated)
 
@@ -68,6 +72,10 @@ def _checked_limits(limits: dict[Urgency, dict[Stage, str]]) -> dict[str, dict[s
                 raise InvalidInput(f"limits.{urgency.value}.{stage.value}: {error}") from None
         checked[urgency.value] = {stage.value: text.strip() for stage, text in stages.items()}
     return checked
+
+
+def _checked_questions(questions: list[QuestionIn]) -> list[dict[str, Any]]:
+    return [question.to_dict() for question in checked_questions([q.question() for q in questions])]
 
 
 def create_category(session: Session, actor: User, data: CategoryIn) -> Category:
@@ -91,6 +99,7 @@ def create_category(session: Session, actor: User, data: CategoryIn) -> Category
         closure_standard=data.closure_standard,
         limits=_checked_limits(data.limits),
         is_active=True,
+        questions=_checked_questions(data.questions),
     )
     session.add(category)
     session.flush()
@@ -107,6 +116,9 @@ def update_category(session: Session, actor: User, code: str, data: CategoryPatc
             raise InvalidInput("limits cannot be empty")
         category.limits = _checked_limits(data.limits)
         changes.pop("limits")
+    if "questions" in changes:
+        category.questions = _checked_questions(data.questions or [])
+        changes.pop("questions")
     apply_changes(category, changes, nullable=frozenset({"department_function"}))
     session.flush()
     return category

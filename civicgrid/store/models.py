@@ -192,6 +192,30 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class ApiKey(Base):
+    """A key an outside system (an Open311 client) reports with: named, scoped to a region,
+    revocable; only its keyed hash is stored. Each key acts through a system user of its own
+    (role operator, the key's region, no password), so its cases' events name the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The key's first characters, shown in lists so that people can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    channel: Mapped[Channel] = mapped_column(enum_by_value(Channel))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The admin's username, or who ran ``civicgrid api-key create``.
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    region: Mapped[Region] = relationship()
+    user: Mapped[User] = relationship()
+
+
 class SignInAttempt(Base):
     """One attempt to sign in: the audit of sign-ins, and what the sign-in throttle counts.
     The username is kept as typed, known or not, so that guessing at names that do not
@@ -227,6 +251,9 @@ class Category(Base):
     #: {"normal": {"verify": "2h", "dispatch": "30min", "handle": "2wd", "check": "4wh"}, "urgent": {...}}
     limits: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The questions a report of this class answers (Open311's service attributes), in order:
+    #: [{"code", "datatype", "required", "order", "description", "values": [{"key", "name"}]}].
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     parent: Mapped[Category | None] = relationship(remote_side=[id])
 
@@ -350,6 +377,10 @@ class Case(Base):
     check_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checked_by_id: Mapped[int | None] = mapped_column(Integer)
+    #: The reporter's answers to the category's questions, by question code.
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: A link to a photo or video the reporter gave (Open311 ``media_url``).
+    media_url: Mapped[str | None] = mapped_column(String(500))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own declaration)
 
@@ -385,6 +416,9 @@ class CaseEvent(Base):
     actor_role: Mapped[Role] = mapped_column(enum_by_value(Role))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    #: Whether the note may be shown to the public (the reporter, Open311 clients); set by
+    #: the acting user, private by default.
+    note_is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from civicgrid.api.deps import DbSession, Now, Rules, get_settings
+from civicgrid.api.deps import DbSession, Now, UnsignedRules, get_settings
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
 from civicgrid.domain.errors import InvalidInput, NotFound, RoleNotAllowed, TooManyAttempts, Unauthenticated
@@ -216,7 +216,7 @@ def workbench(
     request: Request,
     session: DbSession,
     user: PageUser,
-    rules: Rules,
+    rules: UnsignedRules,
     now: Now,
     queue: str = "",
     state: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies the default
@@ -363,7 +363,7 @@ _INTAKE_FIELDS = (
 
 @router.post("/cases", response_class=HTMLResponse)
 async def intake(
-    request: Request, session: DbSession, user: PageUser, rules: Rules, now: Now, _csrf: Csrf
+    request: Request, session: DbSession, user: PageUser, rules: UnsignedRules, now: Now, _csrf: Csrf
 ) -> Response:
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in _INTAKE_FIELDS}
@@ -379,7 +379,7 @@ async def intake(
 
 @router.get("/cases/{number}", response_class=HTMLResponse)
 def case_file(
-    request: Request, session: DbSession, user: PageUser, rules: Rules, now: Now, number: str
+    request: Request, session: DbSession, user: PageUser, rules: UnsignedRules, now: Now, number: str
 ) -> HTMLResponse:
     case = case_queries.get_visible(session, user, number, case_file=True)
     context = {
@@ -405,7 +405,13 @@ def _open_action(case: Case, user: User, name: str) -> Action:
 
 @router.get("/cases/{number}/actions/{name}", response_class=HTMLResponse)
 def action_form(
-    request: Request, session: DbSession, user: PageUser, rules: Rules, now: Now, number: str, name: str
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    rules: UnsignedRules,
+    now: Now,
+    number: str,
+    name: str,
 ) -> HTMLResponse:
     case = case_queries.get_visible(session, user, number, case_file=True)
     action = _open_action(case, user, name)
@@ -431,7 +437,7 @@ async def act(
     request: Request,
     session: DbSession,
     user: PageUser,
-    rules: Rules,
+    rules: UnsignedRules,
     now: Now,
     _csrf: Csrf,
     number: str,

@@ -19,6 +19,7 @@ from datetime import datetime
 from io import BytesIO
 from itertools import count
 from typing import Any, Literal
+from uuid import uuid4
 
 import h3
 import pytest
@@ -38,6 +39,7 @@ from civicgrid.domain.vocabulary import (
     Role,
 )
 from civicgrid.services import attachments
+from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.files import FileStore
 from civicgrid.store.models import Department, Grid
@@ -111,6 +113,10 @@ class Targets:
     #: A stored photo on each case.
     attachments: dict[str, int]
     serial: Iterator[int]
+    #: An Open311 key of the in-scope street (东湖), and how to issue a fresh key in a region.
+    api_key: str
+    key_names: dict[str, str]
+    issue_key: Callable[[str], str]
 
     def key(self, role: str, scope: Scope) -> str:
         """ "in", or the out-of-scope target for this role: another street or district."""
@@ -207,7 +213,29 @@ def build_targets(
         "other_street": (120.105, 30.005),
         "other_district": (121.005, 31.005),
     }
+
+    def fresh_key(region_code: str) -> str:
+        name = f"key-{uuid4().hex[:8]}"
+        issue_key(
+            session,
+            None,
+            name,
+            region_code=region_code,
+            channel=Channel.THIRD_PARTY,
+            secret_key=SECRET,
+            now=now,
+        )
+        session.commit()
+        return name
+
+    _row, api_key = issue_key(
+        session, None, "matrix", region_code="T0101", channel=Channel.THIRD_PARTY, secret_key=SECRET, now=now
+    )
+    key_names = {"in": "matrix", "other_street": fresh_key("T0102"), "other_district": fresh_key("T02")}
     return Targets(
+        api_key=api_key,
+        key_names=key_names,
+        issue_key=fresh_key,
         cases=cases,
         departments={"in": "D-SZ-E", "other_street": "D-CG-W", "other_district": "D-CG-T02"},
         users={"in": "inspector", "other_street": "operator_west", "other_district": "operator_t02"},
@@ -374,6 +402,30 @@ def statistics(suffix: str) -> Build:
 STATISTICS_READERS = {role: (200, 403) for role in ACTORS} | {"anonymous": (401, 401), "citizen": (403, 403)}
 
 
+#: The settings fixture's secret key, which keys are hashed with.
+SECRET = "test-only-secret-" * 3
+
+
+def new_api_key(targets: Targets, role: str, scope: Scope) -> Request:
+    region_code = targets.regions[targets.key(role, scope)]
+    return "/api/v1/api-keys", {"name": targets.unique("App"), "region_code": region_code}
+
+
+def revoke_api_key(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/api-keys/{targets.issue_key(targets.regions[targets.key(role, scope)])}/revoke", None
+
+
+def open311_report(targets: Targets, role: str, scope: Scope) -> Request:
+    """Open311 reports are authenticated by the API key, not by a user's token: the key of
+    东湖 reports in 东湖 (in scope) and is refused elsewhere, whoever's token comes along."""
+    lng, lat = targets.points[targets.key(role, scope)]
+    body = {"api_key": targets.api_key, "service_code": "E0105", "lat": lat, "long": lng}
+    return "/open311/v2/requests.json", body
+
+
+#: The public record: anyone reads it, with or without a token (every case: the public view).
+PUBLIC = everyone(200, anonymous=200)
+
 MATRIX: dict[tuple[str, str], Probe] = {
     # Public: the service's own pages and liveness.
     ("GET", "/openapi.json"): Probe(fixed("/openapi.json"), everyone(200, anonymous=200)),
@@ -504,6 +556,36 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),
+    # API keys: admins issue and revoke them for regions of their own subtree.
+    ("POST", "/api/v1/api-keys"): Probe(new_api_key, only(dict.fromkeys(ADMINS, (201, 403)))),
+    ("GET", "/api/v1/api-keys"): Probe(
+        fixed("/api/v1/api-keys"),
+        only(dict.fromkeys(ADMINS, ("seen", "unseen"))),
+        seen_by=("name", "key_names"),
+    ),
+    ("POST", "/api/v1/api-keys/{name}/revoke"): Probe(
+        revoke_api_key, only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
+    # Open311: the public reads every case's public view; a key reports within its region.
+    ("GET", "/open311/discovery.{fmt}"): Probe(fixed("/open311/discovery.json"), PUBLIC),
+    ("GET", "/open311/v2/services.{fmt}"): Probe(fixed("/open311/v2/services.xml"), PUBLIC),
+    ("GET", "/open311/v2/services/{code}.{fmt}"): Probe(fixed("/open311/v2/services/C0101.json"), PUBLIC),
+    ("GET", "/open311/v2/requests.{fmt}"): Probe(
+        fixed("/open311/v2/requests.json?start_date=2026-09-01T00:00:00Z&end_date=2026-10-30T00:00:00Z"),
+        everyone("seen", anonymous="seen"),
+        seen_by=("service_request_id", "cases"),
+    ),
+    ("GET", "/open311/v2/requests/{number}.{fmt}"): Probe(
+        lambda targets, role, scope: (
+            f"/open311/v2/requests/{targets.cases[targets.key(role, scope)]}.json",
+            None,
+        ),
+        PUBLIC,
+    ),
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"): Probe(
+        fixed("/open311/v2/tokens/o311-none.json"), everyone(404, 404)
+    ),
+    ("POST", "/open311/v2/requests.{fmt}"): Probe(open311_report, {role: (200, 403) for role in ACTORS}),
 }
 
 

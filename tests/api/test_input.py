@@ -293,8 +293,12 @@ def test_unknown_query_parameters_are_refused_on_every_route(
     routes = [(method, path) for path, item in app.openapi()["paths"].items() for method in item]
     assert len(routes) > 15
     for method, path in [*routes, ("get", "/docs")]:
-        url = re.sub(r"\{(\w+)\}", "x", path)
+        url = re.sub(r"\{(\w+)\}", "x", path.replace("{fmt}", "json"))
         reply = client.request(method, url, params={"lights": "red"}, headers=headers)
+        if path.startswith("/open311/"):  # Open311 refuses in the specification's error body
+            assert reply.status_code == 400, (method, path)
+            assert reply.json() == [{"code": 400, "description": "query.lights: unknown query parameter"}]
+            continue
         body = assert_error(reply, 422, "invalid_request", "query.lights")
         assert body["detail"][0]["problem"] == "unknown query parameter", (method, path)
 

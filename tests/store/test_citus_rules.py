@@ -71,6 +71,8 @@ PLAN = ShardingPlan(
             "users",
             "categories",
             "calendar_days",
+            # Read by every Open311 report (the key's hash), issued and revoked now and then.
+            "api_keys",
         }
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from civicgrid.cli import app
 from civicgrid.domain.vocabulary import Action
 from civicgrid.schemas import AttachmentIn, TransitionRequest
+from civicgrid.services import attachments as attachment_service
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import get_settings
@@ -87,11 +88,14 @@ def cases_at(
         world = build_world(session)
         for moment in moments:
             case = walk(session, world, rules, new_case(session, world, rules, moment), LOOP[:steps], moment)
-            case_service.add_attachment(
+            attachment_service.add_link(
                 session, world.users["operator"], case.number, AttachmentIn(**PHOTO, event_seq=1), moment
             )
     return world
 
+
+#: The revision before case events were partitioned.
+PARTITIONS_REVISION_BEFORE = "0011"
 
 PHOTO = {
     "filename": "井盖.jpg",
@@ -117,16 +121,41 @@ def refused(engine: Engine, statement: str) -> None:
 def test_the_migration_partitions_a_store_with_history_and_goes_back(
     empty_engine: Engine, rules: CentreRules
 ) -> None:
-    upgrade(empty_engine, "0011")
+    upgrade(empty_engine)
     cases_at(empty_engine, rules, MONTHS)
     before = history(empty_engine)
     assert len(before) == 3 * (len(LOOP) + 1)
 
-    upgrade(empty_engine)
+    # Down to the revision before the partitions: a plain table with its keys, the history whole.
+    config = alembic_config()
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, PARTITIONS_REVISION_BEFORE)
     assert history(empty_engine) == before
     if empty_engine.dialect.name == "sqlite":
+        upgrade(empty_engine)
+        assert history(empty_engine) == before
         assert maintain(empty_engine).created == []  # a plain table: nothing to do
         return
+    assert table_kind(empty_engine) == "r"
+    inspector = inspect(empty_engine)
+    assert {"fk_attachments_event_id_case_events"} <= {
+        fk["name"] for fk in inspector.get_foreign_keys("attachments")
+    }
+    assert {"fk_case_tasks_event_id_case_events"} <= {
+        fk["name"] for fk in inspector.get_foreign_keys("case_tasks")
+    }
+    assert inspector.get_pk_constraint("case_events")["constrained_columns"] == ["id"]
+    assert [u["column_names"] for u in inspector.get_unique_constraints("case_events")] == [
+        ["case_id", "seq"]
+    ]
+    refused(empty_engine, "TRUNCATE case_events CASCADE")
+    refused(empty_engine, "DELETE FROM case_events")
+    assert not {name for name in inspector.get_table_names() if name.startswith("case_events_")}
+
+    # And up again: a partition per month, the rows in their months.
+    upgrade(empty_engine)
+    assert history(empty_engine) == before
     assert table_kind(empty_engine) == "p"
     per_month = len(LOOP) + 1
     assert where_events_are(empty_engine) == {
@@ -153,31 +182,6 @@ def test_the_migration_partitions_a_store_with_history_and_goes_back(
         refused(empty_engine, f"DELETE FROM {table}")
     for table in ("case_events", "case_events_2026_01", "case_events_2025_12", DEFAULT_PARTITION):
         refused(empty_engine, f"TRUNCATE {table}")
-
-    config = alembic_config()
-    with empty_engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0011")
-    assert table_kind(empty_engine) == "r"
-    assert history(empty_engine)[:-1] == before
-    inspector = inspect(empty_engine)
-    assert {"fk_attachments_event_id_case_events"} <= {
-        fk["name"] for fk in inspector.get_foreign_keys("attachments")
-    }
-    assert {"fk_case_tasks_event_id_case_events"} <= {
-        fk["name"] for fk in inspector.get_foreign_keys("case_tasks")
-    }
-    assert inspector.get_pk_constraint("case_events")["constrained_columns"] == ["id"]
-    assert [u["column_names"] for u in inspector.get_unique_constraints("case_events")] == [
-        ["case_id", "seq"]
-    ]
-    refused(empty_engine, "TRUNCATE case_events CASCADE")
-    refused(empty_engine, "DELETE FROM case_events")
-    assert not {name for name in inspector.get_table_names() if name.startswith("case_events_")}
-
-    upgrade(empty_engine)
-    assert table_kind(empty_engine) == "p"
-    assert history(empty_engine)[:-1] == before
 
 
 @postgresql_only

@@ -1,0 +1,113 @@
+"""Queries of the public record: the centre's cases as anyone may read them through Open311.
+
+These are the one deliberate exception to ``scoping.scoped``: the public's scope is the
+whole jurisdiction, and what they see of a case is narrowed instead, to the public view
+(``civicgrid.open311.mapping``) — never staff names, internal notes or the reporter."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session, joinedload
+
+from civicgrid.domain.vocabulary import CaseState, Channel
+from civicgrid.store.models import Case, CaseEvent, Category, Department
+
+#: What a service request shows of its case, as plain columns in one statement: a list of a
+#: thousand reads no ORM objects.
+_COLUMNS = (
+    Case.id,
+    Case.number,
+    Case.state,
+    Case.stage,
+    Case.channel,
+    Case.description,
+    Case.address,
+    Case.lat,
+    Case.lng,
+    Case.media_url,
+    Case.created_at,
+    Case.updated_at,
+    Case.closed_at,
+    Case.warning_at,
+    Case.deadline_at,
+    Category.code.label("category_code"),
+    Category.name.label("category_name"),
+    Category.closure_standard,
+    Department.name.label("department_name"),
+)
+
+
+def _public() -> Select[Any]:
+    return (
+        select(*_COLUMNS)
+        .join(Category, Case.category_id == Category.id)
+        .outerjoin(Department, Case.department_id == Department.id)
+    )
+
+
+def by_numbers(session: Session, numbers: Collection[str]) -> list[Row[Any]]:
+    """The public columns of the cases with these numbers (unknown ones are left out),
+    newest first."""
+    query = _public().where(Case.number.in_(list(numbers)))
+    return list(session.execute(query.order_by(Case.created_at.desc(), Case.id.desc())))
+
+
+def by_token(session: Session, token: str) -> Case | None:
+    """The case an Open311 request with ``token`` became (its external id). Every channel is
+    named, so that the (channel, external_id) index finds it without a scan."""
+    query = select(Case).where(Case.channel.in_(list(Channel)), Case.external_id == token).limit(1)
+    return session.scalar(query)
+
+
+def listed(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    service_codes: Collection[str],
+    states: Collection[CaseState],
+    limit: int,
+) -> list[Row[Any]]:
+    """Up to ``limit`` cases reported in [start, end], newest first, of these classes and
+    states (empty: any). Walks the time index from ``end`` and stops after ``limit`` rows."""
+    query = _public().where(Case.created_at >= start, Case.created_at <= end)
+    if service_codes:
+        query = query.where(
+            Case.category_id.in_(select(Category.id).where(Category.code.in_(list(service_codes))))
+        )
+    if states:
+        query = query.where(Case.state.in_(list(states)))
+    return list(session.execute(query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)))
+
+
+def latest_public_notes(session: Session, case_ids: Collection[int]) -> dict[int, str]:
+    """The latest public note of each case that has one, in one statement."""
+    rows = session.execute(
+        select(CaseEvent.case_id, CaseEvent.note)
+        .where(CaseEvent.case_id.in_(list(case_ids)), CaseEvent.note_is_public.is_(True))
+        .order_by(CaseEvent.case_id, CaseEvent.seq)
+    )
+    return {case_id: note for case_id, note in rows}
+
+
+def active_services(session: Session) -> list[Category]:
+    """The active small classes under active big classes, by code."""
+    query = (
+        select(Category)
+        .options(joinedload(Category.parent))
+        .where(Category.parent_id.is_not(None), Category.is_active.is_(True))
+        .order_by(Category.code)
+    )
+    return [c for c in session.scalars(query) if c.parent is not None and c.parent.is_active]
+
+
+def active_service(session: Session, code: str) -> Category | None:
+    """The active small class ``code``, if any."""
+    found = session.scalar(select(Category).options(joinedload(Category.parent)).where(Category.code == code))
+    if found is None or found.parent is None or not found.is_active or not found.parent.is_active:
+        return None
+    return found

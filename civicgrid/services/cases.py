@@ -34,6 +34,7 @@ from civicgrid.domain.vocabulary import (
     Stage,
     Urgency,
 )
+from civicgrid.exchange.reports import report_change
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import territory_index
 from civicgrid.schemas import AttachmentIn, CaseCreate, TransitionRequest
@@ -268,6 +269,8 @@ def transition(
         case.state = new_state
         case.updated_at = now
         refresh_clock(case, rules)
+        if case.partner_id is not None:  # a partner's work order: it hears of the change
+            report_change(session, case, event, rules.calendar.timezone, now)
     try:
         session.flush()
     except StaleDataError:

@@ -448,6 +448,8 @@ class PartnerOrder(Base):
     order_number: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the citizen called the partner (来电时间), as the partner says.
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship()
 

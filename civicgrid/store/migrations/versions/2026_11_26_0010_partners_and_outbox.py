@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("order_number", sa.String(length=64), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("called_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_partner_orders_case_id_cases")),
         sa.ForeignKeyConstraint(
             ["partner_id"], ["partners.id"], name=op.f("fk_partner_orders_partner_id_partners")
@@ -103,7 +104,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
     )
-    op.create_index("ix_outbox_delivered_at_stream_id", "outbox", ["delivered_at", "stream", "id"], unique=False)
+    op.create_index(
+        "ix_outbox_delivered_at_stream_id", "outbox", ["delivered_at", "stream", "id"], unique=False
+    )
     if op.get_bind().dialect.name == "sqlite":
         # Inline, so that SQLite does not copy the (large) cases table and lose its triggers.
         op.execute(
@@ -114,7 +117,9 @@ def upgrade() -> None:
     else:
         op.add_column("cases", sa.Column("partner_id", sa.Integer(), nullable=True))
         op.add_column("cases", sa.Column("external_deadline_at", UTCDateTime(), nullable=True))
-        op.create_foreign_key(op.f("fk_cases_partner_id_partners"), "cases", "partners", ["partner_id"], ["id"])
+        op.create_foreign_key(
+            op.f("fk_cases_partner_id_partners"), "cases", "partners", ["partner_id"], ["id"]
+        )
 
 
 def downgrade() -> None:

@@ -10,6 +10,7 @@ from civicgrid.api import auth, calendar, cases, directory, docs, errors, health
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
+from civicgrid.exchange import routes as exchange
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.replicas import ReplicaRouter
@@ -59,6 +60,7 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(directory.router)
     app.include_router(calendar.router)
+    app.include_router(exchange.router)
     app.include_router(health.router)
     docs.install(app)
     return app

@@ -266,11 +266,7 @@ def test_admins_of_the_district_manage_partners(
         headers=admin,
     )
     assert changed.status_code == 200, changed.text
-    assert changed.json() | {"created_at": None} >= {
-        "webhook_url": "https://upper.example.org/hook",
-        "is_active": False,
-        "created_at": None,
-    }
+    assert (changed.json()["webhook_url"], changed.json()["is_active"]) == ("https://upper.example.org/hook", False)
     assert_error(partner_client.patch("/api/v1/partners/nobody", json={}, headers=admin), 404, "not_found")
     assert (
         "C9999"

@@ -35,6 +35,8 @@ from civicgrid.domain.vocabulary import (
     RegionLevel,
     Role,
 )
+from civicgrid.exchange.partners import create_partner
+from civicgrid.exchange.schemas import PartnerIn
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.models import Department, Grid
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
@@ -145,6 +147,8 @@ def build_targets(session: Session, world: World, rules: CentreRules, now: datet
         "other_street": dispatched("operator_west", "dispatcher_west", "D-CG-W", 120.105, 30.005),
         "other_district": dispatched("operator_t02", "dispatcher_t02", "D-CG-T02", 121.005, 31.005),
     }
+    # A partner for the partner routes (its orders come signed, not with a token).
+    create_partner(session, None, PartnerIn(code="12345-city", name="市12345热线"), now)
     session.commit()
     return Targets(
         cases=cases,
@@ -235,6 +239,10 @@ def new_category(targets: Targets, _role: str, _scope: Scope) -> Request:
     return "/api/v1/categories", {"code": targets.unique("X"), "name": "新大类", "kind": "event"}
 
 
+def new_partner(targets: Targets, _role: str, _scope: Scope) -> Request:
+    return "/api/v1/partners", {"code": targets.unique("P"), "name": "上级平台", "channel": "upper_level"}
+
+
 def sign_in_as(_targets: Targets, role: str, _scope: Scope) -> Request:
     username = ACTORS[role]
     body = {"username": username or "nobody", "password": PASSWORD if username else "wrong-password"}
@@ -316,6 +324,18 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/calendar/{year}"): Probe(calendar_file, only({"admin": (200, 200)})),
     # The category tree is the district's: only an admin of the top region edits it.
     ("POST", "/api/v1/categories"): Probe(new_category, only({"admin": (201, 201)})),
+    # Partners are the district's: only an admin of the top region manages them. Their work
+    # orders are signed with the partner's secret: a token, any token, is not enough.
+    ("GET", "/api/v1/partners"): Probe(fixed("/api/v1/partners"), only({"admin": (200, 200)})),
+    ("POST", "/api/v1/partners"): Probe(new_partner, only({"admin": (201, 201)})),
+    ("PATCH", "/api/v1/partners/{code}"): Probe(
+        fixed("/api/v1/partners/12345-city", {"webhook_url": "https://12345.example.org/hook"}),
+        only({"admin": (200, 200)}),
+    ),
+    ("POST", "/api/v1/exchange/{partner}/orders"): Probe(
+        fixed("/api/v1/exchange/12345-city/orders", {"order_number": "1", "content": "x", "category": "C0101"}),
+        everyone(401),
+    ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),

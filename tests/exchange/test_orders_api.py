@@ -266,7 +266,10 @@ def test_admins_of_the_district_manage_partners(
         headers=admin,
     )
     assert changed.status_code == 200, changed.text
-    assert (changed.json()["webhook_url"], changed.json()["is_active"]) == ("https://upper.example.org/hook", False)
+    assert (changed.json()["webhook_url"], changed.json()["is_active"]) == (
+        "https://upper.example.org/hook",
+        False,
+    )
     assert_error(partner_client.patch("/api/v1/partners/nobody", json={}, headers=admin), 404, "not_found")
     assert (
         "C9999"

@@ -64,7 +64,11 @@ class SenderLock:
     def release(self) -> None:
         """Let go of the lock (a standby sender may take it)."""
         if self._connection is not None:
-            # Closed for good, not handed back to the pool: the lock ends with the server session.
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            except Exception:  # pragma: no cover - the server went away, and the lock with it
+                pass
+            # Closed for good, not handed back to the pool holding a session-level lock.
             self._connection.invalidate()
             self._connection.close()
             self._connection = None

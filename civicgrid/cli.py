@@ -195,13 +195,17 @@ def serve(
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
     outbox sender beside it."""
+    from civicgrid.outbox.sender import start_in_background
+
     settings = _settings()
     engine = _migrated_engine(settings)
-    if not no_worker:
-        from civicgrid.outbox.sender import start_in_background
-
-        start_in_background(engine, settings)
-    _serve(settings, engine, host, port, workers)
+    sender = None if no_worker else start_in_background(engine, settings)
+    try:
+        _serve(settings, engine, host, port, workers)
+    finally:
+        if sender is not None:  # the server has stopped: so does its sender
+            sender[1].set()
+            sender[0].join(settings.outbox_timeout_seconds + 5)
 
 
 @app.command()
@@ -216,12 +220,17 @@ def worker() -> None:
     settings = _settings()
     engine = _migrated_engine(settings)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     typer.echo(
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
     )
-    Sender(engine, settings).run(stop)
+    try:
+        Sender(engine, settings).run(stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     typer.echo("civicgrid worker: stopped")
 
 

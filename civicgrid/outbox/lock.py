@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import suppress
 
 from sqlalchemy import Connection, Engine, text
 
@@ -64,10 +65,9 @@ class SenderLock:
     def release(self) -> None:
         """Let go of the lock (a standby sender may take it)."""
         if self._connection is not None:
-            try:
+            # If the server went away, the lock went with it.
+            with suppress(Exception):
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
-            except Exception:  # pragma: no cover - the server went away, and the lock with it
-                pass
             # Closed for good, not handed back to the pool holding a session-level lock.
             self._connection.invalidate()
             self._connection.close()

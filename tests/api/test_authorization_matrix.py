@@ -333,7 +333,9 @@ MATRIX: dict[tuple[str, str], Probe] = {
         only({"admin": (200, 200)}),
     ),
     ("POST", "/api/v1/exchange/{partner}/orders"): Probe(
-        fixed("/api/v1/exchange/12345-city/orders", {"order_number": "1", "content": "x", "category": "C0101"}),
+        fixed(
+            "/api/v1/exchange/12345-city/orders", {"order_number": "1", "content": "x", "category": "C0101"}
+        ),
         everyone(401),
     ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(

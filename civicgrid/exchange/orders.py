@@ -142,6 +142,20 @@ def prepare(
     return Prepared(order, case, called, deadline)
 
 
+def received_numbers(session: Session, partner: Partner, numbers: list[str]) -> dict[str, str]:
+    """Order number → case number, for those of ``numbers`` the partner sent before."""
+    found: dict[str, str] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        rows = session.execute(
+            select(PartnerOrder.order_number, Case.number)
+            .join(Case, Case.id == PartnerOrder.case_id)
+            .where(PartnerOrder.partner_id == partner.id, PartnerOrder.order_number.in_(chunk))
+        )
+        found.update({order: case for order, case in rows})
+    return found
+
+
 def received(session: Session, partner: Partner, order_number: str) -> Case | None:
     """The case an earlier copy of the order made, if any."""
     return session.scalar(
@@ -179,7 +193,7 @@ def receive_order(
     prepared = prepare(session, partner, order, rules.calendar.timezone, cache)
     try:
         with session.begin_nested():
-            case = _store(session, partner, prepared, rules, now)
+            case = store(session, partner, prepared, rules, now)
     except (Conflict, IntegrityError) as error:
         # The savepoint is gone; a concurrent copy has committed by now (the unique key
         # waited for it), or the order number is another case's external id on this channel.
@@ -192,7 +206,17 @@ def receive_order(
     return result(case, order.order_number, created=True)
 
 
-def _store(session: Session, partner: Partner, prepared: Prepared, rules: CentreRules, now: datetime) -> Case:
+def store(
+    session: Session,
+    partner: Partner,
+    prepared: Prepared,
+    rules: CentreRules,
+    now: datetime,
+    *,
+    flush: bool = True,
+) -> Case:
+    """Store a checked order as a new case, its order row and its acceptance report; with
+    ``flush`` false the order row waits for the session's next flush (bulk imports)."""
     case = case_service.create_case(session, partner.user, prepared.case, rules, now)
     case.partner_id = partner.id
     case.external_deadline_at = prepared.deadline
@@ -205,7 +229,8 @@ def _store(session: Session, partner: Partner, prepared: Prepared, rules: Centre
             called_at=prepared.called_at,
         )
     )
-    session.flush()
+    if flush:
+        session.flush()
     report_change(session, case, case.events[0], rules.calendar.timezone, now)
     if case.grid is None:
         where = prepared.order.address or "无地址"

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import DomainError
-from civicgrid.exchange.orders import receive_order
+from civicgrid.exchange.orders import prepare, received_numbers, store
 from civicgrid.exchange.schemas import InboundOrder
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.models import Partner
@@ -154,23 +154,44 @@ def import_orders(
     now: datetime,
 ) -> ImportReport:
     """Check and store every row of ``path`` in the session's transaction; the caller
-    commits only when the report has no errors (and it is not a dry run)."""
+    commits only when the report has no errors (and it is not a dry run). A bad row is
+    refused before it writes anything, so the rows after it are still checked."""
     report = ImportReport()
     cache: dict[str, str] = {}
-    for line, values in read_orders(path, column_map):
-        number = values.get("order_number", "")
-        try:
-            order = InboundOrder.model_validate(values)
-            answer = receive_order(session, partner, order, rules, now, cache)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in error.errors()
-            )
-            report.rows.append(RowOutcome(line, number, "error", detail=problems))
-            continue
-        except DomainError as error:
-            report.rows.append(RowOutcome(line, number, "error", detail=error.detail))
-            continue
-        outcome = "created" if answer.created else "duplicate"
-        report.rows.append(RowOutcome(line, number, outcome, answer.case_number))
+    rows = list(read_orders(path, column_map))
+    # Order number → case number of the orders received before, and then of this file's.
+    known = received_numbers(
+        session, partner, sorted({v["order_number"] for _, v in rows if "order_number" in v})
+    )
+    for line, values in rows:
+        report.rows.append(_import_row(session, partner, line, values, known, rules, now, cache))
+    session.flush()
     return report
+
+
+def _import_row(
+    session: Session,
+    partner: Partner,
+    line: int,
+    values: dict[str, str],
+    known: dict[str, str],
+    rules: CentreRules,
+    now: datetime,
+    cache: dict[str, str],
+) -> RowOutcome:
+    number = values.get("order_number", "")
+    try:
+        order = InboundOrder.model_validate(values)
+        if order.order_number in known:
+            return RowOutcome(line, number, "duplicate", known[order.order_number])
+        prepared = prepare(session, partner, order, rules.calendar.timezone, cache)
+        case = store(session, partner, prepared, rules, now, flush=False)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in error.errors()
+        )
+        return RowOutcome(line, number, "error", detail=problems)
+    except DomainError as error:
+        return RowOutcome(line, number, "error", detail=error.detail)
+    known[order.order_number] = case.number
+    return RowOutcome(line, number, "created", case.number)

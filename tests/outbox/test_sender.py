@@ -297,3 +297,20 @@ def test_partner_secret_is_read_at_each_attempt(
         datetime.now(now.tzinfo),
         60,
     )
+
+
+def test_the_background_sender_keeps_retrying_while_the_receiver_is_down(
+    fresh_engine: Engine, outbox_settings: Settings, partner_id: int, now: datetime
+) -> None:
+    settings = outbox_settings.model_copy(
+        update={"outbox_retry_base_seconds": 0.05, "outbox_retry_max_seconds": 0.1}
+    )
+    put(fresh_engine, Receiver().url, [("case:1", "{}")], datetime.now(now.tzinfo), partner_id)
+    thread, stop = start_in_background(fresh_engine, settings)
+    deadline = time.monotonic() + 20
+    while messages(fresh_engine)[0].attempts < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(5)
+    [message] = messages(fresh_engine)
+    assert message.attempts >= 3 and message.delivered_at is None and not thread.is_alive()

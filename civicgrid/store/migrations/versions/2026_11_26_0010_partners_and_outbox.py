@@ -123,6 +123,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The tables that point at cases go first, so that SQLite's copy of cases has no referrers.
+    op.drop_index("ix_outbox_delivered_at_stream_id", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_index(op.f("ix_partner_orders_case_id"), table_name="partner_orders")
+    op.drop_table("partner_orders")
     if op.get_bind().dialect.name == "sqlite":
         # SQLite copies the table to drop a column with a foreign key, and the copy has no
         # triggers: put back 0003's guard.
@@ -136,8 +141,4 @@ def downgrade() -> None:
         op.drop_constraint(op.f("fk_cases_partner_id_partners"), "cases", type_="foreignkey")
         op.drop_column("cases", "external_deadline_at")
         op.drop_column("cases", "partner_id")
-    op.drop_index("ix_outbox_delivered_at_stream_id", table_name="outbox")
-    op.drop_table("outbox")
-    op.drop_index(op.f("ix_partner_orders_case_id"), table_name="partner_orders")
-    op.drop_table("partner_orders")
     op.drop_table("partners")

@@ -1,6 +1,6 @@
-"""The ``civicgrid`` command: serve, demo, init-db, import-territory, export-territory,
-create-user, import-categories, import-calendar, export-calendar, backup, restore, maintain,
-archive-events, api-key."""
+"""The ``civicgrid`` command: serve, worker, demo, init-db, import-territory,
+export-territory, create-user, import-categories, import-calendar, export-calendar,
+import-orders, partner, backup, restore, maintain, archive-events, api-key."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
 from civicgrid.domain.vocabulary import Role
@@ -26,7 +27,7 @@ from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, Partner
 from civicgrid.store.partitions import maintain as maintain_partitions
 
 
@@ -387,10 +388,220 @@ def serve(
         int | None,
         typer.Option(min=1, help="server processes (default: one per CPU core; 1: a single process)"),
     ] = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="do not deliver the outbox here (run civicgrid worker instead)"),
+    ] = False,
 ) -> None:
-    """Start the API server (migrating the database first)."""
+    """Start the API server (migrating the database first) and, unless --no-worker, the
+    outbox sender beside it."""
+    from civicgrid.outbox.sender import start_in_background
+
     settings = _settings()
-    _serve(settings, _migrated_engine(settings), host, port, workers)
+    engine = _migrated_engine(settings)
+    sender = None if no_worker else start_in_background(engine, settings)
+    try:
+        _serve(settings, engine, host, port, workers)
+    finally:
+        if sender is not None:  # the server has stopped: so does its sender
+            sender[1].set()
+            sender[0].join(settings.outbox_timeout_seconds + 5)
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox (webhooks, SMS, e-mail) until stopped (Ctrl-C or SIGTERM). One
+    sender is active at a time; a second waits on standby and takes over when the first stops."""
+    import signal
+    import threading
+
+    from civicgrid.outbox.sender import Sender
+
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    typer.echo(
+        f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
+    )
+    try:
+        Sender(engine, settings).run(stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    typer.echo("civicgrid worker: stopped")
+
+
+@app.command("import-orders")
+def import_orders_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="a work-order spreadsheet: xlsx or CSV"
+        ),
+    ],
+    partner: Annotated[
+        str | None, typer.Option(help="the partner's code (default: the only partner configured)")
+    ] = None,
+    column_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--map", exists=True, dir_okay=False, help="a column map CSV (default: the shipped one)"
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="a dry run: say what each row would do, store nothing")
+    ] = False,
+) -> None:
+    """Import the work orders of a 12345 platform's spreadsheet, all or nothing: each row
+    becomes a case (or is recognised as one received before, by its order number); any bad
+    row is named with its line and reason, and then nothing is stored."""
+    from civicgrid.exchange.spreadsheet import (
+        SpreadsheetError,
+        default_column_map_path,
+        import_orders,
+        load_column_map,
+    )
+    from civicgrid.services.calendar import centre_rules
+
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    session = make_session_factory(engine)()
+    try:
+        found = _partner(session, partner)
+        report = import_orders(
+            session,
+            found,
+            file,
+            load_column_map(column_map or default_column_map_path()),
+            centre_rules(session, settings),
+            datetime.now(UTC),
+        )
+        for row in report.rows:
+            where = f"line {row.line}" + (f" ({row.order_number})" if row.order_number else "")
+            if row.outcome == "error":
+                typer.echo(f"{file}, {where}: {row.detail}", err=True)
+            elif check:
+                verb = (
+                    "would become a new case"
+                    if row.outcome == "created"
+                    else f"is case {row.case_number} already"
+                )
+                typer.echo(f"{where}: {verb}")
+        summary = (
+            f"{len(report.rows)} rows: {report.count('created')} new, {report.count('duplicate')} received before, "
+            f"{len(report.errors)} bad"
+        )
+        if report.errors:
+            session.rollback()
+            typer.echo(f"{file}: {summary}; nothing imported", err=True)
+            raise typer.Exit(code=1)
+        if check:
+            session.rollback()
+            typer.echo(f"{file}: {summary} (dry run: nothing stored)")
+            return
+        session.commit()
+        typer.echo(f"{file}: {summary}; imported for partner {found.code}")
+    except SpreadsheetError as error:
+        session.rollback()
+        typer.echo(f"error: {error}; nothing imported", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        session.close()
+    optimize(engine, after_bulk_load=True)
+
+
+def _partner(session: Session, code: str | None) -> Partner:
+    """The partner named, or the only one configured; one line and exit 1 otherwise."""
+    partners = list(session.scalars(select(Partner).order_by(Partner.code)))
+    chosen = [p for p in partners if code is None or p.code == code]
+    if len(chosen) != 1:
+        known = ", ".join(p.code for p in partners) or "none (add one with civicgrid partner add)"
+        problem = f"no partner '{code}'" if code is not None else "name the partner with --partner"
+        typer.echo(f"error: {problem}; partners: {known}", err=True)
+        raise typer.Exit(code=1)
+    return chosen[0]
+
+
+partner_app = typer.Typer(
+    help="Partners: the 12345 platform and upper-level systems that exchange work orders."
+)
+app.add_typer(partner_app, name="partner")
+
+
+@partner_app.command("add")
+def partner_add(
+    code: Annotated[str, typer.Argument(help="a short code, e.g. 12345-city")],
+    name: Annotated[str, typer.Argument(help="the name, e.g. 市12345政务服务便民热线")],
+    webhook_url: Annotated[str | None, typer.Option(help="where reports of its cases go")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="the shared secret (32+ characters; default: generated)")
+    ] = None,
+    channel: Annotated[str, typer.Option(help="hotline_12345 or upper_level")] = "hotline_12345",
+    region: Annotated[str | None, typer.Option(help="region code of its unplaceable orders' queue")] = None,
+    category_map: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="CSV name,category_code: its categories → small classes"
+        ),
+    ] = None,
+) -> None:
+    """Add a partner and print its shared secret (shown this once)."""
+    import csv
+
+    from civicgrid.domain.errors import DomainError
+    from civicgrid.exchange.partners import create_partner
+    from civicgrid.exchange.schemas import PartnerIn
+
+    mapping: dict[str, str] = {}
+    if category_map is not None:
+        with category_map.open(encoding="utf-8-sig", newline="") as handle:
+            mapping = {
+                row[0].strip(): row[1].strip()
+                for row in csv.reader(handle)
+                if len(row) >= 2 and row[0].strip()
+            }
+        mapping.pop("name", None)
+    settings = _settings()
+    try:
+        data = PartnerIn(
+            code=code,
+            name=name,
+            webhook_url=webhook_url,
+            secret=secret,
+            channel=channel,  # type: ignore[arg-type]
+            region_code=region,
+            category_map=mapping,
+        )
+    except ValidationError as error:
+        for problem in error.errors():
+            typer.echo(f"error: {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}", err=True)
+        raise typer.Exit(code=1) from None
+    engine = _migrated_engine(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            created = create_partner(session, None, data, datetime.now(UTC))
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"partner {created.code} ({created.name}) added; its orders enter on {created.channel.value}")
+    typer.echo(f"shared secret (shown once): {created.secret}")
+
+
+@partner_app.command("list")
+def partner_list() -> None:
+    """The partners: code, name, channel, webhook, whether active."""
+    from civicgrid.exchange.partners import list_partners
+
+    engine = _migrated_engine(_settings())
+    with session_scope(make_session_factory(engine, read_only=True)) as session:
+        for found in list_partners(session, None):
+            state = "active" if found.is_active else "inactive"
+            typer.echo(
+                f"{found.code}\t{found.name}\t{found.channel.value}\t{found.webhook_url or '-'}\t{state}"
+            )
 
 
 def _worker_count(engine: Engine, workers: int | None) -> int:

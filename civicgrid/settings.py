@@ -118,6 +118,28 @@ class Settings(BaseSettings):
     #: Open311: who to contact about the endpoint, as the discovery document says.
     open311_contact: str = Field(default="网格化综合管理中心", max_length=300)
 
+    #: The outbox sender: first retry after this many seconds, doubling up to the maximum.
+    outbox_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    outbox_retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    #: How often an idle sender looks for new messages, and a standby one for the lock.
+    outbox_poll_seconds: float = Field(default=2.0, gt=0, le=600)
+    #: How long one delivery (an HTTP call, an SMTP session) may take.
+    outbox_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    #: SMS: ``log`` writes each message to the log; ``http`` posts it to an SMS gateway.
+    sms_backend: Literal["log", "http"] = "log"
+    sms_http_url: str = ""
+    sms_http_token: str = ""
+    #: E-mail: ``log`` writes each message to the log; ``smtp`` sends it through a server.
+    email_backend: Literal["log", "smtp"] = "log"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    email_from: str = "civicgrid@localhost"
+    #: A partner's signed request is refused when its timestamp is further from now than this.
+    exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (
@@ -135,6 +157,10 @@ class Settings(BaseSettings):
             raise ValueError("CIVICGRID_DATABASE_REPLICA_URLS needs a PostgreSQL CIVICGRID_DATABASE_URL")
         if any(not url.startswith("postgresql") for url in self.replica_urls):
             raise ValueError("CIVICGRID_DATABASE_REPLICA_URLS: each must be a postgresql+psycopg:// URL")
+        if self.sms_backend == "http" and not self.sms_http_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "CIVICGRID_SMS_BACKEND=http needs CIVICGRID_SMS_HTTP_URL, the gateway's http(s) URL"
+            )
         try:
             WorkCalendar.from_text(self.working_periods, self.timezone)
         except ValueError as error:

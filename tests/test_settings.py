@@ -33,6 +33,9 @@ def test_development_runs_on_defaults() -> None:
         ({"calendar_warning_days": -1}, "calendar_warning_days"),
         ({"login_max_failures": 0}, "login_max_failures"),
         ({"login_lockout_minutes": 0}, "login_lockout_minutes"),
+        ({"sms_backend": "http"}, "CIVICGRID_SMS_HTTP_URL"),
+        ({"sms_backend": "pigeon"}, "sms_backend"),
+        ({"outbox_retry_base_seconds": 0}, "outbox_retry_base_seconds"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:

@@ -26,6 +26,7 @@ from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, S
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
+from civicgrid.exchange import routes as exchange
 from civicgrid.open311 import routes as open311
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(exchange.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)

@@ -37,6 +37,7 @@ from civicgrid.domain.vocabulary import (
     Stage,
     Urgency,
 )
+from civicgrid.exchange.reports import report_change
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import territory_index
 from civicgrid.schemas import CaseCreate, TransitionRequest
@@ -347,6 +348,8 @@ def transition(
         case.updated_at = now
         refresh_clock(case, rules)
         refresh_facts(case, rules)
+        if case.partner_id is not None:  # a partner's work order: it hears of the change
+            report_change(session, case, event, rules.calendar.timezone, now)
     try:
         session.flush()
     except StaleDataError:

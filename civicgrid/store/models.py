@@ -381,6 +381,11 @@ class Case(Base):
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: A link to a photo or video the reporter gave (Open311 ``media_url``).
     media_url: Mapped[str | None] = mapped_column(String(500))
+    #: The partner (12345 platform, upper centre) whose work order this case is: each of its
+    #: changes is reported back to them through the outbox.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    #: The deadline the partner set (办理时限), kept beside the centre's own stage clock.
+    external_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own declaration)
 
@@ -481,3 +486,77 @@ class Attachment(Base):
     def is_stored(self) -> bool:
         """Whether the file is in the centre's own file store (not a link)."""
         return self.uri is None
+
+
+class Partner(Base):
+    """An upper-level system that exchanges work orders with the centre (the city's 12345
+    platform, an upper command centre): it pushes orders down, signed with its shared
+    secret, and hears back each change of their cases at its webhook."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Kept as given, not hashed: both sides compute HMAC-SHA256 signatures with it.
+    secret: Mapped[str] = mapped_column(String(200))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    #: The channel its cases enter on (``hotline_12345`` or ``upper_level``).
+    channel: Mapped[Channel] = mapped_column(enum_by_value(Channel))
+    #: Where its orders that no grid covers wait for placement (the district's queue).
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    #: The partner's own category names (诉求类型) → the centre's small-class codes.
+    category_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: The account its orders are recorded as reported by (who, in every event it causes).
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    region: Mapped[Region] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class PartnerOrder(Base):
+    """A work order (工单) a partner sent, by the partner's own number: the unique key makes
+    the same order sent twice, even at the same moment, one case."""
+
+    __tablename__ = "partner_orders"
+    __table_args__ = (UniqueConstraint("partner_id", "order_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    order_number: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the citizen called the partner (来电时间), as the partner says.
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship()
+
+
+class OutboxMessage(Base):
+    """A message leaving the centre (a webhook call, an SMS, an e-mail), written in the same
+    transaction as the event that causes it and delivered afterwards by the sender: in
+    order per ``stream`` (one case's messages), retried with back-off until delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_delivered_at_stream_id", "delivered_at", "stream", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``webhook``, ``sms`` or ``email``.
+    kind: Mapped[str] = mapped_column(String(10))
+    #: Messages of one stream go out one after the other, in id order ("case:123").
+    stream: Mapped[str] = mapped_column(String(60))
+    #: Sent as the ``Idempotency-Key`` header: a receiver drops a message it already has.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Webhooks to a partner are signed with the partner's secret at each attempt.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    #: The URL, phone number or e-mail address.
+    target: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -38,6 +38,8 @@ from civicgrid.domain.vocabulary import (
     RegionLevel,
     Role,
 )
+from civicgrid.exchange.partners import create_partner
+from civicgrid.exchange.schemas import PartnerIn
 from civicgrid.services import attachments
 from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
@@ -207,6 +209,8 @@ def build_targets(
             session, world.users[uploaders[key]], number, prepared, None, None, now
         )
         photos[key] = recorded.id
+    # A partner for the partner routes (its orders come signed, not with a token).
+    create_partner(session, None, PartnerIn(code="12345-city", name="市12345热线"), now)
     session.commit()
     points = {
         "in": (120.005, 30.005),
@@ -372,6 +376,10 @@ TERRITORY = {
 
 def new_category(targets: Targets, _role: str, _scope: Scope) -> Request:
     return "/api/v1/categories", {"code": targets.unique("X"), "name": "新大类", "kind": "event"}
+
+
+def new_partner(targets: Targets, _role: str, _scope: Scope) -> Request:
+    return "/api/v1/partners", {"code": targets.unique("P"), "name": "上级平台", "channel": "upper_level"}
 
 
 def sign_in_as(_targets: Targets, role: str, _scope: Scope) -> Request:
@@ -552,6 +560,20 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/statistics/cases"): Probe(statistics("cases?indicator=reported&"), STATISTICS_READERS),
     ("GET", "/api/v1/statistics/evaluation/{target}"): Probe(
         statistics("evaluation/department?"), STATISTICS_READERS
+    ),
+    # Partners are the district's: only an admin of the top region manages them. Their work
+    # orders are signed with the partner's secret: a token, any token, is not enough.
+    ("GET", "/api/v1/partners"): Probe(fixed("/api/v1/partners"), only({"admin": (200, 200)})),
+    ("POST", "/api/v1/partners"): Probe(new_partner, only({"admin": (201, 201)})),
+    ("PATCH", "/api/v1/partners/{code}"): Probe(
+        fixed("/api/v1/partners/12345-city", {"webhook_url": "https://12345.example.org/hook"}),
+        only({"admin": (200, 200)}),
+    ),
+    ("POST", "/api/v1/exchange/{partner}/orders"): Probe(
+        fixed(
+            "/api/v1/exchange/12345-city/orders", {"order_number": "1", "content": "x", "category": "C0101"}
+        ),
+        everyone(401),
     ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})

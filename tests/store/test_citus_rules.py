@@ -58,6 +58,8 @@ PLAN = ShardingPlan(
         "case_tasks": "district_id",
         "attachments": "district_id",
         "case_overlay_grids": "district_id",
+        # A partner's order number lives beside the case it made.
+        "partner_orders": "district_id",
         # Numbers are given out per district, in the same single-shard transaction as the case.
         "case_number_counters": "district_id",
     },
@@ -73,10 +75,12 @@ PLAN = ShardingPlan(
             "calendar_days",
             # Read by every Open311 report (the key's hash), issued and revoked now and then.
             "api_keys",
+            "partners",
         }
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
-    local=frozenset({"api_tokens", "sign_in_attempts"}),
+    # The outbox: written with the case, read by the one sender on the coordinator.
+    local=frozenset({"api_tokens", "sign_in_attempts", "outbox"}),
 )
 
 
@@ -185,6 +189,16 @@ KNOWN_GAPS: dict[Violation, str] = {
     ),
     Violation(NO_DISTRIBUTION_COLUMN, "case_number_counters", "district_id"): (
         "add case_number_counters.district_id: one counter per district, prefix and day"
+    ),
+    Violation(NO_DISTRIBUTION_COLUMN, "partner_orders", "district_id"): (
+        "add partner_orders.district_id, copied from the order's case"
+    ),
+    Violation(UNIQUE_WITHOUT_KEY, "partner_orders", "pk_partner_orders"): "primary key (district_id, id)",
+    Violation(UNIQUE_WITHOUT_KEY, "partner_orders", "uq_partner_orders_partner_id"): (
+        "unique (district_id, partner_id, order_number): a partner's order is received once per district"
+    ),
+    Violation(FOREIGN_KEY_WITHOUT_KEY, "partner_orders", "fk_partner_orders_case_id_cases"): (
+        "(district_id, case_id) → cases (district_id, id)"
     ),
     Violation(UNIQUE_WITHOUT_KEY, "cases", "pk_cases"): "primary key (district_id, id)",
     Violation(UNIQUE_WITHOUT_KEY, "cases", "uq_cases_number"): (

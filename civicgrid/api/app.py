@@ -18,6 +18,7 @@ from civicgrid.api import (
     errors,
     geo,
     health,
+    publications,
     statistics,
     territory,
 )
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(publications.router)
     app.include_router(health.router)
     docs.install(app)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -55,14 +56,15 @@ ScopeParam = Annotated[
 ]
 
 
-def publication_out(row: PublishedEvaluation) -> PublicationOut:
-    """A version's description, without its rows."""
+def publication_out(row: PublishedEvaluation, zone: ZoneInfo) -> PublicationOut:
+    """A version's description, without its rows; times in the centre's timezone (as the
+    statistics give a period), the same whether just stored or read back."""
     return PublicationOut(
         kind=row.kind,
         period_key=row.period_key,
         period_label=row.period_label,
-        period_start=row.period_start,
-        period_end=row.period_end,
+        period_start=row.period_start.astimezone(zone),
+        period_end=row.period_end.astimezone(zone),
         region_code=row.region.code,
         region_name=row.region.name,
         version=row.version,
@@ -71,15 +73,15 @@ def publication_out(row: PublishedEvaluation) -> PublicationOut:
         scheme_digest=row.scheme_digest,
         published_by=row.published_by.username,
         published_by_name=row.published_by.full_name,
-        published_at=row.published_at,
+        published_at=row.published_at.astimezone(zone),
         note=row.note,
     )
 
 
-def published_out(row: PublishedEvaluation) -> PublishedEvaluationOut:
+def published_out(row: PublishedEvaluation, zone: ZoneInfo) -> PublishedEvaluationOut:
     """A version with its rows as stored."""
     return PublishedEvaluationOut(
-        **publication_out(row).model_dump(), rows=service.stored_rows(row), scheme=row.scheme
+        **publication_out(row, zone).model_dump(), rows=service.stored_rows(row), scheme=row.scheme
     )
 
 
@@ -129,7 +131,7 @@ def list_publications(
     rows = service.versions(
         session, actor, rules.calendar.timezone, kind.value if kind else None, period, region
     )
-    return [publication_out(row) for row in rows]
+    return [publication_out(row, rules.calendar.timezone) for row in rows]
 
 
 @router.post(
@@ -154,7 +156,7 @@ def publish(
     zone = rules.calendar.timezone
     done = service.publish(session, actor, scheme, kind.value, period, region, now, zone, data.note)
     changes = changes_out(done.row, done.row.version - 1, done.changes) if done.changes else None
-    return PublishOut(**published_out(done.row).model_dump(), changes=changes)
+    return PublishOut(**published_out(done.row, zone).model_dump(), changes=changes)
 
 
 @router.get(
@@ -171,8 +173,8 @@ def read_version(
     rules: Rules,
     region: ScopeParam = None,
 ) -> PublishedEvaluationOut:
-    row = service.read_version(session, actor, kind.value, period, region, version, rules.calendar.timezone)
-    return published_out(row)
+    zone = rules.calendar.timezone
+    return published_out(service.read_version(session, actor, kind.value, period, region, version, zone), zone)
 
 
 @router.get(

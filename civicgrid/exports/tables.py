@@ -121,8 +121,8 @@ class _Names:
                 row.id: (named(row.path, RegionLevel.STREET), named(row.path, RegionLevel.COMMUNITY))
                 for row in regions
             },
-            grids=dict(session.execute(select(Grid.id, Grid.code)).tuples().all()),
-            departments=dict(session.execute(select(Department.id, Department.name)).tuples().all()),
+            grids={row.id: row.code for row in session.execute(select(Grid.id, Grid.code))},
+            departments={row.id: row.name for row in session.execute(select(Department.id, Department.name))},
         )
 
 

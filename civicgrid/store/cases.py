@@ -172,14 +172,15 @@ def in_batches(
     session: Session,
     query: Select[tuple[Case]],
     columns: Sequence[ColumnElement[Any]],
-    size: int = EXPORT_BATCH,
+    size: int | None = None,
 ) -> Iterator[Sequence[Row[Any]]]:
     """Every case of ``query`` (scoped and filtered as the list is), newest first, as rows
     of ``columns`` followed by the case's created_at and id, ``size`` rows a round.
 
     Each round starts where the last one ended, by the same index range as the list's
     keyset pages, so the millionth row costs what the first does and no round holds more
-    than ``size`` rows."""
+    than ``size`` rows (default ``EXPORT_BATCH``)."""
+    size = size or EXPORT_BATCH
     statement = (
         query.order_by(None)
         .with_only_columns(*columns, Case.created_at, Case.id)

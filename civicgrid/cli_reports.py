@@ -75,6 +75,11 @@ def _context(session: Session) -> tuple[Scheme, CentreRules]:
     return scheme, centre_rules(session, settings)
 
 
+def _now() -> datetime:
+    """The time a command runs at."""
+    return datetime.now(UTC)
+
+
 # --- civicgrid evaluation ----------------------------------------------------------------
 
 
@@ -101,7 +106,7 @@ def publish_command(
             kind,
             period,
             region,
-            datetime.now(UTC),
+            _now(),
             rules.calendar.timezone,
             note[:500],
         )
@@ -218,7 +223,7 @@ def _period(
     _, rules = _context(session)
     zone = rules.calendar.timezone
     if kind is not None and first is None and last is None:
-        return Period.containing(kind, day or datetime.now(zone).date(), zone)
+        return Period.containing(kind, day or _now().astimezone(zone).date(), zone)
     if kind is None and first is not None and last is not None and day is None:
         return Period.between(first, last, zone)
     typer.echo("error: say which period: --period (with --date), or --from and --to", err=True)
@@ -271,7 +276,7 @@ def export_cases_command(
             for problem in error.errors():
                 typer.echo(f"error: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", err=True)
             raise typer.Exit(code=1) from None
-        now = datetime.now(UTC)
+        now = _now()
         query = case_queries.filtered(session, _user(session, user), filters, now)
         count = 0
 
@@ -316,7 +321,7 @@ def export_table_command(
             raise typer.Exit(code=1) from None
         keys = [key.strip() for key in (indicators or DEFAULT_INDICATORS).split(",") if key.strip()]
         query = statistics.Query(span, grouping, keys, region)
-        table = statistics.table(session, _user(session, user), query, datetime.now(UTC))
+        table = statistics.table(session, _user(session, user), query, _now())
         rows = list(statistics_rows(table))
         zone = rules.calendar.timezone
         size = _write(out, file_format, statistics_columns(table), iter(rows), zone, table.period_label)
@@ -351,7 +356,7 @@ def export_evaluation_command(
             rows, label = publication.stored_rows(row), row.period_label
         else:
             span = period_of_key(period, zone).period
-            table = evaluation.ranking(session, actor, scheme, kind, span, datetime.now(UTC), region)
+            table = evaluation.ranking(session, actor, scheme, kind, span, _now(), region)
             rows, label = table.rows, table.period_label
         size = _write(out, file_format, evaluation_columns(rows), evaluation_rows(rows), zone, label)
     typer.echo(f"{out}: {len(rows)} ranked, {size:,} bytes")

@@ -174,7 +174,9 @@ def read_version(
     region: ScopeParam = None,
 ) -> PublishedEvaluationOut:
     zone = rules.calendar.timezone
-    return published_out(service.read_version(session, actor, kind.value, period, region, version, zone), zone)
+    return published_out(
+        service.read_version(session, actor, kind.value, period, region, version, zone), zone
+    )
 
 
 @router.get(

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from itertools import chain
 from typing import Literal
 from urllib.parse import quote
@@ -83,11 +84,11 @@ def write(
 # --- CSV ---------------------------------------------------------------------------------
 
 #: A spreadsheet reads a cell starting with these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@\t\r")
 
 
 def _csv_text(value: Value) -> Value:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
         return "'" + value
     return value
 
@@ -95,7 +96,7 @@ def _csv_text(value: Value) -> Value:
 def _csv_cell(kind: Kind, zone: ZoneInfo) -> Callable[[Value], Value]:
     if kind == "datetime":
         return lambda value: (
-            value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
+            value.astimezone(zone).isoformat(" ", "seconds")[:19] if isinstance(value, datetime) else value
         )
     if kind == "percent":
         return lambda value: NO_RATE if value is None else f"{float(value) * 100:.2f}%"  # type: ignore[arg-type]
@@ -189,11 +190,16 @@ def _letters(index: int) -> str:
     return letters
 
 
-def _text_cell(ref: str, value: str, style: int = 0) -> str:
+@lru_cache(maxsize=8192)
+def _inline(value: str) -> str:
+    """A text cell's type and contents; cached, since labels and names repeat on most rows."""
     value = _NOT_XML.sub("", value)[:CELL_CHARS]
     space = ' xml:space="preserve"' if value != value.strip() else ""
-    styled = f' s="{style}"' if style else ""
-    return f'<c r="{ref}"{styled} t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    return f' t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+
+
+def _text_cell(ref: str, value: str, style: int = 0) -> str:
+    return f'<c r="{ref}" s="{style}"{_inline(value)}' if style else f'<c r="{ref}"{_inline(value)}'
 
 
 def _xlsx_cell(kind: Kind, zone: ZoneInfo) -> Callable[[str, Value], str]:

@@ -131,35 +131,38 @@ def case_rows(session: Session, query: Select[tuple[Case]], now: datetime) -> It
     in keyset batches; lights as of ``now``."""
     names = _Names.load(session)
     for batch in case_queries.in_batches(session, query, _CASE_FIELDS):
-        for row in batch:
-            big, small = names.categories.get(row.category_id, ("", ""))
-            street, community = names.regions.get(row.region_id, ("", ""))
-            light = light_at(now, row.warning_at, row.deadline_at)
+        # Unpacked by position: a million rows read by attribute name cost seconds more.
+        for (number, title, channel, kind, request_type, category_id, urgency, state, stage, warning_at,
+             deadline_at, region_id, grid_id, department_id, address, lng, lat, registered_at, closed_at,
+             rework_count, satisfaction, created_at, _) in batch:  # fmt: skip
+            big, small = names.categories.get(category_id, ("", ""))
+            street, community = names.regions.get(region_id, ("", ""))
+            light = light_at(now, warning_at, deadline_at)
             yield (
-                row.number,
-                row.title,
-                CHANNEL_LABELS[row.channel],
-                CASE_KIND_LABELS[row.kind],
-                REQUEST_TYPE_LABELS[row.request_type] if row.request_type else None,
+                number,
+                title,
+                CHANNEL_LABELS[channel],
+                CASE_KIND_LABELS[kind],
+                REQUEST_TYPE_LABELS[request_type] if request_type else None,
                 big,
                 small,
-                URGENCY_LABELS[row.urgency],
-                STATE_LABELS[row.state],
-                STAGE_LABELS[row.stage] if row.stage else None,
+                URGENCY_LABELS[urgency],
+                STATE_LABELS[state],
+                STAGE_LABELS[stage] if stage else None,
                 LIGHT_LABELS[light][0] if light else None,
                 street,
                 community,
-                names.grids.get(row.grid_id) if row.grid_id else None,
-                names.departments.get(row.department_id) if row.department_id else None,
-                row.address,
-                row.lng,
-                row.lat,
-                row.created_at,
-                row.registered_at,
-                row.deadline_at,
-                row.closed_at,
-                row.rework_count,
-                SATISFACTION_LABELS[row.satisfaction] if row.satisfaction else None,
+                names.grids.get(grid_id) if grid_id else None,
+                names.departments.get(department_id) if department_id else None,
+                address,
+                lng,
+                lat,
+                created_at,
+                registered_at,
+                deadline_at,
+                closed_at,
+                rework_count,
+                SATISFACTION_LABELS[satisfaction] if satisfaction else None,
             )
 
 

@@ -14,11 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from civicgrid.domain.vocabulary import Role
 from civicgrid.exports.tables import CASE_COLUMNS
 from civicgrid.services.cases import CentreRules
 from civicgrid.store import cases as case_queries
 from tests.api.helpers import Headers, assert_error
-from tests.factories import World
+from tests.factories import World, user
 from tests.statistics_history import at, build_history
 
 OCTOBER = {"period": "month", "date": "2026-10-15"}
@@ -29,6 +30,7 @@ HEADERS = [column.header for column in CASE_COLUMNS]
 def history(session: Session, world: World, rules: CentreRules, client: TestClient, clock: Any) -> None:
     """The October history stored, the API's clock at 15 November 2026, 12:00."""
     build_history(session, world, rules)
+    user(session, "leader_east", Role.LEADER, region=world.regions["east"])
     session.commit()
     clock(at(11, 15, 12))
 
@@ -72,17 +74,19 @@ def test_the_export_takes_the_lists_filters_and_the_users_scope(
         ("supervisor", {}),
         ("leader", {"region_code": "T0102"}),
         ("handler_cg", {}),
+        ("leader_east", {}),
     ):
         headers = login(who)
         rows = csv_rows(
             client.get("/api/v1/cases/export", params={**params, "format": "csv"}, headers=headers)
         )
         assert [row[0] for row in rows[1:]] == listed(client, headers, **params), (who, params)
-    streets = {
-        row[11]
-        for row in csv_rows(client.get("/api/v1/cases/export?format=csv", headers=login("supervisor")))[1:]
-    }
-    assert streets == {"东湖街道"}
+    for street_staff in ("supervisor", "leader_east"):
+        export = client.get("/api/v1/cases/export?format=csv", headers=login(street_staff))
+        assert {row[11] for row in csv_rows(export)[1:]} == {"东湖街道"}, street_staff
+    table = {**OCTOBER, "group_by": "street", "indicators": "registered", "format": "csv"}
+    rows = csv_rows(client.get("/api/v1/statistics/table/export", params=table, headers=login("leader_east")))
+    assert [row[:2] for row in rows[1:]] == [["T0101", "东湖街道"], ["", "合计"]]
 
 
 def test_the_case_list_as_xlsx(client: TestClient, history: None, login: Callable[[str], Headers]) -> None:

@@ -74,7 +74,8 @@ PLAN = ShardingPlan(
         }
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
-    local=frozenset({"api_tokens", "sign_in_attempts"}),
+    # Published evaluations: a handful a month, read on their own, never joined with cases.
+    local=frozenset({"api_tokens", "sign_in_attempts", "published_evaluations"}),
 )
 
 

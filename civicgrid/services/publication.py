@@ -23,7 +23,6 @@ from civicgrid.domain.errors import Conflict, InvalidInput, NotFound, RoleNotAll
 from civicgrid.domain.evaluation import TARGETS, Scheme
 from civicgrid.domain.publication import (
     Changes,
-    PublishedPeriod,
     compare,
     period_of_key,
     require_finished,
@@ -148,10 +147,6 @@ def publish(
     return Published(row, changes)
 
 
-def _period(period_key: str, zone: ZoneInfo) -> PublishedPeriod:
-    return period_of_key(period_key, zone)
-
-
 def read_version(
     session: Session,
     actor: User | None,
@@ -164,7 +159,7 @@ def read_version(
     """Version ``number`` as stored (never recomputed); NotFound if it was not published.
     ``actor`` None: the command line, which reads every region."""
     _require_kind(kind)
-    period = _period(period_key, zone)
+    period = period_of_key(period_key, zone)
     region = _scope(session, actor, region_code)
     row = queries.version(session, kind, period.key, region.id, number)
     if row is None:
@@ -186,7 +181,7 @@ def versions(
     first, optionally of one kind, period and region."""
     if actor is not None and actor.role is Role.CITIZEN:
         raise RoleNotAllowed("evaluations are for the centre's staff")
-    key = _period(period_key, zone).key if period_key is not None else None
+    key = period_of_key(period_key, zone).key if period_key is not None else None
     region = by_code(session, Region, region_code) if region_code is not None else None
     if region is not None and actor is not None and not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from civicgrid.store.models import PublishedEvaluation, Region, User
@@ -56,8 +56,3 @@ def listed(
     )
     order = (PublishedEvaluation.published_at.desc(), PublishedEvaluation.id.desc())
     return list(session.scalars(query.order_by(*order).limit(LIST_LIMIT)))
-
-
-def count(session: Session) -> int:
-    """How many publications are stored (all versions)."""
-    return session.scalar(select(func.count()).select_from(PublishedEvaluation)) or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from io import BytesIO
 
 from PIL import ExifTags, Image
@@ -35,9 +36,10 @@ def noisy_photo(size: tuple[int, int]) -> bytes:
 
 
 def pdf() -> bytes:
-    """A one-page PDF document."""
+    """A one-page PDF document, the same bytes at every call (its dates fixed)."""
     out = BytesIO()
-    Image.new("RGB", (50, 50), "white").save(out, "PDF")
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    Image.new("RGB", (50, 50), "white").save(out, "PDF", creationDate=moment, modDate=moment)
     return out.getvalue()
 
 

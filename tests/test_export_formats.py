@@ -64,16 +64,6 @@ def test_xlsx_goes_on_to_another_sheet_past_the_row_limit(monkeypatch: pytest.Mo
     assert book.sheetnames == ["案件", "案件(2)"], "no empty sheet when the rows end on a sheet's last row"
 
 
-def test_xlsx_streams_before_the_rows_end() -> None:
-    def rows():  # type: ignore[no-untyped-def]
-        for n in range(5000):
-            yield (f"JD-{n:06d}", n, n / 5000, None)
-        raise AssertionError("every row read")
-
-    chunks = formats.xlsx_chunks(COLUMNS, rows(), SHANGHAI)
-    assert next(chunks)[:2] == b"PK", "the zip's first bytes leave before the last row is read"
-
-
 def test_the_download_is_named_in_chinese_with_an_ascii_fallback() -> None:
     header = formats.content_disposition("考核结果-部门-2026年10月.xlsx", "evaluation 2026/10.xlsx")
     assert header == (

@@ -825,6 +825,16 @@ def restore(
     typer.echo("every case replays to its cached state")
 
 
+def _add_report_commands() -> None:
+    from civicgrid.cli_reports import evaluation_app, export_app
+
+    app.add_typer(evaluation_app, name="evaluation")
+    app.add_typer(export_app, name="export")
+
+
+_add_report_commands()
+
+
 if __name__ == "__main__":
     app()
 

@@ -19,6 +19,7 @@ from civicgrid.api import (
     errors,
     geo,
     health,
+    publications,
     statistics,
     territory,
 )
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(geo.router)
     app.include_router(statistics.router)
     app.include_router(exchange.router)
+    app.include_router(publications.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)

@@ -560,3 +560,45 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PublishedEvaluation(Base):
+    """A published (frozen) evaluation: the ranking of one kind of object (departments,
+    streets …) in one region for a finished period, stored as computed, with the scheme it
+    was computed under and who published it when. Append-only (the database refuses to
+    change or delete a row): a re-computation is the next version, never an edit."""
+
+    __tablename__ = "published_evaluations"
+    __table_args__ = (
+        UniqueConstraint("kind", "period_key", "region_id", "version"),
+        # The versions of one evaluation, and the publications of a region, newest first.
+        Index("ix_published_evaluations_region_id_published_at", "region_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What is ranked: department, street, community, dispatcher, inspector, operator.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The period as written in the API: "2026-10", "2026-Q4", "2026".
+    period_key: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_label: Mapped[str] = mapped_column(String(40))
+    #: The scope: the region whose cases were evaluated (its whole subtree).
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    scheme_name: Mapped[str] = mapped_column(String(200))
+    #: The version the scheme file declares, and the SHA-256 of its content (which changes
+    #: with any weight, step or grade, whether or not the declared version was raised).
+    scheme_version: Mapped[str] = mapped_column(String(40))
+    scheme_digest: Mapped[str] = mapped_column(String(64))
+    #: The scheme itself as plain data, so a published score can be explained years later.
+    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Why this version was published (e.g. which late results it takes in).
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The ranked rows with each score's breakdown, as the evaluation API gave them.
+    result: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    region: Mapped[Region] = relationship()
+    published_by: Mapped[User] = relationship()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from civicgrid.domain.vocabulary import Role
-from civicgrid.store.models import Case, CaseTask, Department, Region, User
+from civicgrid.store.models import Case, CaseTask, Department, PublishedEvaluation, Region, User
 
 
 def region_subtree(path: str) -> Select[tuple[int]]:
@@ -80,3 +80,15 @@ def managed_users(query: Select[tuple[User]], actor: User) -> Select[tuple[User]
     if is_top_level(actor):
         return query.where(or_(staff, User.region_id.is_(None)))
     return query.where(staff)
+
+
+def scoped_publications(
+    query: Select[tuple[PublishedEvaluation]], actor: User | None
+) -> Select[tuple[PublishedEvaluation]]:
+    """``query`` narrowed to the published evaluations ``actor`` may read: those of regions in
+    their own subtree, as for live statistics (None: the command line, which sees all)."""
+    if actor is None:
+        return query
+    if actor.role is Role.CITIZEN or actor.region is None:
+        return query.where(false())
+    return query.where(PublishedEvaluation.region_id.in_(region_subtree(actor.region.path)))

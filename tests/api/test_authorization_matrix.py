@@ -13,9 +13,11 @@ handler's department, so it is in scope for every role.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from io import BytesIO
 from itertools import count
 from typing import Any, Literal
@@ -26,6 +28,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicgrid.calendar_file import format_calendar
@@ -44,7 +47,7 @@ from civicgrid.services import attachments
 from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.files import FileStore
-from civicgrid.store.models import Department, Grid
+from civicgrid.store.models import Department, Grid, PublishedEvaluation, Region
 from civicgrid.web.pages import PageRoute
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
 from tests.images import photo
@@ -211,6 +214,8 @@ def build_targets(
         photos[key] = recorded.id
     # A partner for the partner routes (its orders come signed, not with a token).
     create_partner(session, None, PartnerIn(code="12345-city", name="市12345热线"), now)
+    for code in ("T010101", "T010201", "T020101"):
+        publish_directly(session, world, code, now)
     session.commit()
     points = {
         "in": (120.005, 30.005),
@@ -252,6 +257,32 @@ def build_targets(
         attachments=photos,
         serial=count(1),
     )
+
+
+def publish_directly(session: Session, world: World, region_code: str, now: datetime) -> None:
+    """Versions 1 and 2 of August 2026's department evaluation for the region, stored as they
+    are (the probes read them; whether publishing computes them right is tested elsewhere)."""
+    region_row = session.scalars(select(Region).where(Region.code == region_code)).one()
+    for version in (1, 2):
+        session.add(
+            PublishedEvaluation(
+                kind="department",
+                period_key="2026-08",
+                period_start=datetime(2026, 7, 31, 16, tzinfo=UTC),
+                period_end=datetime(2026, 8, 31, 16, tzinfo=UTC),
+                period_label="2026年8月",
+                region=region_row,
+                version=version,
+                scheme_name="默认考核方案",
+                scheme_version="2026.1",
+                scheme_digest="0" * 64,
+                scheme={},
+                published_by=world.users["leader"],
+                published_at=now,
+                note="",
+                result=[],
+            )
+        )
 
 
 # --- the probes: how to call each endpoint, and what each role gets -----------------------
@@ -404,6 +435,21 @@ def statistics(suffix: str) -> Build:
         return f"/api/v1/statistics/{suffix}period=month&date=2026-10-01&region={region}", None
 
     return build
+
+
+def published(suffix: str = "") -> Build:
+    """A request on August 2026's published department evaluation of the target region."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        region = targets.regions[targets.key(role, scope)]
+        joint = "&" if "?" in suffix else "?"
+        return f"/api/v1/evaluations/department/2026-08{suffix}{joint}region={region}", None
+
+    return build
+
+
+def publish_july(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/evaluations/department/2026-07?region={targets.regions[targets.key(role, scope)]}", {}
 
 
 #: Every staff role reads statistics of its own area; citizens none.
@@ -575,6 +621,38 @@ MATRIX: dict[tuple[str, str], Probe] = {
         ),
         everyone(401),
     ),
+    # Exports: the case list's file holds what the list shows; tables and evaluations as their
+    # JSON, within one's own area only.
+    ("GET", "/api/v1/cases/export"): Probe(
+        fixed("/api/v1/cases/export?format=csv"),
+        everyone("seen") | {role: ("seen", "unseen") for role in ACTORS if role != "anonymous"},
+        seen_by=("案件编号", "cases"),
+    ),
+    ("GET", "/api/v1/statistics/table/export"): Probe(
+        statistics("table/export?format=csv&group_by=department&"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/statistics/cases/export"): Probe(
+        statistics("cases/export?format=xlsx&indicator=reported&"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/statistics/evaluation/{target}/export"): Probe(
+        statistics("evaluation/department/export?format=csv&"), STATISTICS_READERS
+    ),
+    # Published evaluations: a leader publishes within their region (the centre's verdict is
+    # the leadership's act, not an admin's); staff read those of their own area.
+    ("GET", "/api/v1/evaluations"): Probe(
+        fixed("/api/v1/evaluations"),
+        STATISTICS_READERS
+        | {role: ("seen", "unseen") for role in STATISTICS_READERS if role not in ("anonymous", "citizen")},
+        seen_by=("region_code", "regions"),
+    ),
+    ("POST", "/api/v1/evaluations/{kind}/{period}"): Probe(publish_july, only({"leader": (201, 403)})),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}"): Probe(published("/1"), STATISTICS_READERS),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}/changes"): Probe(
+        published("/2/changes"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}/export"): Probe(
+        published("/2/export?format=xlsx"), STATISTICS_READERS
+    ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
     ),
@@ -651,10 +729,17 @@ def outcome(probe: Probe, reply: Any, target: str) -> Outcome:
     """The status, or for a list whether ``target`` is among its rows."""
     if probe.seen_by is None or reply.status_code != 200:
         return int(reply.status_code)
+    if reply.headers["content-type"].startswith("text/csv"):
+        return "seen" if any(row[probe.seen_by[0]] == target for row in csv_rows(reply.content)) else "unseen"
     rows = reply.json()
     if isinstance(rows, dict):  # a page's items, GeoJSON's features, or a hotspot list
         rows = next(rows[key] for key in ("items", "features", "grids") if key in rows)
     return "seen" if any(_field(row, probe.seen_by[0]) == target for row in rows) else "unseen"
+
+
+def csv_rows(content: bytes) -> list[dict[str, str]]:
+    """The rows of an exported CSV file by header."""
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

@@ -63,11 +63,11 @@ def period_of(kind: BriefingKind, day: date, zone: ZoneInfo) -> Period:
     period = Period.containing(_PERIOD_KIND[kind], day, zone)
     first = period.start.date()
     if kind is BriefingKind.DAILY:
-        label = f"{first.year}年{first.month}月{first.day}日(星期{_WEEKDAYS[first.weekday()]})"
+        label = f"{first.year}年{first.month}月{first.day}日（星期{_WEEKDAYS[first.weekday()]}）"
     elif kind is BriefingKind.WEEKLY:
         last = first + timedelta(days=6)
         year, week, _ = first.isocalendar()
-        label = f"{year}年第{week}周({first.month}月{first.day}日—{last.month}月{last.day}日)"
+        label = f"{year}年第{week}周（{first.month}月{first.day}日—{last.month}月{last.day}日）"
     else:
         label = period.label
     return Period(period.start, period.end, label)

@@ -1,0 +1,34 @@
+"""The briefing as a PDF for A4 print, laid out by WeasyPrint from the HTML page.
+
+WeasyPrint draws text with pango (Debian: libpango-1.0-0, libpangoft2-1.0-0) and the
+fonts fontconfig finds (fonts-noto-cjk for Chinese). The page carries everything inline, so
+nothing is ever fetched: any other URL is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from civicgrid.briefings import html
+from civicgrid.briefings.content import Briefing
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint cannot run here (its system libraries are missing)."""
+
+
+def render(briefing: Briefing, images: Mapping[str, bytes] | None = None) -> bytes:
+    """The PDF of the briefing; ``images`` are its charts drawn already, if any."""
+    try:
+        import weasyprint
+    except OSError as error:  # pango or its friends are not installed
+        raise PdfUnavailable(
+            "PDF briefings need pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
+            f"fonts-noto-cjk): {error}"
+        ) from None
+    page = html.render(briefing, images, for_print=True)
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))
+    document = weasyprint.HTML(string=page, url_fetcher=fetcher)
+    # The document's title (its metadata) is the page's <title>.
+    pdf: bytes = document.write_pdf()
+    return pdf

@@ -1,11 +1,10 @@
 """The briefing as a workbook (openpyxl): a cover sheet with the masthead, logo and summary,
-a sheet of the charts, then one sheet per table, each with its header row frozen and
-filterable and its figures as numbers in the right format (rates as percentages), so the
-centre can go on calculating with them."""
+then one sheet per table, each with its header row frozen and filterable and its figures as
+numbers in the right format (rates as percentages), so the centre can go on calculating with
+them. The charts are the page's and the PDF's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from io import BytesIO
 
@@ -15,7 +14,6 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from civicgrid.briefings import html
 from civicgrid.briefings.content import Briefing, ColumnKind, Table, Value
 from civicgrid.domain.vocabulary import GRADE_COLOURS
 
@@ -48,17 +46,14 @@ def sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
-def render(briefing: Briefing, images: Mapping[str, bytes] | None = None) -> bytes:
-    """The workbook of the briefing; ``images`` are its charts drawn already, if any."""
-    drawn = images if images is not None else html.draw_charts(briefing)
+def render(briefing: Briefing) -> bytes:
+    """The workbook of the briefing."""
     workbook = Workbook()
     taken: set[str] = set()
     cover = workbook.active
     assert cover is not None
     cover.title = sheet_name("简报", taken)
     _cover(cover, briefing)
-    if drawn:
-        _charts(workbook.create_sheet(sheet_name("图表", taken)), briefing, drawn)
     for table in briefing.tables:
         _table(workbook.create_sheet(sheet_name(table.title, taken)), table)
     workbook.properties.title = f"{briefing.heading} {briefing.period.label}"
@@ -109,18 +104,6 @@ def _cover(sheet: Worksheet, briefing: Briefing) -> None:
     for table in briefing.tables:
         sheet.cell(row, 2, table.title + (f"：{table.note}" if table.note else ""))
         row += 1
-
-
-def _charts(sheet: Worksheet, briefing: Briefing, drawn: Mapping[str, bytes]) -> None:
-    row = 1
-    for chart in briefing.charts:
-        if chart.key not in drawn:
-            continue
-        image = Image(BytesIO(drawn[chart.key]))
-        scale = 760 / image.width
-        image.width, image.height = image.width * scale, image.height * scale
-        sheet.add_image(image, f"A{row}")
-        row += int(image.height / 20) + 2
 
 
 def _table(sheet: Worksheet, table: Table) -> None:

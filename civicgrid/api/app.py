@@ -11,6 +11,7 @@ from civicgrid import __version__
 from civicgrid.api import (
     attachments,
     auth,
+    briefings,
     calendar,
     cases,
     directory,
@@ -25,6 +26,7 @@ from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, S
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
+from civicgrid.services import briefings as briefing_service
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.files import FileStore
@@ -70,6 +72,8 @@ def create_app(
     # Built from the stored calendar on the first request, rebuilt when it changes (deps.get_rules).
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
+    # The briefings' masthead; a logo that is not an image stops the server here, with the reason.
+    app.state.masthead = briefing_service.masthead(settings)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -90,6 +94,7 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(briefings.router)
     app.include_router(health.router)
     docs.install(app)
     return app

@@ -133,8 +133,11 @@ def due_periods(
     if not 0 <= hour <= 23:
         raise InvalidInput(f"a briefing hour is 0–23, not {hour}")
     local = now.astimezone(zone)
-    # The latest period whose end (a midnight) plus ``hour`` has passed.
+    # The latest period whose end (a midnight) plus ``hour`` has passed: the one that holds
+    # the day before, unless that one is still under way.
     period = period_of(kind, (local - timedelta(hours=hour)).date() - timedelta(days=1), zone)
+    if period.end + timedelta(hours=hour) > now:
+        period = previous_period(kind, period)
     found: list[Due] = []
     while period.end > created_at and len(found) < CATCH_UP[kind]:
         found.append(Due(period, period.end + timedelta(hours=hour)))

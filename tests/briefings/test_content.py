@@ -77,8 +77,12 @@ def column(found: Table, label: str) -> list[object]:
     return [row[index] for row in found.rows]
 
 
-def totals(session: Session, world: World, period: Period, keys: list[str], region: str = "T0101") -> dict[str, object]:
-    result = statistics.table(session, world.users["leader"], Query(period, GroupBy.NONE, keys, region), LATER)
+def totals(
+    session: Session, world: World, period: Period, keys: list[str], region: str = "T0101"
+) -> dict[str, object]:
+    result = statistics.table(
+        session, world.users["leader"], Query(period, GroupBy.NONE, keys, region), LATER
+    )
     return {key: cell.value for key, cell in result.total.values.items()}
 
 
@@ -86,7 +90,11 @@ def test_the_overview_is_the_statistics_services_beside_last_month_and_last_year
     session: Session, world: World, history: dict[str, Case], scheme: Scheme
 ) -> None:
     briefing = brief(session, world, scheme)
-    assert (briefing.heading, briefing.period.label, briefing.complete) == ("东湖街道月报", "2026年10月", True)
+    assert (briefing.heading, briefing.period.label, briefing.complete) == (
+        "东湖街道月报",
+        "2026年10月",
+        True,
+    )
     counts = table(briefing, "overview_counts")
     keys = ["reported", "registered", "closed", "closed_on_time", "overdue", "due_closure"]
     assert column(counts, "本期") == [totals(session, world, OCTOBER, keys)[key] for key in keys]
@@ -100,7 +108,9 @@ def test_the_overview_is_the_statistics_services_beside_last_month_and_last_year
     keys = ["closure_rate", "on_time_closure_rate", "on_time_handling_rate", "satisfaction_rate"]
     assert column(rates, "本期") == [totals(session, world, OCTOBER, keys)[key] for key in keys]
     assert column(rates, "分子/分母")[0] == "6/7"
-    assert briefing.summary[0].startswith("2026年10月，东湖街道共受理各类问题10件，环比上升900.0%，同比无可比数据")
+    assert briefing.summary[0].startswith(
+        "2026年10月，东湖街道共受理各类问题10件，环比上升900.0%，同比无可比数据"
+    )
 
 
 def test_intake_problems_and_trend_add_up(
@@ -133,7 +143,9 @@ def test_the_rankings_are_the_evaluation_services(
     ranking = evaluation.ranking(session, world.users["leader"], scheme, "street", OCTOBER, LATER, "T01")
     streets = table(district, "ranking_street")
     assert streets.title == "街道考核排名"
-    assert [row[:4] for row in streets.rows] == [[r.rank, r.group.label, r.value, r.grade] for r in ranking.rows]
+    assert [row[:4] for row in streets.rows] == [
+        [r.rank, r.group.label, r.value, r.grade] for r in ranking.rows
+    ]
     departments = table(district, "ranking_department")
     ranking = evaluation.ranking(session, world.users["leader"], scheme, "department", OCTOBER, LATER, "T01")
     assert [row[:4] for row in departments.rows] == [
@@ -141,7 +153,10 @@ def test_the_rankings_are_the_evaluation_services(
     ]
     # A street's briefing shows the street's own result (the default scheme ranks no communities).
     street = brief(session, world, scheme)
-    assert [t.title for t in street.tables if t.key.startswith("ranking_")] == ["本街道考核结果", "部门考核排名"]
+    assert [t.title for t in street.tables if t.key.startswith("ranking_")] == [
+        "本街道考核结果",
+        "部门考核排名",
+    ]
     assert column(table(street, "ranking_street"), "名称") == ["东湖街道"]
 
 
@@ -224,7 +239,12 @@ def test_what_a_briefing_refuses(session: Session, world: World, scheme: Scheme)
 def test_words_for_changes() -> None:
     assert change(12, 10) == pytest.approx(0.2) and change(3, 0) is None
     assert points(0.9, 0.85) == 5.0 and points(None, 0.5) is None
-    assert [trend_words(v) for v in (0.125, -0.03, 0.0, None)] == ["上升12.5%", "下降3.0%", "持平", "无可比数据"]
+    assert [trend_words(v) for v in (0.125, -0.03, 0.0, None)] == [
+        "上升12.5%",
+        "下降3.0%",
+        "持平",
+        "无可比数据",
+    ]
 
 
 def test_a_case_supervised_and_escalated_comes_first(

@@ -132,19 +132,26 @@ def _run(engine: Engine, settings: Settings, now: datetime) -> RunReport:
             log.exception("briefing of schedule %s for %s failed", item.schedule_id, item.label)
             report.failed.append((item.schedule_id, item.label, str(error)))
             continue
-        written: list[str] = []
+        kept, written = service.keep_files(files, documents)
         try:
             with session_scope(writing) as session:
                 schedule = session.get(BriefingSchedule, item.schedule_id)
-                if schedule is None:  # deleted meanwhile
-                    continue
-                stored, written = service.keep(session, files, schedule, briefing, documents, now)
-                briefing_id = stored.id
+                briefing_id = None
+                if schedule is not None:  # else deleted meanwhile
+                    briefing_id = service.record(session, schedule, briefing, documents, kept, now).id
         except IntegrityError:
             # Another process stored this period first: its copy stands, ours goes.
-            for sha256 in written:
-                files.remove(sha256)
+            briefing_id = None
             report.taken += 1
+        except Exception as error:
+            log.exception("briefing of schedule %s for %s not stored", item.schedule_id, item.label)
+            briefing_id = None
+            report.failed.append((item.schedule_id, item.label, str(error)))
+        if briefing_id is None:
+            with session_scope(reading) as session:
+                in_use = queries.files_in_use(session, written)
+            for sha256 in set(written) - in_use:
+                files.remove(sha256)
             continue
         report.made.append(
             Made(

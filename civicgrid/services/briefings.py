@@ -147,17 +147,27 @@ def stored_file(session: Session, actor: User, briefing_id: int, file_format: Br
     return found
 
 
-def keep(
+def keep_files(files: FileStore, documents: Sequence[Document]) -> tuple[list[str], list[str]]:
+    """Put each document in the file store: their SHA-256s, and those new to the store (to
+    remove again if recording them fails)."""
+    kept, written = [], []
+    for document in documents:
+        sha256, new = files.put(document.data)
+        kept.append(sha256)
+        written += [sha256] if new else []
+    return kept, written
+
+
+def record(
     session: Session,
-    files: FileStore,
     schedule: BriefingSchedule,
     briefing: Briefing,
     documents: Sequence[Document],
+    kept: Sequence[str],
     now: datetime,
-) -> tuple[StoredBriefing, list[str]]:
-    """Store a schedule's briefing: each document in the file store, a row for it; and the
-    files that are new to the store (to remove if the transaction does not commit)."""
-    written = []
+) -> StoredBriefing:
+    """The row of a schedule's briefing and its files (kept in the store already); the
+    unique (schedule, period) refuses a second one (IntegrityError at the flush)."""
     stored = StoredBriefing(
         schedule_id=schedule.id,
         kind=briefing.kind,
@@ -167,11 +177,7 @@ def keep(
         period_label=briefing.period.label,
         title=briefing.title,
         created_at=now,
-    )
-    for document in documents:
-        sha256, new = files.put(document.data)
-        written += [sha256] if new else []
-        stored.files.append(
+        files=[
             BriefingFile(
                 format=document.format,
                 content_type=document.content_type,
@@ -179,10 +185,12 @@ def keep(
                 size_bytes=len(document.data),
                 sha256=sha256,
             )
-        )
+            for document, sha256 in zip(documents, kept, strict=True)
+        ],
+    )
     session.add(stored)
     session.flush()
-    return stored, written
+    return stored
 
 
 # --- schedules ----------------------------------------------------------------------------

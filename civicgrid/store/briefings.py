@@ -20,7 +20,9 @@ from civicgrid.domain.vocabulary import Action, CaseState, Light, Satisfaction, 
 from civicgrid.schemas import CaseFilters
 from civicgrid.store.cases import count_up_to, filtered
 from civicgrid.store.models import (
+    Attachment,
     Briefing,
+    BriefingFile,
     BriefingSchedule,
     Case,
     CaseEvent,
@@ -253,3 +255,16 @@ def made_periods(session: Session, schedule_id: int, starts: Sequence[datetime])
         )
     )
     return set(rows)
+
+
+def files_in_use(session: Session, sha256s: Sequence[str]) -> set[str]:
+    """Which of the files (by SHA-256) a stored briefing or an attachment refers to: the same
+    bytes are kept once, so a file written twice at once may be another row's too."""
+    if not sha256s:
+        return set()
+    used = set(session.scalars(select(BriefingFile.sha256).where(BriefingFile.sha256.in_(sha256s))))
+    used |= set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(sha256s))))
+    used |= set(
+        session.scalars(select(Attachment.thumbnail_sha256).where(Attachment.thumbnail_sha256.in_(sha256s)))
+    )
+    return used

@@ -213,7 +213,8 @@ def test_stored_briefings_are_listed_and_downloaded_within_ones_scope(
         briefing = assemble(session, reader, BriefingRequest(kind, at(10, day, 0).date(), code), LATER,
                             zone=SH, scheme=scheme, masthead=Masthead("工作简报"))  # fmt: skip
         documents = service.draw(briefing, [BriefingFormat.XLSX, BriefingFormat.HTML])
-        row, _ = service.keep(session, app.state.file_store, schedule, briefing, documents, LATER)
+        kept, _ = service.keep_files(app.state.file_store, documents)
+        row = service.record(session, schedule, briefing, documents, kept, LATER)
         stored[(code, kind)] = (row.id, documents)
     session.commit()
     east_monthly, documents = stored[("T0101", BriefingKind.MONTHLY)]

@@ -100,7 +100,9 @@ def test_a_weekly_briefing_falls_due_on_monday_and_a_monthly_one_on_the_first() 
     ]
     assert weekly[-1].due_at == at(2026, 11, 30, 8)
     # The week that held the schedule's making (ended 1 Nov) counts too: it ended after it.
-    assert due_periods(W, 8, at(2026, 10, 30), at(2026, 11, 2, 9), SH)[0].period.start.date() == date(2026, 10, 26)
+    assert due_periods(W, 8, at(2026, 10, 30), at(2026, 11, 2, 9), SH)[0].period.start.date() == date(
+        2026, 10, 26
+    )
     monthly = due_periods(M, 6, made, at(2026, 12, 1, 6), SH)
     assert [(d.period.label, d.due_at) for d in monthly] == [("2026年11月", at(2026, 12, 1, 6))]
     assert due_periods(M, 6, made, at(2026, 12, 1, 5, 59), SH) == []

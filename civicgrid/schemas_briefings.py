@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from civicgrid.domain.briefings import BRIEFING_KIND_LABELS, BriefingFormat, BriefingKind
+from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.schemas import CodeRef, Line, Output, Strict
 
 
@@ -88,8 +88,3 @@ class StoredBriefingPage(Output):
 
     items: list[StoredBriefingOut]
     next_before_id: int | None
-
-
-def kind_label(kind: BriefingKind) -> str:
-    """日报, 周报 or 月报."""
-    return BRIEFING_KIND_LABELS[kind]

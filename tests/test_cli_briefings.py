@@ -123,3 +123,14 @@ def test_run_due_makes_the_scheduled_briefings_once(demo: str) -> None:
     for wrong in ("yesterday", "2026-11-16T08:30"):
         refused = runner.invoke(app, ["report", "run-due", "--at", wrong])
         assert refused.exit_code == 1 and "is not a moment with its zone" in refused.output
+
+
+def test_run_due_ends_in_failure_when_a_briefing_failed(demo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from civicgrid.briefings import runner as briefing_runner
+
+    failed = briefing_runner.RunReport(failed=[(3, "2026年11月", "the disk is full")])
+    monkeypatch.setattr(briefing_runner, "run_due_briefings", lambda *args: failed)
+    result = runner.invoke(app, ["report", "run-due"])
+    assert result.exit_code == 1
+    assert "schedule 3: 2026年11月 failed: the disk is full" in result.output
+    assert result.output.rstrip().endswith("0 briefing(s) made, 1 failed")

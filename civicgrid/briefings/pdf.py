@@ -21,10 +21,10 @@ def render(briefing: Briefing, images: Mapping[str, bytes] | None = None) -> byt
     """The PDF of the briefing; ``images`` are its charts drawn already, if any."""
     try:
         import weasyprint
-    except OSError as error:  # pango or its friends are not installed
+    except (ImportError, OSError) as error:  # WeasyPrint, or pango under it, is not installed
         raise PdfUnavailable(
-            "PDF briefings need pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
-            f"fonts-noto-cjk): {error}"
+            "PDF briefings need WeasyPrint and pango (Debian: apt-get install libpango-1.0-0 "
+            f"libpangoft2-1.0-0 fonts-noto-cjk): {error}"
         ) from None
     page = html.render(briefing, images, for_print=True)
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",))

@@ -5,7 +5,7 @@ when a scheduled briefing falls due. Pure date arithmetic in the centre's timezo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -51,10 +51,6 @@ _PERIOD_KIND = {
 _WEEKDAYS = "一二三四五六日"
 #: How many of a schedule's missed periods are made up for at most (after the worker was down).
 CATCH_UP = {BriefingKind.DAILY: 7, BriefingKind.WEEKLY: 4, BriefingKind.MONTHLY: 2}
-
-
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=zone)
 
 
 def period_of(kind: BriefingKind, day: date, zone: ZoneInfo) -> Period:
@@ -108,11 +104,20 @@ def default_day(now: datetime, zone: ZoneInfo) -> date:
     return now.astimezone(zone).date() - timedelta(days=1)
 
 
+#: The earliest day a briefing covers (the centre's records start later than this).
+EARLIEST_DAY = date(1970, 1, 1)
+
+
 def require_past(day: date, now: datetime, zone: ZoneInfo) -> date:
-    """``day`` if it is today or earlier in the centre's timezone; InvalidInput otherwise."""
+    """``day`` if it is today or earlier in the centre's timezone (and not before 1970);
+    InvalidInput otherwise."""
     today = now.astimezone(zone).date()
     if day > today:
         raise InvalidInput(f"{day.isoformat()} lies in the future (today is {today.isoformat()})")
+    if day < EARLIEST_DAY:
+        raise InvalidInput(
+            f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}: no briefing goes back so far"
+        )
     return day
 
 

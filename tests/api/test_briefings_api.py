@@ -166,7 +166,8 @@ def test_admins_manage_the_schedules_of_their_subtree(
     )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["title"], changed.json()["hour"], changed.json()["formats"]) == (None, 7, ["html"])
-    assert client.patch(path, json={"hour": None}, headers=admin).json()["hour"] == 7
+    kept = client.patch(path, json={"hour": None, "formats": None, "is_active": None}, headers=admin).json()
+    assert (kept["hour"], kept["formats"], kept["is_active"]) == (7, ["html"], False)
     assert [row["id"] for row in client.get("/api/v1/briefings/schedules", headers=admin).json()] == [
         schedule["id"]
     ]

@@ -3,6 +3,7 @@ every figure is the statistics, evaluation or map service's, with the reader's s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -22,11 +23,12 @@ from civicgrid.domain.briefings import BriefingKind
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
 from civicgrid.domain.evaluation import Scheme
 from civicgrid.domain.indicators import Period
+from civicgrid.domain.vocabulary import Role
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.services import evaluation, statistics
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, User
 from tests.factories import World, act, new_case
 from tests.statistics_history import SH, at, build_history
 
@@ -257,3 +259,24 @@ def test_a_case_supervised_and_escalated_comes_first(
     notable = table(brief(session, world, scheme), "notable")
     assert notable.rows[0][0] == loud.number
     assert notable.rows[0][5] == "督办、上报上级、紧急"
+
+
+def test_a_scheme_that_ranks_communities_and_no_departments(
+    session: Session, world: World, history: dict[str, Case], scheme: Scheme
+) -> None:
+    communities = replace(scheme, targets={"community": replace(scheme.targets["street"], kind="community")})
+    briefing = brief(session, world, communities)
+    assert [t.title for t in briefing.tables if t.key.startswith("ranking_")] == ["社区考核排名"]
+    assert column(table(briefing, "ranking_community"), "名称") == ["东湖一社区"]
+    assert not any(chart.key == "departments" for chart in briefing.charts)
+    nothing = brief(session, world, replace(scheme, targets={}))
+    assert [s.paragraphs[0] for s in nothing.sections if s.heading.endswith("考核排名")] == [
+        "本期没有可考核的对象。"
+    ]
+
+
+def test_a_reader_without_a_region_names_one(session: Session, world: World, scheme: Scheme) -> None:
+    nowhere = User(username="nowhere", full_name="无", role=Role.OPERATOR, password_hash="x")
+    with pytest.raises(InvalidInput, match="say which region"):
+        assemble(session, nowhere, BriefingRequest(BriefingKind.DAILY, date(2026, 10, 9)), LATER,
+                 zone=SH, scheme=scheme, masthead=Masthead("简报"))  # fmt: skip

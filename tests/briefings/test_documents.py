@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from io import BytesIO
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from civicgrid import media
-from civicgrid.briefings import charts, html
+from civicgrid.briefings import charts, html, pdf
 from civicgrid.briefings.content import (
     Briefing,
     BriefingRequest,
@@ -31,6 +32,7 @@ from civicgrid.briefings.content import (
     Series,
     assemble,
 )
+from civicgrid.briefings.xlsx import sheet_name
 from civicgrid.demo import STREET_CODE, load_demo
 from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.errors import UnsupportedFile
@@ -254,3 +256,29 @@ def test_the_cell_texts() -> None:
     assert html.cell_text(87.5, Column("x", ColumnKind.SCORE)) == "87.50"
     assert html.cell_text("A", Column("x", ColumnKind.GRADE)) == "A"
     assert html.cell_text(3, Column("x", ColumnKind.GRADE)) == "3"
+
+
+def test_without_weasyprint_the_pdf_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, monthly: Briefing
+) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    with pytest.raises(pdf.PdfUnavailable, match="apt-get install libpango"):
+        pdf.render(monthly, {})
+
+
+def test_without_a_chinese_font_the_charts_warn(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(charts, "CHINESE_FONTS", ("No Such Font",))
+    assert charts.chinese_font.__wrapped__() is None
+    assert "apt-get install fonts-noto-cjk" in caplog.text
+
+
+def test_sheet_names_are_short_clean_and_unique() -> None:
+    taken: set[str] = set()
+    assert sheet_name("红灯案件", taken) == "红灯案件"
+    assert sheet_name("红灯案件", taken) == "红灯案件(2)"
+    long = "很长的表名" * 8
+    assert sheet_name(long, taken) == long[:31]
+    assert sheet_name(long, taken) == long[:28] + "(2)"
+    assert sheet_name("a/b:c?", taken) == "a_b_c_"

@@ -80,6 +80,8 @@ def test_the_default_day_is_yesterday_and_a_future_day_is_refused() -> None:
     assert require_past(date(2026, 12, 1), morning, SH) == date(2026, 12, 1)
     with pytest.raises(InvalidInput, match="future"):
         require_past(date(2026, 12, 2), morning, SH)
+    with pytest.raises(InvalidInput, match="before 1970-01-01"):
+        require_past(date(1, 1, 1), morning, SH)
 
 
 def test_a_daily_briefing_falls_due_at_its_hour_on_the_next_morning() -> None:

@@ -8,6 +8,9 @@ nothing is ever fetched: any other URL is refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+from PIL import ImageFile
 
 from civicgrid.briefings import html
 from civicgrid.briefings.content import Briefing
@@ -17,10 +20,21 @@ class PdfUnavailable(RuntimeError):
     """WeasyPrint cannot run here (its system libraries are missing)."""
 
 
+def _weasyprint() -> Any:
+    """WeasyPrint, imported without its side effect on Pillow: it makes every process that
+    imports it accept truncated images, and the upload checks must go on refusing a photo
+    that is cut short (civicgrid.media)."""
+    strict = ImageFile.LOAD_TRUNCATED_IMAGES
+    import weasyprint
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = strict
+    return weasyprint
+
+
 def render(briefing: Briefing, images: Mapping[str, bytes] | None = None) -> bytes:
     """The PDF of the briefing; ``images`` are its charts drawn already, if any."""
     try:
-        import weasyprint
+        weasyprint = _weasyprint()
     except (ImportError, OSError) as error:  # WeasyPrint, or pango under it, is not installed
         raise PdfUnavailable(
             "PDF briefings need WeasyPrint and pango (Debian: apt-get install libpango-1.0-0 "

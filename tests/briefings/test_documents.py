@@ -43,7 +43,7 @@ from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query
 from civicgrid.settings import Settings
 from civicgrid.store.models import User
-from tests.images import photo
+from tests.images import noisy_photo, photo
 from tests.statistics_history import SH
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)
@@ -282,3 +282,19 @@ def test_sheet_names_are_short_clean_and_unique() -> None:
     assert sheet_name(long, taken) == long[:31]
     assert sheet_name(long, taken) == long[:28] + "(2)"
     assert sheet_name("a/b:c?", taken) == "a_b_c_"
+
+
+def test_making_a_pdf_leaves_the_upload_checks_strict(monthly: Briefing, tmp_path: Path) -> None:
+    """WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES when imported; a photo cut short
+    must still be refused after a briefing was made."""
+    from PIL import ImageFile
+
+    from civicgrid.domain.errors import InvalidInput
+
+    assert pdf.render(monthly).startswith(b"%PDF-")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    data = noisy_photo((400, 300))
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidInput, match="image cannot be read"):
+        media.thumbnail(cut, 100)

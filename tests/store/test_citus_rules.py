@@ -74,7 +74,8 @@ PLAN = ShardingPlan(
         }
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
-    local=frozenset({"api_tokens", "sign_in_attempts"}),
+    # Briefings and their schedules: a few rows a day, written by the runner, read by staff.
+    local=frozenset({"api_tokens", "sign_in_attempts", "briefing_schedules", "briefings", "briefing_files"}),
 )
 
 

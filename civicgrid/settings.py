@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     email_from: str = "civicgrid@localhost"
     #: A partner's signed request is refused when its timestamp is further from now than this.
     exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    #: The masthead of the briefings (日报/周报/月报); a schedule may give its own.
+    briefing_title: str = Field(default="网格化综合管理工作简报", min_length=1, max_length=200)
+    #: An image file (PNG, JPEG or WebP) printed beside the masthead; empty: no logo.
+    briefing_logo: str = ""
+
+    @field_validator("briefing_logo")
+    @classmethod
+    def _logo_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a file: give the path of a PNG, JPEG or WebP image")
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

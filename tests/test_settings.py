@@ -75,6 +75,24 @@ def test_a_bad_evaluation_scheme_stops_the_server_at_start(tmp_path: Path) -> No
         create_app(settings)
 
 
+def test_a_briefing_logo_must_be_an_image_file(tmp_path: Path) -> None:
+    from civicgrid.api.app import create_app
+    from civicgrid.domain.errors import UnsupportedFile
+
+    with pytest.raises(ValidationError, match="is not a file"):
+        Settings(briefing_logo=str(tmp_path / "missing.png"))
+    notes = tmp_path / "logo.png"
+    notes.write_text("our logo", encoding="utf-8")
+    settings = Settings(
+        environment="test",
+        database_url="sqlite://",
+        secret_key="test-only-secret-" * 3,
+        briefing_logo=str(notes),
+    )
+    with pytest.raises(UnsupportedFile, match="not a photo"):
+        create_app(settings)
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [

@@ -59,6 +59,15 @@ def region_in_scope(region: Region, actor: User) -> bool:
     return region.path.startswith(actor.region.path)
 
 
+def regions_in_scope(column: ColumnElement[int], actor: User) -> ColumnElement[bool]:
+    """Rows whose region (``column``, a region id) ``actor`` reads region-wide documents of,
+    such as stored briefings: staff of a region see those of its subtree. A handler's figures
+    are their department's and a citizen has none, so neither sees a region's."""
+    if actor.role in (Role.CITIZEN, Role.HANDLER) or actor.region is None:
+        return false()
+    return column.in_(region_subtree(actor.region.path))
+
+
 def is_top_level(actor: User) -> bool:
     """Whether ``actor`` is scoped to a root of the region tree (the district): the level
     that owns what is district-wide, such as the category tree and citizens' accounts."""

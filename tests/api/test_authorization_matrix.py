@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicgrid.calendar_file import format_calendar
+from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.calendar import official_arrangement
 from civicgrid.domain.vocabulary import (
     Channel,
@@ -47,7 +48,15 @@ from civicgrid.services import attachments
 from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
 from civicgrid.store.files import FileStore
-from civicgrid.store.models import Department, Grid, PublishedEvaluation, Region
+from civicgrid.store.models import Briefing as StoredBriefing
+from civicgrid.store.models import (
+    BriefingFile,
+    BriefingSchedule,
+    Department,
+    Grid,
+    PublishedEvaluation,
+    Region,
+)
 from civicgrid.web.pages import PageRoute
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
 from tests.images import photo
@@ -117,6 +126,11 @@ class Targets:
     cells: dict[str, str]
     #: A stored photo on each case.
     attachments: dict[str, int]
+    #: A briefing schedule, and a stored monthly briefing (PDF), of each region.
+    schedules: dict[str, int]
+    briefings: dict[str, int]
+    #: A schedule per admin and region, for each admin to delete its own.
+    deletable_schedules: dict[tuple[str, str], int]
     serial: Iterator[int]
     #: An Open311 key of the in-scope street (东湖), and how to issue a fresh key in a region.
     api_key: str
@@ -216,6 +230,7 @@ def build_targets(
     create_partner(session, None, PartnerIn(code="12345-city", name="市12345热线"), now)
     for code in ("T010101", "T010201", "T020101"):
         publish_directly(session, world, code, now)
+    schedules, briefings, deletable = _briefing_targets(session, world, files, now)
     session.commit()
     points = {
         "in": (120.005, 30.005),
@@ -255,6 +270,9 @@ def build_targets(
         points=points,
         cells={key: h3.latlng_to_cell(lat, lng, 8) for key, (lng, lat) in points.items()},
         attachments=photos,
+        schedules=schedules,
+        briefings=briefings,
+        deletable_schedules=deletable,
         serial=count(1),
     )
 
@@ -283,6 +301,58 @@ def publish_directly(session: Session, world: World, region_code: str, now: date
                 result=[],
             )
         )
+
+
+def _briefing_targets(
+    session: Session, world: World, files: FileStore, now: datetime
+) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
+    """For the communities of each scope: a monthly schedule with a stored briefing (as the
+    runner would store it), and a schedule for each admin to delete."""
+    regions = {"in": "T010101", "other_street": "T010201", "other_district": "T020101"}
+    sha256, _ = files.put(b"%PDF-1.7 briefing")
+    schedules, briefings, deletable = {}, {}, {}
+    for key, code in regions.items():
+        region = session.scalars(select(Region).where(Region.code == code)).one()
+
+        def schedule(region: Region = region) -> BriefingSchedule:
+            row = BriefingSchedule(
+                kind=BriefingKind.MONTHLY,
+                region=region,
+                formats=["pdf"],
+                hour=8,
+                is_active=True,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row
+
+        made = schedule()
+        stored = StoredBriefing(
+            schedule_id=made.id,
+            kind=BriefingKind.MONTHLY,
+            region=region,
+            period_start=now,
+            period_end=now,
+            period_label="2026年9月",
+            title="工作简报",
+            created_at=now,
+            files=[
+                BriefingFile(
+                    format=BriefingFormat.PDF,
+                    content_type="application/pdf",
+                    filename="简报.pdf",
+                    size_bytes=17,
+                    sha256=sha256,
+                )
+            ],
+        )
+        session.add(stored)
+        session.flush()
+        schedules[key], briefings[key] = made.id, stored.id
+        for admin in ADMINS:
+            deletable[(admin, key)] = schedule().id
+    return schedules, briefings, deletable
 
 
 # --- the probes: how to call each endpoint, and what each role gets -----------------------
@@ -480,6 +550,54 @@ def open311_report(targets: Targets, role: str, scope: Scope) -> Request:
 #: The public record: anyone reads it, with or without a token (every case: the public view).
 PUBLIC = everyone(200, anonymous=200)
 
+
+def briefing(suffix: str) -> Build:
+    """A daily briefing of the target region made on demand (a workbook: no charts to draw)."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        region = targets.regions[targets.key(role, scope)]
+        return f"/api/v1/briefings/{suffix}?date=2026-09-29&region={region}&format=xlsx", None
+
+    return build
+
+
+def on_stored_briefing(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/briefings/stored/{targets.briefings[targets.key(role, scope)]}/pdf", None
+
+
+def on_schedule(body: dict[str, Any] | None, deleting: bool = False) -> Build:
+    """A schedule of the target region; deleting, each admin its own (a deleted one is gone)."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        key = targets.key(role, scope)
+        ident = (
+            targets.deletable_schedules[(role, key)]
+            if deleting and role in ADMINS
+            else targets.schedules[key]
+        )
+        return f"/api/v1/briefings/schedules/{ident}", body
+
+    return build
+
+
+def new_schedule(targets: Targets, role: str, scope: Scope) -> Request:
+    body = {
+        "kind": "weekly",
+        "region_code": targets.regions[targets.key(role, scope)],
+        "formats": ["pdf", "xlsx"],
+    }
+    return "/api/v1/briefings/schedules", body
+
+
+#: Stored briefings are region-wide documents: staff of the region read them; a handler,
+#: whose figures are their department's, reads none; citizens none at all.
+STORED_BRIEFING_READERS = (
+    everyone("seen")
+    | {role: ("seen", "unseen") for role in ACTORS if role not in ("anonymous", "citizen", "handler")}
+    | {"handler": ("unseen", "unseen"), "citizen": (403, 403)}
+)
+
+
 MATRIX: dict[tuple[str, str], Probe] = {
     # Public: the service's own pages and liveness.
     ("GET", "/openapi.json"): Probe(fixed("/openapi.json"), everyone(200, anonymous=200)),
@@ -652,6 +770,29 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/v1/evaluations/{kind}/{period}/{version}/export"): Probe(
         published("/2/export?format=xlsx"), STATISTICS_READERS
+    ),
+    # Briefings: made on demand within one's own area (as statistics); stored ones read by the
+    # region's staff; schedules managed by admins within their subtree.
+    ("GET", "/api/v1/briefings/{kind}"): Probe(briefing("daily"), STATISTICS_READERS),
+    ("GET", "/api/v1/briefings"): Probe(
+        fixed("/api/v1/briefings?limit=200"), STORED_BRIEFING_READERS, seen_by=("id", "briefings")
+    ),
+    ("GET", "/api/v1/briefings/stored/{briefing_id}/{file_format}"): Probe(
+        on_stored_briefing,
+        {role: (200, 404) for role in ACTORS}
+        | {"anonymous": (401, 401), "citizen": (403, 403), "handler": (404, 404)},
+    ),
+    ("GET", "/api/v1/briefings/schedules"): Probe(
+        fixed("/api/v1/briefings/schedules"),
+        only(dict.fromkeys(ADMINS, ("seen", "unseen"))),
+        seen_by=("id", "schedules"),
+    ),
+    ("POST", "/api/v1/briefings/schedules"): Probe(new_schedule, only(dict.fromkeys(ADMINS, (201, 403)))),
+    ("PATCH", "/api/v1/briefings/schedules/{schedule_id}"): Probe(
+        on_schedule({"title": "东湖街道工作简报"}), only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
+    ("DELETE", "/api/v1/briefings/schedules/{schedule_id}"): Probe(
+        on_schedule(None, deleting=True), only(dict.fromkeys(ADMINS, (204, 404)))
     ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})

@@ -650,13 +650,15 @@ async def act(request: Request, session: DbSession, now: Now, number: str, name:
                 problems = [refusal.detail, "未作任何更改，照片需重新选择。"]
                 return _action_page(request, again, user, case, action, rules, now, problems, data["note"])
 
-    def take() -> None:
+    def take() -> bool:
         actor = photos.actor_again(request, session)
         rules = get_rules_unsigned(request, session)
         taken = photos.record(session, actor, number, prepared, action, None, now)
         ids = {"attachment_ids": [attachment.id for attachment in taken]} if taken else {}
         request_data = TransitionRequest.model_validate({**data, **ids})
         case_service.transition(session, actor, number, action, request_data, rules, now)
+        return case_queries.is_visible(session, actor, number)
 
-    await photos.write(request, session, prepared, take)
-    return RedirectResponse(f"/cases/{number}", status_code=303)
+    still_seen = await photos.write(request, session, prepared, take)
+    # A department that sent the case back (退单) no longer sees it: back to its workbench.
+    return RedirectResponse(f"/cases/{number}" if still_seen else "/workbench", status_code=303)

@@ -46,6 +46,12 @@ document.addEventListener("DOMContentLoaded", () => {
   // (the server checks again, and refuses the same with the same words).
   for (const input of document.querySelectorAll("input[type=file][data-max-bytes]")) {
     const problem = input.closest(".photo-input").querySelector("[data-photo-problem]");
+    const count = input.closest(".photo-input").querySelector("[data-photo-count]");
+    const counted = () => {
+      const names = [...input.files].map((file) => file.name);
+      count.textContent = names.length ? `已选 ${names.length} 张：${names.join("、")}` : "未选择照片";
+    };
+    counted();
     input.addEventListener("change", () => {
       const most = Number(input.dataset.maxFiles);
       const largest = Number(input.dataset.maxBytes);
@@ -60,7 +66,13 @@ document.addEventListener("DOMContentLoaded", () => {
       problem.textContent = message;
       problem.hidden = !message;
       if (message) { input.value = ""; }
+      counted();
     });
+  }
+  // Intake shown again (something was wrong): the place of the coordinate typed before.
+  const typedLat = document.querySelector("input[name=lat][hx-get]");
+  if (typedLat && typedLat.value && typedLat.form.elements.lng.value) {
+    typedLat.dispatchEvent(new Event("change", { bubbles: true }));
   }
   // Intake: once the place of a point is shown, a point picked on the map fills the
   // coordinate (the server turned it into WGS-84), and the duplicate hint looks again.

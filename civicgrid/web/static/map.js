@@ -13,7 +13,8 @@
 
   function makeMap(element) {
     const config = JSON.parse(element.dataset.mapConfig);
-    const map = L.map(element, { scrollWheelZoom: false, tap: true });
+    const map = L.map(element, { scrollWheelZoom: false, zoomControl: false });
+    L.control.zoom({ zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
     map.attributionControl.setPrefix(false);
     if (config.tiles) {
       L.tileLayer(config.tiles, {
@@ -33,25 +34,17 @@
     }).addTo(map);
   }
 
-  // The case file: the case's point in its grid.
+  // The case file: the case's point in its grid. (Leaflet draws a layer only on a map whose
+  // view is set, so the view comes first.)
   for (const element of document.querySelectorAll("[data-map-case]")) {
     const { map } = makeMap(element);
     const drawn = JSON.parse(element.dataset.mapCase);
-    let bounds = null;
-    if (drawn.grid) {
-      const grid = L.geoJSON(drawn.grid, { style: STYLES.grid }).addTo(map);
-      grid.bindTooltip(drawn.grid.properties.name);
-      bounds = grid.getBounds();
-    }
-    if (drawn.point) {
-      spot(map, drawn.point);
-      bounds = bounds ? bounds.extend(drawn.point) : null;
-    }
-    if (bounds && bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [12, 12], maxZoom: 18 });
-    } else {
-      map.setView(drawn.point, 17);
-    }
+    const grid = drawn.grid ? L.geoJSON(drawn.grid, { style: STYLES.grid }) : null;
+    const bounds = grid ? grid.getBounds() : L.latLngBounds([drawn.point, drawn.point]);
+    if (drawn.point) { bounds.extend(L.latLng(drawn.point)); }
+    map.fitBounds(bounds, { padding: [12, 12], maxZoom: 17 });
+    if (grid) { grid.addTo(map).bindTooltip(drawn.grid.properties.name); }
+    if (drawn.point) { spot(map, drawn.point); }
     element.dataset.ready = "";
   }
 

@@ -110,7 +110,9 @@ async def posted_form(request: Request) -> AsyncIterator[FormData]:
     removed afterwards."""
     most = get_settings(request).web_max_photos
     try:
-        form = await request.form(max_files=most, max_fields=MAX_FIELDS)
+        # A few more than allowed are read, so that the form can be shown again with the reason
+        # (``prepare`` refuses them); far more end the reading at once.
+        form = await request.form(max_files=2 * most + 10, max_fields=MAX_FIELDS)
     except BodyTooLarge:
         limit = get_settings(request).max_upload_bytes
         raise PhotoRefused(f"照片总量过大：每次最多 {most} 张、每张不超过 {limit / 2**20:g} MB") from None
@@ -148,6 +150,8 @@ async def prepare(request: Request, uploads: list[UploadFile]) -> list[PreparedU
     open). A refused photo refuses them all: what was kept for the others is removed, and
     ``PhotoRefused`` says which photo and why."""
     settings = get_settings(request)
+    if len(uploads) > settings.web_max_photos:
+        raise PhotoRefused(f"每次最多上传 {settings.web_max_photos} 张照片，这次选了 {len(uploads)} 张")
     store: FileStore = request.app.state.file_store
     prepared: list[PreparedUpload] = []
     for upload in uploads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from civicgrid.api.app import create_app
-from civicgrid.api.middleware import BodyLimitMiddleware
+from civicgrid.api.middleware import MULTIPART_OVERHEAD, BodyLimitMiddleware
 from civicgrid.settings import Settings
 from tests.api.helpers import assert_error, stored
 
@@ -74,3 +75,42 @@ def test_the_body_limit_stops_reading_early() -> None:
     with pytest.raises(HTTPException, match="at most 2048 bytes"):
         asyncio.run(limited({**scope, "headers": []}, receive, send))
     assert calls == ["/x"] and len(read) == 2
+
+
+def test_a_pages_form_may_carry_several_photos_and_no_more() -> None:
+    """Multipart to a page's form with photos: as many files of the upload limit as it takes
+    (plus their part headers); any other body there keeps the general limit."""
+
+    async def app(scope: Any, receive: Callable[[], Any], send: Callable[[Message], Any]) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limited = BodyLimitMiddleware(
+        app,
+        max_bytes=2048,
+        uploads={re.compile(r"/api/one"): 1, re.compile(r"/cases|/cases/[^/]+/actions/[^/]+"): 3},
+        max_upload_bytes=10_000,
+    )
+
+    def status(path: str, length: int, kind: str = "multipart/form-data; boundary=x") -> int:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        headers = [(b"content-length", str(length).encode()), (b"content-type", kind.encode())]
+        asyncio.run(
+            limited({"type": "http", "method": "POST", "path": path, "headers": headers}, receive, send)
+        )
+        return int(sent[0]["status"])
+
+    three = 3 * (10_000 + MULTIPART_OVERHEAD)
+    assert status("/cases/JD-1/actions/handle", three) == 204
+    assert status("/cases/JD-1/actions/handle", three + 1) == 413
+    assert status("/cases", three) == 204
+    assert status("/api/one", three) == 413 and status("/api/one", 10_000) == 204
+    assert status("/cases", 4096, "application/x-www-form-urlencoded") == 413
+    assert status("/cases/JD-1", three) == 413

@@ -16,7 +16,15 @@ from sqlalchemy import select
 from civicgrid.api.deps import DbSession, Now, UnsignedRules, get_rules_unsigned, get_settings
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.errors import InvalidInput, NotFound, RoleNotAllowed, TooManyAttempts, Unauthenticated
+from civicgrid.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    RoleNotAllowed,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from civicgrid.domain.vocabulary import (
     ACTION_LABELS,
     ATTACHMENT_PURPOSE_LABELS,
@@ -630,10 +638,23 @@ async def act(request: Request, session: DbSession, now: Now, number: str, name:
     with photos.reading(request) as reading:
         user = photos.signed_in(request, reading, now)
     with photos.reading(request) as reading:
-        _open_action(case_queries.get_visible(reading, user, number), user, name)
+        case = case_queries.get_visible(reading, user, number)
+        version = case.version
+        try:
+            _open_action(case, user, name)
+            closed: DomainError | None = None
+        except DomainError as error:
+            closed = error
         rules = get_rules_unsigned(request, reading)
     async with photos.posted_form(request) as form:
         data = _transition_data(form, action, rules)
+        if closed is not None:
+            # The step is not open (now): its photos are not even looked at. If the form was
+            # read from an older version, that is the better reason to give.
+            read = str(data.get("expected_version", ""))
+            if read and read != str(version):
+                raise Conflict(f"case {number} changed since you read it (version {read}, now {version})")
+            raise closed
         try:
             TransitionRequest.model_validate(data)
         except ValidationError as error:

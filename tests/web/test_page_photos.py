@@ -149,7 +149,7 @@ def test_the_handlers_photo_is_tied_to_the_handling(pages: Pages, session: Sessi
     handler = pages("handler_sz")
     form = handler.get(f"/cases/{dispatched.number}/actions/handle").text
     assert 'enctype="multipart/form-data"' in form and 'accept="image/*"' in form
-    assert "处置后照片" in form and 'capture="environment"' not in form
+    assert "现场照片(处置后)" in form and 'capture="environment"' not in form
     reply = post(
         handler, f"/cases/{dispatched.number}/actions/handle", {"note": "已补齐"}, [jpeg("after.jpg")]
     )
@@ -164,7 +164,7 @@ def test_the_handlers_photo_is_tied_to_the_handling(pages: Pages, session: Sessi
     assert f"/attachments/{after.id}/thumbnail" in handled[: handled.index("</li>")]
     # The inspector's phone opens the camera for the check's photos.
     check = pages("inspector").get(f"/cases/{dispatched.number}/actions/check").text
-    assert 'capture="environment"' in check and "处置后照片" in check
+    assert 'capture="environment"' in check and "现场照片(处置后)" in check
 
 
 @pytest.mark.parametrize(
@@ -226,8 +226,12 @@ def test_an_outsider_is_refused_before_the_photos_are_read(
     other = pages("handler_cg")
     reply = post(other, f"/cases/{dispatched.number}/actions/handle", {"note": "x"}, [jpeg("a.jpg")])
     assert reply.status_code == 404 and read == [] and kept(settings) == []
-    # And without the CSRF token, nothing is read either (403).
+    # A step that is not open now (the case is being handled): refused, its photos unread.
     handler = pages("handler_sz")
+    accept = post(handler, f"/cases/{dispatched.number}/actions/accept", {}, [jpeg("a.jpg")])
+    assert accept.status_code == 409 and "案件当前状态不允许此操作" in accept.text
+    assert read == [] and kept(settings) == []
+    # And without the CSRF token, nothing is read either (403).
     files = [jpeg("a.jpg")]
     forged = handler.post(f"/cases/{dispatched.number}/actions/handle", data={"note": "x"}, files=files)
     assert forged.status_code == 403 and read == [] and kept(settings) == []

@@ -95,3 +95,9 @@ def test_uploaded_files_are_kept_beside_the_sqlite_database_unless_told(
     fields: dict[str, str], expected: str
 ) -> None:
     assert str(Settings(**fields).files_path) == expected
+
+
+def test_a_tile_url_is_kept_as_given() -> None:
+    url = "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    settings = Settings(map_tile_url=f" {url} ", map_tile_crs="gcj02", map_tile_subdomains="1234")
+    assert settings.map_tile_url == url and Settings(map_tile_url="/tiles/{z}/{x}/{y}.png").map_tile_url

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -49,6 +50,13 @@ def test_a_body_over_the_limit_is_refused_with_413(small_body_client: TestClient
     assert stored(session) == before
 
 
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` in a thread of its own: the browser tests' driver keeps an event loop
+    running in the test thread (when they run first in the same process)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 def test_the_body_limit_stops_reading_early() -> None:
     """Over Content-Length the app is never called; chunked, it reads no chunk past the limit."""
     calls: list[str] = []
@@ -70,10 +78,10 @@ def test_the_body_limit_stops_reading_early() -> None:
 
     limited = BodyLimitMiddleware(app, max_bytes=2048)
     scope = {"type": "http", "method": "POST", "path": "/x", "headers": [(b"content-length", b"10240")]}
-    asyncio.run(limited(scope, receive, send))
+    _run(limited(scope, receive, send))
     assert calls == [] and sent[0]["status"] == 413
     with pytest.raises(HTTPException, match="at most 2048 bytes"):
-        asyncio.run(limited({**scope, "headers": []}, receive, send))
+        _run(limited({**scope, "headers": []}, receive, send))
     assert calls == ["/x"] and len(read) == 2
 
 
@@ -102,9 +110,7 @@ def test_a_pages_form_may_carry_several_photos_and_no_more() -> None:
             return {"type": "http.request", "body": b"", "more_body": False}
 
         headers = [(b"content-length", str(length).encode()), (b"content-type", kind.encode())]
-        asyncio.run(
-            limited({"type": "http", "method": "POST", "path": path, "headers": headers}, receive, send)
-        )
+        _run(limited({"type": "http", "method": "POST", "path": path, "headers": headers}, receive, send))
         return int(sent[0]["status"])
 
     three = 3 * (10_000 + MULTIPART_OVERHEAD)

@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 
 from civicgrid import media
 from civicgrid.api.app import create_app
-from civicgrid.domain.vocabulary import Action, AttachmentPurpose, CaseState
+from civicgrid.domain.vocabulary import Action, AttachmentPurpose, CaseState, CoordinateSystem
 from civicgrid.geo.crs import wgs84_to_gcj02
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Attachment, Case
-from civicgrid.web.maps import tile_source
+from civicgrid.web.maps import case_map, grid_feature, tile_source
 from tests import factories
 from tests.api.helpers import stored
 from tests.api.test_write_lock import lock_is_free
 from tests.factories import PASSWORD, World, build_world
-from tests.images import noisy_photo, opened, photo
+from tests.images import noisy_photo, opened, pdf, photo
 from tests.web.conftest import csrf_of
 
 Pages = Callable[[str], TestClient]
@@ -436,3 +436,52 @@ def test_no_write_lock_is_held_while_a_pages_photos_are_checked(
         reply = post(client, "/cases", INTAKE, [jpeg("a.jpg"), jpeg("b.jpg", photo((300, 200)))])
     assert reply.status_code == 303, reply.text
     assert seen == [True, True]
+
+
+def test_a_pdf_is_offered_as_a_download_and_has_no_thumbnail(pages: Pages, session: Session) -> None:
+    operator = pages("operator")
+    document = ("photos", ("来信.pdf", pdf(), "application/pdf"))
+    number = post(operator, "/cases", INTAKE, [document]).headers["location"].rsplit("/", 1)[1]
+    [letter] = attachments_of(session, number)
+    page = operator.get(f"/cases/{number}").text
+    assert f'<a class="file" href="/cases/{number}/attachments/{letter.id}">来信.pdf</a>' in page
+    download = operator.get(f"/cases/{number}/attachments/{letter.id}")
+    assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment;")
+    missing = operator.get(f"/cases/{number}/attachments/{letter.id}/thumbnail")
+    assert missing.status_code == 404 and "不是照片，没有缩略图" in missing.text
+
+
+def test_a_form_too_large_or_malformed_is_refused_in_chinese(
+    pages: Pages, session: Session, settings: Settings
+) -> None:
+    operator = pages("operator")
+    before = stored(session)
+    # Sent in pieces (no Content-Length): cut off once past what the form may carry.
+    boundary = "cg-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    pieces = iter([head, *[b"\xff" * 100_000] * 10, f"\r\n--{boundary}--\r\n".encode()])
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    huge = operator.post("/cases", content=pieces, headers=headers)
+    assert huge.status_code == 422 and f"每次最多 {MOST} 张、每张不超过 0.190735 MB" in huge.text
+    broken = operator.post("/cases", content=b"--x--", headers={"Content-Type": "multipart/form-data"})
+    assert broken.status_code == 422 and "表单无法读取" in broken.text
+    assert stored(session) == before and kept(settings) == []
+
+
+def test_a_mistake_in_the_form_asks_for_the_photos_again(pages: Pages, session: Session) -> None:
+    before = stored(session)
+    reply = post(pages("operator"), "/cases", {**INTAKE, "title": ""}, [jpeg("a.jpg")])
+    assert reply.status_code == 422 and "照片需重新选择" in reply.text
+    assert stored(session) == before
+
+
+def test_a_case_without_point_or_grid_has_no_map(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    case = factories.new_case(session, world, rules, now, lng=None, lat=None, region_code="T010101")
+    assert case_map(case, CoordinateSystem.WGS84) is None
+    world.grids["g1"].boundary = None
+    assert grid_feature(world.grids["g1"], CoordinateSystem.GCJ02) is None

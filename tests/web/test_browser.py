@@ -49,6 +49,7 @@ def report(
     if photos:
         page.set_input_files("input[name=photos]", photos)
     if screenshots:
+        expect(page.locator("#pick-map")).to_have_attribute("data-ready", "")
         page.screenshot(path=screenshots / "intake.png", full_page=True)
     page.click("button:has-text('提交登记')")
     page.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
@@ -227,6 +228,7 @@ def test_the_inspector_page_works_on_a_phone(signed_in: Callable[..., Any], scre
     inspector.screenshot(path=screenshots / "case-file-phone.png", full_page=True)
     inspector.goto("/cases/new")
     expect(inspector.locator("h1")).to_have_text("上报问题")
+    expect(inspector.locator("#pick-map")).to_have_attribute("data-ready", "")  # its grids drawn
     no_horizontal_scroll(inspector)
     inspector.screenshot(path=screenshots / "report-phone.png", full_page=True)
 

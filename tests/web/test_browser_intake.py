@@ -77,6 +77,9 @@ def test_picking_the_point_on_the_map_fills_the_coordinate_and_shows_the_grid(
     signed_in: Callable[..., Any], screenshots: Path
 ) -> None:
     operator = signed_in("operator")
+    problems: list[str] = []
+    operator.on("pageerror", lambda error: problems.append(str(error)))
+    operator.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     operator.goto("/cases/new")
     picker = operator.locator("#pick-map")
     expect(picker).to_have_attribute("data-ready", "")  # the grids are drawn
@@ -102,6 +105,9 @@ def test_picking_the_point_on_the_map_fills_the_coordinate_and_shows_the_grid(
     operator.click("button:has-text('提交登记')")
     operator.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
     expect(operator.locator(".fields")).to_contain_text(f"{float(lng):.6f}, {float(lat):.6f}")
+    expect(operator.locator("#case-map path")).to_have_count(2)  # the grid, and the point in it
+    # Leaflet and the map script run under the pages' CSP: no script error, nothing refused.
+    assert problems == []
 
 
 def test_the_inspector_reports_with_photos_from_the_phone(

@@ -110,6 +110,41 @@ class Settings(BaseSettings):
     #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
     #: beside the source tree (a checkout installed with ``pip install -e .``).
     web_assets_dir: str = ""
+    #: How many photos one form of the pages (intake, an action) may carry at most.
+    web_max_photos: int = Field(default=9, ge=1, le=50)
+    #: The small maps' background tiles: a URL template with {z}, {x}, {y} (and optionally
+    #: {s}), absolute (http/https) or a path on this server; empty: the grids' polygons on a
+    #: plain background, and nothing is fetched from elsewhere.
+    map_tile_url: str = Field(default="", max_length=500)
+    #: How the tiles are drawn: wgs84 (OpenStreetMap, 天地图's _w layers) or gcj02 (高德,
+    #: 腾讯). Points and polygons are shifted to the tiles' system before they are drawn.
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    #: What {s} in the tile URL takes, one character each (e.g. "1234" for 高德).
+    map_tile_subdomains: str = Field(default="abc", max_length=20, pattern=r"^[0-9A-Za-z]*$")
+    #: The credit the tile provider asks for, shown in a corner of the map (HTML allowed).
+    map_tile_attribution: str = Field(default="", max_length=300)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not (
+            value.startswith(("https://", "http://"))
+            or (value.startswith("/") and not value.startswith("//"))
+        ):
+            raise ValueError(
+                f"{value!r}: give an http(s) URL or a path on this server, e.g. https://tile.example/{{z}}/{{x}}/{{y}}.png"
+            )
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"{value!r} lacks {', '.join(missing)}: the tile URL needs {{z}}, {{x}} and {{y}}"
+            )
+        if any(c in value for c in " \"'<>;"):
+            raise ValueError(f"{value!r}: spaces, quotes, angle brackets and ';' have no place in a tile URL")
+        return value
 
     #: Open311: the requests one API key may make per minute (per server process).
     open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)

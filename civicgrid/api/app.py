@@ -87,7 +87,7 @@ def create_app(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         larger={territory.IMPORT_PATH: settings.territory_max_bytes},
-        uploads=attachments.UPLOAD_PATH,
+        uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)

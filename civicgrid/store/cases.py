@@ -73,6 +73,12 @@ def get_visible(
     return case
 
 
+def is_visible(session: Session, actor: User, number: str) -> bool:
+    """Whether ``actor`` may see the case ``number`` (e.g. still, after an action)."""
+    query = scoped(select(Case).where(Case.number == number), actor).with_only_columns(Case.id)
+    return session.scalar(query) is not None
+
+
 def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime) -> Select[tuple[Case]]:
     """The actor's cases narrowed by ``filters``, newest first."""
     query = scoped(select(Case), actor)

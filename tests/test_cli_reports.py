@@ -119,7 +119,9 @@ def test_export_cases_as_the_users_scope(centre: Path) -> None:
     result = runner.invoke(app, ["export", "cases", "--as", "leader", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"{out}: 13 cases" in result.output
-    rows = list(openpyxl.load_workbook(out, read_only=True)["案件"].iter_rows(values_only=True))
+    book = openpyxl.load_workbook(out, read_only=True)
+    rows = list(book["案件"].iter_rows(values_only=True))
+    book.close()
     assert rows[0][0] == "案件编号" and len(rows) == 14
     east = centre / "east.csv"
     result = runner.invoke(

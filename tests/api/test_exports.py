@@ -105,6 +105,7 @@ def test_the_case_list_as_xlsx(client: TestClient, history: None, login: Callabl
     oldest = dict(zip(HEADERS, rows[-1], strict=True))
     assert oldest["上报时间"] == datetime(2026, 9, 30, 16, 0)  # a date cell, in Shanghai time
     assert isinstance(oldest["经度"], float) and oldest["返工次数"] == 0
+    book.close()
 
 
 def test_the_case_list_is_read_in_keyset_batches(

@@ -20,6 +20,12 @@ from tests.web.conftest import PHONE, LiveServer, no_horizontal_scroll
 # A point in 望江社区's first grid of the demo district (WGS-84).
 LNG, LAT = "120.1493", "30.2771"
 
+# Waits for an image to finish loading and fails if it loaded nothing (a broken or empty picture).
+LOADED = """img => new Promise((resolve, reject) => {
+    const judge = () => img.naturalWidth > 0 ? resolve() : reject(new Error("not loaded: " + img.src));
+    if (img.complete) judge();
+    else { img.addEventListener("load", judge); img.addEventListener("error", judge); }
+})"""
 LOOP = ["上报", "立案", "派遣", "签收", "处置反馈", "核查通过", "结案", "回访", "归档"]
 
 
@@ -128,7 +134,8 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
     # The photo is on the timeline, under the step that took it, and its thumbnail loads.
     handled = handler.locator(".event", has=handler.locator(".event-action", has_text="处置反馈"))
     expect(handled.locator(".thumbs img")).to_have_count(1)
-    assert handled.locator(".thumbs img").evaluate("img => img.complete && img.naturalWidth") > 0
+    handled.locator(".thumbs img").scroll_into_view_if_needed()
+    handled.locator(".thumbs img").evaluate(LOADED)
     expect(handler.locator(".media .thumb-meta")).to_contain_text("处置后")
 
     inspector = signed_in("inspector01", PHONE)
@@ -151,7 +158,8 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
     assert re.fullmatch(r".* · \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", people[-1])
     thumbnail = closer.locator(".event:has(.event-action:text-is('处置反馈')) .thumbs img")
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("img => img.naturalWidth") > 0
+    thumbnail.scroll_into_view_if_needed()
+    thumbnail.evaluate(LOADED)
     closer.screenshot(path=screenshots / "case-file.png", full_page=True)
     expect(closer.locator("#case-map .leaflet-interactive")).not_to_have_count(0)  # grid and point
     no_horizontal_scroll(closer)

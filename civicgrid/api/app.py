@@ -14,6 +14,7 @@ from civicgrid.api import (
     auth,
     calendar,
     cases,
+    dashboard,
     directory,
     docs,
     errors,
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(dashboard.router)
     app.include_router(exchange.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
-from civicgrid.domain.vocabulary import FINAL_STATES, Light
+from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, Light
 from civicgrid.geo.distance import Box
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
@@ -78,12 +78,8 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
     query = scoped(select(Case), actor)
     if filters.state:
         query = query.where(Case.state.in_(filters.state))
-    if filters.light is Light.RED:
-        query = query.where(Case.deadline_at <= now)
-    elif filters.light is Light.YELLOW:
-        query = query.where(Case.warning_at <= now, Case.deadline_at > now)
-    elif filters.light is Light.GREEN:
-        query = query.where(Case.warning_at > now)
+    if filters.light is not None:
+        query = query.where(light_is(filters.light, now))
     if filters.region_code:
         query = query.where(in_region(by_code(session, Region, filters.region_code)))
     if filters.grid_code:
@@ -112,6 +108,57 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
             or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
         )
     return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def light_is(light: Light, now: datetime) -> ColumnElement[bool]:
+    """The cases whose open stage shows ``light`` at ``now``: the list's light filter, and
+    every count by light (the dashboard's, the map's clusters), so that they always agree."""
+    if light is Light.RED:
+        return Case.deadline_at <= now
+    if light is Light.YELLOW:
+        return and_(Case.warning_at <= now, Case.deadline_at > now)
+    return Case.warning_at > now
+
+
+def light_of(now: datetime) -> ColumnElement[str | None]:
+    """The light of each case at ``now`` as a column: 'red', 'yellow', 'green', or NULL
+    when no clock runs (finished or suspended cases)."""
+    return case(*((light_is(light, now), literal(light.value)) for light in Light), else_=None)
+
+
+def open_counts(
+    session: Session, actor: User, filters: CaseFilters, now: datetime
+) -> list[tuple[CaseState, Light | None, int]]:
+    """How many of the cases ``actor``'s list shows with ``filters`` (open ones when the
+    filters name no state) are in each state and light, counted in one GROUP BY."""
+    if not filters.state:
+        filters = filters.model_copy(update={"state": list(OPEN_STATES)})
+    chosen = (
+        filtered(session, actor, filters, now)
+        .order_by(None)
+        .with_only_columns(Case.state.label("state"), light_of(now).label("light"))
+        .subquery()
+    )
+    query = select(chosen.c.state, chosen.c.light, func.count()).group_by(chosen.c.state, chosen.c.light)
+    return [
+        (CaseState(state), Light(light) if light else None, int(count))
+        for state, light, count in session.execute(query)
+    ]
+
+
+def most_overdue(
+    session: Session, actor: User, filters: CaseFilters, now: datetime, limit: int
+) -> list[Case]:
+    """The ``limit`` red cases of the actor's list (with ``filters``) furthest past their
+    deadline, read along the deadline index, with what a list row shows loaded."""
+    red = filters.model_copy(update={"light": Light.RED})
+    query = filtered(session, actor, red, now).order_by(None).order_by(Case.deadline_at, Case.id)
+    options = (
+        selectinload(Case.category),
+        selectinload(Case.region),
+        selectinload(Case.department),
+    )
+    return list(session.scalars(query.options(*options).limit(limit)))
 
 
 #: The most candidates the duplicate hint reads around one point (same grid or in the box).

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -105,6 +106,22 @@ class Settings(BaseSettings):
     outside_territory: Literal["refuse", "district"] = "refuse"
     #: The most case points one map request returns (the newest first; more is flagged truncated).
     map_case_limit: int = Field(default=5000, ge=1, le=100_000)
+    #: The map's base tiles: a URL template with {z}, {x} and {y} (and {s} in the first label
+    #: of the host for the subdomains a, b, c); empty: no base map, the territory's polygons
+    #: alone. The pages' Content-Security-Policy lets images come from its host.
+    map_tile_url: str = Field(default="", max_length=500)
+    #: The coordinate system the tiles are drawn in: gcj02 for AMap (高德) and Tencent tiles,
+    #: wgs84 for 天地图 (CGCS2000, within centimetres of WGS-84) and OpenStreetMap. The map's
+    #: polygons and points are written in it, so they land where they belong on the tiles.
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        if value:
+            tile_origin(value)  # raises ValueError naming the fault
+        return value
+
     #: A page session unused this long is signed out (its token lives at most token_hours).
     web_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
@@ -171,6 +188,32 @@ class Settings(BaseSettings):
         """The working calendar these settings describe, with the centre's loaded ``days``
         (date → worked) if given."""
         return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
+
+
+#: A host of a tile URL: labels of letters, digits and hyphens; {s} in the first label.
+_TILE_HOST = re.compile(r"(?:[A-Za-z0-9-]*\{s\}[A-Za-z0-9-]*|[A-Za-z0-9-]+)(?:\.[A-Za-z0-9-]+)*(?::\d{1,5})?")
+
+
+def tile_origin(template: str) -> str:
+    """The origin a tile URL template loads from, as a Content-Security-Policy source
+    (``https://*.tile.openstreetmap.org`` for ``https://{s}.tile.openstreetmap.org/…``);
+    ValueError unless the template is an http(s) URL with {z}, {x} and {y}."""
+    scheme, _, rest = template.partition("://")
+    host, slash, _path = rest.partition("/")
+    if scheme not in ("http", "https") or not slash:
+        raise ValueError(f"the tile URL must start with https:// (or http://) and a host, not {template!r}")
+    if not all(part in template for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"the tile URL must contain {{z}}, {{x}} and {{y}}: {template!r}")
+    if not _TILE_HOST.fullmatch(host) or any(c in template for c in " \t\"'<>"):
+        raise ValueError(
+            f"the tile URL's host {host!r} is not a plain host name (with {{s}} in its first label)"
+        )
+    first, _, others = host.partition(".")
+    if "{s}" in first:
+        if not others:
+            raise ValueError(f"the tile URL's host {host!r} needs a domain after its {{s}} label")
+        return f"{scheme}://*.{others}"
+    return f"{scheme}://{host}"
 
 
 @lru_cache

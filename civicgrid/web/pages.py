@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -30,6 +31,7 @@ from civicgrid.domain.errors import (
 )
 from civicgrid.domain.vocabulary import ROLE_LABELS, Role
 from civicgrid.services import auth
+from civicgrid.settings import tile_origin
 from civicgrid.store.models import User
 from civicgrid.web import sessions
 from civicgrid.web.format import moment
@@ -58,24 +60,28 @@ REFUSALS: dict[type[DomainError], str] = {
 }
 
 
-#: Pages run only the scripts and styles this server serves: no inline script or handler, so
-#: an injected one does nothing. Case files are private: never kept by a browser or proxy.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "connect-src 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-        ]
-    ),
-    "Cache-Control": "no-store",
-}
+@lru_cache(maxsize=8)
+def page_headers(tile_url: str = "") -> dict[str, str]:
+    """Pages run only the scripts and styles this server serves: no inline script or
+    handler, so an injected one does nothing. Images come from this server, and from the
+    host of the map's base tiles (``CIVICGRID_MAP_TILE_URL``) when one is set. Case files
+    are private: never kept by a browser or proxy."""
+    images = "img-src 'self' data:" + (f" {tile_origin(tile_url)}" if tile_url else "")
+    policy = [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        images,
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+    return {"Content-Security-Policy": "; ".join(policy), "Cache-Control": "no-store"}
+
+
+PAGE_HEADERS = page_headers()
 
 
 class SignInRequired(Exception):
@@ -172,7 +178,7 @@ def render(
     response = templates.TemplateResponse(
         request, template, {**base, **(context or {})}, status_code=status_code
     )
-    response.headers.update(PAGE_HEADERS)
+    response.headers.update(page_headers(settings.map_tile_url))
     if token is None:
         sessions.keep_pre_session(response, request)
     return response

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from civicgrid.settings import Settings
+from civicgrid.settings import Settings, tile_origin
 
 SECRET = "x" * 40
 
@@ -89,3 +90,46 @@ def test_uploaded_files_are_kept_beside_the_sqlite_database_unless_told(
     fields: dict[str, str], expected: str
 ) -> None:
     assert str(Settings(**fields).files_path) == expected
+
+
+@pytest.mark.parametrize(
+    "url, origin",
+    [
+        ("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", "https://*.tile.openstreetmap.org"),
+        (
+            "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&style=8&x={x}&y={y}&z={z}",
+            "https://*.is.autonavi.com",
+        ),
+        (
+            "https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY",
+            "https://t0.tianditu.gov.cn",
+        ),
+        ("http://tiles.intranet:8080/{z}/{x}/{y}.png", "http://tiles.intranet:8080"),
+    ],
+)
+def test_a_tile_url_gives_the_origin_its_images_come_from(url: str, origin: str) -> None:
+    assert tile_origin(url) == origin
+    assert Settings(map_tile_url=url, map_tile_crs="gcj02").map_tile_url == url
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("javascript:alert(1)//{z}/{x}/{y}", "https://"),
+        ("https://tiles.example.org/{z}/{x}.png", "{z}, {x} and {y}"),
+        ("https://evil.example;script-src *//{z}/{x}/{y}", "plain host"),
+        ("https://a.{s}.example/{z}/{x}/{y}", "plain host"),
+        ("https://{s}/{z}/{x}/{y}", "domain after"),
+        ("https://tiles.example.org/{z}/{x}/{y}.png?a='b'", "plain host"),
+    ],
+)
+def test_a_tile_url_that_is_no_plain_template_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Settings(map_tile_url=url)
+
+
+def test_tiles_are_off_and_in_wgs84_unless_set() -> None:
+    settings = Settings()
+    assert (settings.map_tile_url, settings.map_tile_crs) == ("", "wgs84")
+    with pytest.raises(ValidationError, match="map_tile_crs"):
+        Settings(map_tile_crs="bd09")

@@ -115,10 +115,13 @@ def layer(
     return FeatureCollection(crs=crs, features=shown)
 
 
-def extent(session: Session, actor: User) -> BBox | None:
-    """The bounds (WGS-84) of the grids of the actor's region subtree, else of its regions;
-    None when neither is drawn: where the map opens."""
+def extent(session: Session, actor: User, within: str | None = None) -> BBox | None:
+    """The bounds (WGS-84) of the grids of the actor's region subtree (or of the subtree
+    with path ``within``, inside it), else of its regions; None when neither is drawn:
+    where the map opens."""
     scope = _scope_path(actor)
+    if scope is not None and within is not None and within.startswith(scope):
+        scope = within
     mark = geo_queries.territory_mark(session)
     for name in ("grids", "regions"):
         boxes = [

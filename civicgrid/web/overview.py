@@ -47,18 +47,22 @@ LIVE_URL = "/live/events"
 REFRESH_SECONDS = 30
 
 
-def map_config(request: Request, session: Session, user: User, now: datetime) -> dict[str, Any]:
+def map_config(
+    request: Request, session: Session, user: User, now: datetime, region: Region | None = None
+) -> dict[str, Any]:
     """What a page's map script needs: the tiles and their coordinate system (the API is
-    asked for coordinates in the same one), where to open, labels and colours."""
+    asked for coordinates in the same one), where to open (the user's area, or ``region``
+    in it), labels and colours."""
     settings = get_settings(request)
     zone = ZoneInfo(settings.timezone)
     crs = CoordinateSystem(settings.map_tile_crs)
-    box = geo_service.extent(session, user)
+    box = geo_service.extent(session, user, region.path if region else None)
     extent = None
     if box is not None:
         west, south = from_wgs84(box[0], box[1], crs)
         east, north = from_wgs84(box[2], box[3], crs)
         extent = [west, south, east, north]
+    offset = now.astimezone(zone).strftime("%z")
     grids = sum(1 for _ in geo_service.layer(session, user, "grids", 0, CoordinateSystem.WGS84).features)
     return {
         "tileUrl": settings.map_tile_url,
@@ -77,7 +81,7 @@ def map_config(request: Request, session: Session, user: User, now: datetime) ->
             for kind in GRID_KIND_LABELS
         },
         "today": now.astimezone(zone).date().isoformat(),
-        "utcOffset": now.astimezone(zone).strftime("%z")[:3] + ":" + now.astimezone(zone).strftime("%z")[3:],
+        "utcOffset": f"{offset[:3]}:{offset[3:]}",
         "liveUrl": LIVE_URL,
         "refreshSeconds": REFRESH_SECONDS,
     }
@@ -139,7 +143,7 @@ def dashboard_page(
     streets = _regions_in_scope(session, user, (RegionLevel.STREET,))
     chosen = next((street for street in streets if street.code == region), None)
     context = {
-        "config": map_config(request, session, user, now) | {"region": chosen.code if chosen else ""},
+        "config": map_config(request, session, user, now, chosen) | {"region": chosen.code if chosen else ""},
         "streets": streets if len(streets) > 1 else [],
         "chosen": chosen,
     }

@@ -120,6 +120,8 @@ def test_the_dashboard_offers_the_district_its_streets(pages: Pages) -> None:
     narrowed = leader.get("/dashboard?region=T0102").text
     assert '<span id="screen-scope">西山街道</span>' in narrowed
     assert config_of(narrowed)["region"] == "T0102"
+    # The map opens on the street chosen (西山's one grid), not on the whole district.
+    assert config_of(narrowed)["extent"] == pytest.approx([120.10, 30.0, 120.11, 30.01])
     # An unknown or foreign region is the whole area again; a street has nothing to choose.
     assert config_of(leader.get("/dashboard?region=NOPE").text)["region"] == ""
     street = pages("supervisor").get("/dashboard?region=T0102").text

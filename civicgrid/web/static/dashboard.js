@@ -48,6 +48,9 @@ document.addEventListener("DOMContentLoaded", () => {
   // --- charts ----------------------------------------------------------------------------------
 
   const charts = {};
+  // The charts grow in at the first drawing only: a wall display redrawn every half minute
+  // should not flicker.
+  let animate = true;
   function chart(id) {
     if (!window.echarts) { return null; }
     if (!charts[id]) {
@@ -70,6 +73,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!instance) { return; }
     const size = fontSize();
     instance.setOption({
+      animation: animate,
       backgroundColor: "transparent",
       grid: { left: 8, right: 36, top: series.length > 1 ? 24 : 6, bottom: 4, containLabel: true },
       tooltip: Object.assign({ trigger: "axis", axisPointer: { type: "shadow" } }, tooltip),
@@ -114,6 +118,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!instance) { return; }
     const size = fontSize();
     instance.setOption({
+      animation: animate,
       backgroundColor: "transparent",
       tooltip: Object.assign({ trigger: "item" }, tooltip),
       legend: { orient: "vertical", right: 4, top: "middle", textStyle: { color: TEXT, fontSize: size - 1 }, itemHeight: 10 },
@@ -142,6 +147,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!instance) { return; }
     const size = fontSize();
     instance.setOption({
+      animation: animate,
       backgroundColor: "transparent",
       grid: { left: 8, right: 12, top: 26, bottom: 4, containLabel: true },
       tooltip: Object.assign({ trigger: "axis" }, tooltip),
@@ -235,6 +241,20 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!data.red_cases.length) { list.append(text("li", "empty-cell", "当前没有红灯案件")); }
   }
 
+  // A wall has no scroll bar: the rows that do not fit whole are left out (the most urgent
+  // and the best ranked come first).
+  function fitRows(container, rows) {
+    for (const row of rows) { row.hidden = false; }
+    const bottom = container.getBoundingClientRect().bottom;
+    for (const row of rows) { row.hidden = row.getBoundingClientRect().bottom > bottom + 1; }
+  }
+
+  function fitAll() {
+    fitRows(byId("departments").parentElement, [...byId("departments").querySelectorAll("tbody tr")]);
+    fitRows(byId("red-cases"), [...byId("red-cases").children]);
+  }
+  window.addEventListener("resize", fitAll);
+
   // --- loading ----------------------------------------------------------------------------------
 
   let loading = null;
@@ -252,6 +272,8 @@ document.addEventListener("DOMContentLoaded", () => {
       drawTrend(data);
       drawDepartments(data);
       drawRed(data);
+      fitAll();
+      animate = false;
       root.dataset.loaded = data.generated_at;
       status("");
     } catch (error) {

@@ -81,9 +81,6 @@ def page_headers(tile_url: str = "") -> dict[str, str]:
     return {"Content-Security-Policy": "; ".join(policy), "Cache-Control": "no-store"}
 
 
-PAGE_HEADERS = page_headers()
-
-
 class SignInRequired(Exception):
     """The page needs a signed-in user; ``reason`` says why the old session ended, if one did."""
 

@@ -213,6 +213,8 @@ def hexagon_hotspots(
 
 #: A cluster gathers the cases of a square this many screen pixels wide at its zoom.
 CLUSTER_PIXELS = 80
+#: From this zoom on (a street or less in view), cases are found through their points' index.
+PLACE_INDEX_ZOOM = 13
 
 
 def cluster_size(zoom: int) -> float:
@@ -237,7 +239,7 @@ def case_clusters(
     size = cluster_size(zoom)
     features: list[dict[str, Any]] = []
     for column, row, count, lng, lat, red, yellow, green in geo_queries.case_clusters(
-        session, actor, filters, now, bbox, size
+        session, actor, filters, now, bbox, size, by_place=zoom >= PLACE_INDEX_ZOOM
     ):
         x, y = from_wgs84(lng, lat, crs)
         features.append(

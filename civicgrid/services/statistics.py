@@ -163,9 +163,11 @@ def table(session: Session, actor: User, query: Query, now: datetime) -> Statist
         grouped: dict[object, dict[str, int]] = {}
         names: dict[object, tuple[str, str]] = {}
         spans, key_format = _SPANS[query.group_by]
-        for span in spans(query.period):
-            window = queries.Window.of(span.start, span.end, now)
-            found = queries.count(session, actor, window, counts, None, narrow).get(None, {})
+        periods = spans(query.period)
+        windows = [queries.Window.of(span.start, span.end, now) for span in periods]
+        for span, found in zip(
+            periods, queries.count_spans(session, actor, windows, counts, narrow), strict=True
+        ):
             key = span.start.strftime(key_format)
             grouped[key], names[key] = found, (key, span.label)
     else:

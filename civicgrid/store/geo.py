@@ -136,17 +136,24 @@ def case_clusters(
     now: datetime,
     bbox: tuple[float, float, float, float],
     size: float,
+    by_place: bool = True,
 ) -> list[tuple[int, int, int, float, float, int, int, int]]:
     """The cases the actor's list shows with ``filters`` whose point lies in ``bbox``
     (WGS-84), gathered into the cells of a lattice of ``size`` degrees anchored at
     (-180, -90), so a cell stays the same as the map moves: per cell its column, row, count,
-    mean point and the counts of red, yellow and green cases; one GROUP BY."""
+    mean point and the counts of red, yellow and green cases; one GROUP BY.
+
+    ``by_place``: find the cases through the index of their points, which pays in a small
+    box; in a wide one (a district seen whole) the filters' indexes (the open states) find
+    fewer rows, and SQLite, which cannot tell how much of the territory a box covers, is
+    kept off the point index by testing an expression of the column instead."""
     west, south, east, north = bbox
     dialect = session.get_bind().dialect.name
+    lng, lat = (Case.lng, Case.lat) if by_place else (Case.lng + 0.0, Case.lat + 0.0)
     chosen = (
         filtered(session, actor, filters, now)
         .order_by(None)
-        .where(Case.lng.between(west, east), Case.lat.between(south, north))
+        .where(lng.between(west, east), lat.between(south, north))
         .with_only_columns(
             _cell_index(Case.lng + 180.0, size, dialect).label("column"),
             _cell_index(Case.lat + 90.0, size, dialect).label("row"),

@@ -295,6 +295,42 @@ def count(
     return result
 
 
+#: The most sums one statement adds up when it counts several spans at once.
+MAX_SUMS = 480
+
+
+def count_spans(
+    session: Session, actor: User, windows: list[Window], counts: list[str], narrow: ColumnElement[bool]
+) -> list[dict[str, int]]:
+    """The ``counts`` of each of ``windows`` (the days or months of a trend) for the cases
+    ``actor`` sees that match ``narrow``: for each window what ``count`` gives with no
+    grouping, by the same conditions, but read in one pass over the rows of all the windows
+    (one query per kind of count and per MAX_SUMS sums) rather than one query per window."""
+    found: list[dict[str, int]] = [{} for _ in windows]
+    for _, keys, is_event in _queries(counts, None):
+        step = max(1, MAX_SUMS // len(keys))
+        for first in range(0, len(windows), step):
+            chunk = windows[first : first + step]
+            # The rows of every window of the chunk: a count is true only with one of its
+            # anchors inside its window (ANCHORS), so inside the chunk's whole span.
+            span = Window(min(w.start for w in chunk), max(w.end for w in chunk), max(w.as_of for w in chunk))
+            query = scoped(select(Case), actor)
+            if is_event:
+                query = query.join(CaseEvent, CaseEvent.case_id == Case.id).where(
+                    CaseEvent.action.in_(DISPATCHES), _in(CaseEvent.at, span), narrow
+                )
+                conditions = [and_(_in(CaseEvent.at, w), EVENT_COUNTS[key]()) for w in chunk for key in keys]
+            else:
+                anchors = {column.key: column for key in keys for column in ANCHORS[key]}
+                query = query.where(or_(*(_in(column, span) for column in anchors.values())), narrow)
+                conditions = [CASE_COUNTS[key](w) for w in chunk for key in keys]
+            values = iter(session.execute(query.with_only_columns(*_sums(conditions))).one())
+            for offset in range(len(chunk)):
+                for key in keys:
+                    found[first + offset][key] = int(next(values) or 0)
+    return found
+
+
 def _queries(
     counts: list[str], column: str | None
 ) -> list[tuple[ColumnElement[object] | None, list[str], bool]]:

@@ -12,6 +12,9 @@
   const FEW_GRIDS = 1500;
   // Territory polygons are fetched simplified for this zoom when all of them are fetched.
   const FULL_DETAIL_ZOOM = 17;
+  // From this zoom on (a street in view) the map asks for the points first, below it for
+  // the counts per square first.
+  const POINTS_ZOOM = 14;
   // The heat colours, from few to many cases.
   const HEAT = ["#fff3b0", "#ffd166", "#f8961e", "#e85d04", "#9d0208"];
   const LIGHT_RANK = { red: 3, yellow: 2, green: 1 };
@@ -411,13 +414,25 @@
       const signal = state.casesAbort.signal;
       const params = caseParams();
       params.bbox = bboxOf(map, 0.2);
+      const clustersOf = () => getJSON(
+        `/api/v1/geo/cases/clusters?${query(Object.assign({ zoom: zoomLevel() }, params))}`,
+        signal,
+      );
       try {
-        const points = await getJSON(`/api/v1/geo/cases?${query(Object.assign({ limit: config.caseLimit }, params))}`, signal);
-        if (points.truncated) {
-          const clusters = await getJSON(
-            `/api/v1/geo/cases/clusters?${query(Object.assign({ zoom: zoomLevel() }, params))}`,
-            signal,
-          );
+        // Below street level the counts per square come first: a wide view of a large
+        // territory holds more points than a map can take, and the counts say so cheaply.
+        let clusters = null;
+        if (zoomLevel() < POINTS_ZOOM) {
+          clusters = await clustersOf();
+          const total = clusters.features.reduce((sum, f) => sum + f.properties.count, 0);
+          if (total <= config.caseLimit) { clusters = null; }
+        }
+        const points = clusters ? null : await getJSON(
+          `/api/v1/geo/cases?${query(Object.assign({ limit: config.caseLimit }, params))}`,
+          signal,
+        );
+        if (points && points.truncated) { clusters = await clustersOf(); }
+        if (clusters) {
           layers.cases.clearLayers();
           layers.clusters.clearLayers();
           state.points = [];

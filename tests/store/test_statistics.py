@@ -368,3 +368,37 @@ def test_days_cut_a_period_and_are_bounded() -> None:
     assert len(Period.between(date(2026, 1, 1), date(2026, 4, 2), SH).days()) == 92
     with pytest.raises(InvalidInput, match="at most 92 days"):
         Period.between(date(2026, 1, 1), date(2026, 4, 3), SH).days()
+
+
+def test_a_trend_counted_in_small_chunks_is_the_same(
+    session: Session, world: World, history: dict[str, Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicgrid.store import statistics as queries
+
+    leader = world.users["leader"]
+    keys = ["reported", "closed", "due_closure", "dispatched", "misdispatched"]
+    whole = statistics.table(session, leader, Query(OCTOBER, GroupBy.DAY, keys), LATER)
+    monkeypatch.setattr(queries, "MAX_SUMS", 3)
+    chunked = statistics.table(session, leader, Query(OCTOBER, GroupBy.DAY, keys), LATER)
+    assert chunked == whole
+    assert sum(figures(whole, row.group.key)["misdispatched"] for row in whole.rows) == 1  # type: ignore[misc]
+
+
+def test_a_table_narrowed_to_a_grid_is_that_grids_row(
+    session: Session, world: World, history: dict[str, Case]
+) -> None:
+    supervisor = world.users["supervisor"]
+    by_grid = statistics.table(
+        session, supervisor, Query(OCTOBER, GroupBy.GRID, ["reported", "closed"]), LATER
+    )
+    narrowed = statistics.table(
+        session,
+        supervisor,
+        Query(OCTOBER, GroupBy.NONE, ["reported", "closed"], grid_code="T010101-01"),
+        LATER,
+    )
+    assert figures(narrowed) == figures(by_grid, "T010101-01") and figures(narrowed)["reported"]
+    with pytest.raises(RoleNotAllowed, match="T010201-01"):
+        statistics.table(
+            session, supervisor, Query(OCTOBER, GroupBy.NONE, ["reported"], grid_code="T010201-01"), LATER
+        )

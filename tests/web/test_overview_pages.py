@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from civicgrid.domain.vocabulary import Role
 from civicgrid.geo.crs import wgs84_to_gcj02
 from civicgrid.services.cases import CentreRules
 from tests import factories
@@ -187,3 +188,14 @@ def test_a_citizen_has_neither_page_nor_data(app: FastAPI, pages: Pages) -> None
     anonymous = TestClient(app, follow_redirects=False)
     assert anonymous.get("/map").status_code == 303
     assert anonymous.get("/api/v1/dashboard").status_code == 401
+
+
+def test_staff_without_an_area_get_an_empty_map(pages: Pages, session: Session, world: World) -> None:
+    factories.user(session, "nowhere", Role.SUPERVISOR)
+    session.commit()
+    client = pages("nowhere")
+    reply = client.get("/map")
+    assert reply.status_code == 200
+    assert config_of(reply.text)["extent"] is None and config_of(reply.text)["gridCount"] == 0
+    assert 'name="region_code"' in reply.text and '<option value="T0101">' not in reply.text
+    assert client.get("/api/v1/geo/grids").json()["features"] == []

@@ -11,7 +11,8 @@ HTTP through the app (bearer tokens), beside ``/healthz``:
   case clusters the map draws instead; "map view" is the sum the page waits for (target
   under 200 ms);
 - the same for the whole district (zoom 11), a grid's popup, the region layer;
-- the dashboard of the district leader and of the street leader (target under 500 ms).
+- the dashboard of the district leader and of the street leader, counted afresh (target
+  under 500 ms), and as another screen of the same scope gets it within ten seconds.
 
     python benchmarks/bench_bigpicture.py [--grids 10000] [--cases 100000] [--repeat 20]
                                           [--database-url postgresql+psycopg://… | --postgres]
@@ -58,6 +59,7 @@ from civicgrid.geo.territory_file import read_territory
 from civicgrid.services.auth import hash_password
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.categories import import_categories
+from civicgrid.services.dashboard import Recent
 from civicgrid.services.statistics import rebuild_facts
 from civicgrid.services.territory import import_territory
 from civicgrid.settings import Settings
@@ -237,7 +239,11 @@ def measure(engine: Engine, url: str, grids: int, cases: int, repeat: int) -> li
         stored = session.scalar(select(func.count()).select_from(Grid)) or 0
     print(f"{stored:,} grids, {report.cases:,} cases of which {opened:,} open")
 
-    with TestClient(create_app(settings, engine)) as client:
+    app = create_app(settings, engine)
+    # Every dashboard counted afresh: what a screen waits for when none of its scope asked
+    # in the last ten seconds (the cached answer is timed at the end).
+    app.state.dashboards = Recent(seconds=0)
+    with TestClient(app) as client:
 
         def sign_in(username: str) -> dict[str, str]:
             reply = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
@@ -271,6 +277,9 @@ def measure(engine: Engine, url: str, grids: int, cases: int, repeat: int) -> li
         ):
             p50, p95, board = _timed(client, "/api/v1/dashboard", headers, repeat)
             rows.append((name, p50, p95, f"{board['open_total']:,} open, {board['red_total']:,} red"))
+        app.state.dashboards = Recent()
+        p50, p95, _ = _timed(client, "/api/v1/dashboard", leader, repeat)
+        rows.append(("dashboard, another screen within 10 s (cached)", p50, p95, ""))
     return rows
 
 

@@ -29,6 +29,7 @@ from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
 from civicgrid.open311 import routes as open311
+from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -76,6 +77,7 @@ def create_app(
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
     app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
+    app.state.dashboards = dashboard_service.Recent()
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)

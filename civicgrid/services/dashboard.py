@@ -9,7 +9,10 @@ as ``/api/v1/statistics/table``) or from the case list's queries (the same filte
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from threading import Lock
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -50,6 +53,51 @@ TOP_CATEGORIES = 10
 RED_CASES = 20
 
 
+#: How long a dashboard, once computed, serves every screen of the same scope: screens
+#: refresh on every live event (and every 30 s), and a large centre's figures take the
+#: database a second or more, so a burst of events or a wall of screens costs one count.
+CACHE_SECONDS = 10.0
+
+
+class Recent:
+    """Dashboards computed in the last ``CACHE_SECONDS``, by scope (what ``scoped`` reads of
+    the user: role, region, department) and region asked for; one per application."""
+
+    def __init__(self, seconds: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._kept: dict[tuple[object, ...], tuple[float, Dashboard]] = {}
+        self._lock = Lock()
+
+    def get(self, actor: User, region_code: str | None, compute: Callable[[], Dashboard]) -> Dashboard:
+        """The dashboard of ``actor``'s scope: a recent one, or ``compute()``'s."""
+        key = (*_scope_key(actor), region_code)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None and self.clock() - found[0] < self.seconds:
+                return found[1]
+        board = compute()
+        with self._lock:
+            now = self.clock()
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < self.seconds}
+            self._kept[key] = (now, board)
+        return board
+
+
+def _scope_key(actor: User) -> tuple[object, ...]:
+    """What decides which cases ``actor`` sees (as ``scoped`` reads it): a handler's
+    department, anyone else's region; citizens have no dashboard."""
+    _require_staff(actor)
+    if actor.role is Role.HANDLER:
+        return ("department", actor.department_id)
+    return ("region", actor.region_id)
+
+
+def _require_staff(actor: User) -> None:
+    if actor.role is Role.CITIZEN:
+        raise RoleNotAllowed("the dashboard is for the centre's staff")
+
+
 def _scope_label(actor: User) -> str:
     if actor.role is Role.HANDLER and actor.department is not None:
         return actor.department.name
@@ -61,8 +109,7 @@ def dashboard(
 ) -> Dashboard:
     """The big screen's figures for what ``actor`` may see (narrowed to ``region_code``,
     which must lie in their scope), as of ``now``; days and months in ``zone``."""
-    if actor.role is Role.CITIZEN:
-        raise RoleNotAllowed("the dashboard is for the centre's staff")
+    _require_staff(actor)
     today = now.astimezone(zone).date()
     day = Period.containing(PeriodKind.DAY, today, zone)
     month = Period.containing(PeriodKind.MONTH, today, zone)

@@ -143,7 +143,9 @@ def _narrow(session: Session, actor: User, query: Query) -> tuple[ColumnElement[
         region = by_code(session, Region, query.region_code)
         if not region_in_scope(region, actor):
             raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
-        condition = in_region(region)
+        # Days and weeks are found by time, the region only sifting them (see in_region).
+        short = query.group_by is GroupBy.DAY or query.period.end - query.period.start <= queries.SHORT
+        condition = in_region(region, by_time=short)
     if query.grid_code is not None:
         grid = by_code(session, Grid, query.grid_code)
         if not region_in_scope(grid.region, actor):
@@ -163,11 +165,9 @@ def table(session: Session, actor: User, query: Query, now: datetime) -> Statist
         grouped: dict[object, dict[str, int]] = {}
         names: dict[object, tuple[str, str]] = {}
         spans, key_format = _SPANS[query.group_by]
-        periods = spans(query.period)
-        windows = [queries.Window.of(span.start, span.end, now) for span in periods]
-        for span, found in zip(
-            periods, queries.count_spans(session, actor, windows, counts, narrow), strict=True
-        ):
+        for span in spans(query.period):
+            window = queries.Window.of(span.start, span.end, now)
+            found = queries.count(session, actor, window, counts, None, narrow).get(None, {})
             key = span.start.strftime(key_format)
             grouped[key], names[key] = found, (key, span.label)
     else:

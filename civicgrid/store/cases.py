@@ -73,15 +73,18 @@ def get_visible(
     return case
 
 
-def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime) -> Select[tuple[Case]]:
-    """The actor's cases narrowed by ``filters``, newest first."""
-    query = scoped(select(Case), actor)
+def filtered(
+    session: Session, actor: User, filters: CaseFilters, now: datetime, *, by_time: bool = False
+) -> Select[tuple[Case]]:
+    """The actor's cases narrowed by ``filters``, newest first (``by_time``: the query walks
+    a time index, which scope only sifts; see ``scoping.in_region``)."""
+    query = scoped(select(Case), actor, by_time=by_time)
     if filters.state:
         query = query.where(Case.state.in_(filters.state))
     if filters.light is not None:
         query = query.where(light_is(filters.light, now))
     if filters.region_code:
-        query = query.where(in_region(by_code(session, Region, filters.region_code)))
+        query = query.where(in_region(by_code(session, Region, filters.region_code), by_time=by_time))
     if filters.grid_code:
         grid_id = by_code(session, Grid, filters.grid_code).id
         # A case counts in its own grid and in the overlay grids it lies in.
@@ -123,7 +126,8 @@ def light_is(light: Light, now: datetime) -> ColumnElement[bool]:
 def light_of(now: datetime) -> ColumnElement[str | None]:
     """The light of each case at ``now`` as a column: 'red', 'yellow', 'green', or NULL
     when no clock runs (finished or suspended cases)."""
-    return case(*((light_is(light, now), literal(light.value)) for light in Light), else_=None)
+    order = (Light.RED, Light.YELLOW, Light.GREEN)  # as light_at decides: red before the rest
+    return case(*((light_is(light, now), literal(light.value)) for light in order), else_=None)
 
 
 def open_counts(
@@ -133,17 +137,24 @@ def open_counts(
     filters name no state) are in each state and light, counted in one GROUP BY."""
     if not filters.state:
         filters = filters.model_copy(update={"state": list(OPEN_STATES)})
-    chosen = (
+    lights = list(Light)
+    query = (
         filtered(session, actor, filters, now)
         .order_by(None)
-        .with_only_columns(Case.state.label("state"), light_of(now).label("light"))
-        .subquery()
+        .with_only_columns(
+            Case.state,
+            func.count(),
+            *(func.sum(case((light_is(light, now), 1), else_=0)) for light in lights),
+        )
+        .group_by(Case.state)
     )
-    query = select(chosen.c.state, chosen.c.light, func.count()).group_by(chosen.c.state, chosen.c.light)
-    return [
-        (CaseState(state), Light(light) if light else None, int(count))
-        for state, light, count in session.execute(query)
-    ]
+    counted: list[tuple[CaseState, Light | None, int]] = []
+    for state, total, *by_light in session.execute(query):
+        lit = [int(n or 0) for n in by_light]
+        counted += [(CaseState(state), light, n) for light, n in zip(lights, lit, strict=True) if n]
+        if int(total) > sum(lit):
+            counted.append((CaseState(state), None, int(total) - sum(lit)))
+    return counted
 
 
 def most_overdue(
@@ -152,7 +163,9 @@ def most_overdue(
     """The ``limit`` red cases of the actor's list (with ``filters``) furthest past their
     deadline, read along the deadline index, with what a list row shows loaded."""
     red = filters.model_copy(update={"light": Light.RED})
-    query = filtered(session, actor, red, now).order_by(None).order_by(Case.deadline_at, Case.id)
+    query = (
+        filtered(session, actor, red, now, by_time=True).order_by(None).order_by(Case.deadline_at, Case.id)
+    )
     options = (
         selectinload(Case.category),
         selectinload(Case.region),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, null, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -37,6 +37,16 @@ class Window:
     def of(cls, start: datetime, end: datetime, now: datetime) -> Window:
         """The window of [start, end) seen at ``now``."""
         return cls(start, end, min(end, now))
+
+    @property
+    def short(self) -> bool:
+        """A week or less: its rows are best found through the time indexes alone, the
+        scope only sifting them (a day of a whole district is fewer rows than a street's
+        whole history)."""
+        return self.end - self.start <= SHORT
+
+
+SHORT = timedelta(days=7)
 
 
 Condition = Callable[[Window], ColumnElement[bool]]
@@ -257,12 +267,15 @@ PERSON_COLUMNS: dict[str, dict[str, ColumnElement[int | None]]] = {
 }
 
 #: The group-by dimensions read straight off a case column (regions and big classes are
-#: rolled up from these by the service).
+#: rolled up from these by the service). The id columns are grouped as ``id + 0``: a query
+#: finds its rows through the time indexes of its anchors and sorts the few it found into
+#: groups; grouped by the bare column, SQLite would rather walk the column's index in order,
+#: which reads every case ever stored.
 CASE_COLUMNS: dict[str, ColumnElement[object]] = {
-    "region": Case.region_id,
-    "grid": Case.grid_id,
-    "department": Case.department_id,
-    "category": Case.category_id,
+    "region": Case.region_id + 0,
+    "grid": Case.grid_id + 0,
+    "department": Case.department_id + 0,
+    "category": Case.category_id + 0,
     "channel": Case.channel,
     "request_type": Case.request_type,
 }
@@ -293,42 +306,6 @@ def count(
             for key, value in zip(keys, row[1:], strict=True):
                 values[key] = int(value or 0)
     return result
-
-
-#: The most sums one statement adds up when it counts several spans at once.
-MAX_SUMS = 480
-
-
-def count_spans(
-    session: Session, actor: User, windows: list[Window], counts: list[str], narrow: ColumnElement[bool]
-) -> list[dict[str, int]]:
-    """The ``counts`` of each of ``windows`` (the days or months of a trend) for the cases
-    ``actor`` sees that match ``narrow``: for each window what ``count`` gives with no
-    grouping, by the same conditions, but read in one pass over the rows of all the windows
-    (one query per kind of count and per MAX_SUMS sums) rather than one query per window."""
-    found: list[dict[str, int]] = [{} for _ in windows]
-    for _, keys, is_event in _queries(counts, None):
-        step = max(1, MAX_SUMS // len(keys))
-        for first in range(0, len(windows), step):
-            chunk = windows[first : first + step]
-            # The rows of every window of the chunk: a count is true only with one of its
-            # anchors inside its window (ANCHORS), so inside the chunk's whole span.
-            span = Window(min(w.start for w in chunk), max(w.end for w in chunk), max(w.as_of for w in chunk))
-            query = scoped(select(Case), actor)
-            if is_event:
-                query = query.join(CaseEvent, CaseEvent.case_id == Case.id).where(
-                    CaseEvent.action.in_(DISPATCHES), _in(CaseEvent.at, span), narrow
-                )
-                conditions = [and_(_in(CaseEvent.at, w), EVENT_COUNTS[key]()) for w in chunk for key in keys]
-            else:
-                anchors = {column.key: column for key in keys for column in ANCHORS[key]}
-                query = query.where(or_(*(_in(column, span) for column in anchors.values())), narrow)
-                conditions = [CASE_COUNTS[key](w) for w in chunk for key in keys]
-            values = iter(session.execute(query.with_only_columns(*_sums(conditions))).one())
-            for offset in range(len(chunk)):
-                for key in keys:
-                    found[first + offset][key] = int(next(values) or 0)
-    return found
 
 
 def _queries(
@@ -362,7 +339,7 @@ def _case_query(
     anchors = {column.key: column for key in keys for column in ANCHORS[key]}
     rows = or_(*(_in(column, w) for column in anchors.values()))
     label = group if group is not None else null()
-    query = scoped(select(Case), actor).where(rows, narrow)
+    query = scoped(select(Case), actor, by_time=w.short).where(rows, narrow)
     query = query.with_only_columns(label, *_sums([CASE_COUNTS[key](w) for key in keys]))
     return query.group_by(group) if group is not None else query
 
@@ -372,7 +349,7 @@ def _event_query(
 ) -> Select[tuple[object, ...]]:
     label = group if group is not None else null()
     query = (
-        scoped(select(Case), actor)
+        scoped(select(Case), actor, by_time=w.short)
         .join(CaseEvent, CaseEvent.case_id == Case.id)
         .where(CaseEvent.action.in_(DISPATCHES), _in(CaseEvent.at, w), narrow)
     )

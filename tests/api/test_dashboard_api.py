@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.vocabulary import OPEN_STATES, Channel, Role
 from civicgrid.services.cases import CentreRules
-from civicgrid.services.dashboard import HEADLINE
+from civicgrid.services.dashboard import HEADLINE, Recent
 from tests import factories
 from tests.api.helpers import Headers, assert_error
 from tests.factories import World
@@ -207,3 +208,27 @@ def test_the_dashboard_is_for_staff(client: TestClient, login: Login) -> None:
     assert_error(
         client.get("/api/v1/dashboard", params={"region": "X9"}, headers=login("leader")), 422, "invalid"
     )
+
+
+def test_a_dashboard_serves_its_scope_for_ten_seconds(
+    app: FastAPI,
+    client: TestClient,
+    login: Login,
+    history: dict[str, str],
+    clock: Callable[[datetime], None],
+    now: datetime,
+) -> None:
+    seconds = [100.0]
+    app.state.dashboards = Recent(clock=lambda: seconds[0])
+    first = get(client, login("leader"), "/api/v1/dashboard")
+    # Another screen of the same scope, a moment later: the same figures, not counted again.
+    clock(now + timedelta(seconds=5))
+    seconds[0] += 5
+    assert get(client, login("admin"), "/api/v1/dashboard")["generated_at"] == first["generated_at"]
+    # Another scope, or another region asked for, is counted for itself.
+    assert get(client, login("leader_east"), "/api/v1/dashboard")["scope_label"] == "东湖街道"
+    narrowed = get(client, login("leader"), "/api/v1/dashboard", region="T0101")
+    assert narrowed["generated_at"] != first["generated_at"]
+    # Ten seconds on, it is counted afresh.
+    seconds[0] += 5
+    assert get(client, login("leader"), "/api/v1/dashboard")["generated_at"] != first["generated_at"]

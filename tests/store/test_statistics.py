@@ -370,20 +370,6 @@ def test_days_cut_a_period_and_are_bounded() -> None:
         Period.between(date(2026, 1, 1), date(2026, 4, 3), SH).days()
 
 
-def test_a_trend_counted_in_small_chunks_is_the_same(
-    session: Session, world: World, history: dict[str, Case], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from civicgrid.store import statistics as queries
-
-    leader = world.users["leader"]
-    keys = ["reported", "closed", "due_closure", "dispatched", "misdispatched"]
-    whole = statistics.table(session, leader, Query(OCTOBER, GroupBy.DAY, keys), LATER)
-    monkeypatch.setattr(queries, "MAX_SUMS", 3)
-    chunked = statistics.table(session, leader, Query(OCTOBER, GroupBy.DAY, keys), LATER)
-    assert chunked == whole
-    assert sum(figures(whole, row.group.key)["misdispatched"] for row in whole.rows) == 1  # type: ignore[misc]
-
-
 def test_a_table_narrowed_to_a_grid_is_that_grids_row(
     session: Session, world: World, history: dict[str, Case]
 ) -> None:

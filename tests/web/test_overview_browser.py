@@ -6,6 +6,7 @@ street leader sees the street only. Each page is photographed at 1920×1080 and 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -390,3 +391,53 @@ def test_the_district_narrows_its_dashboard_to_a_street(
     page.wait_for_function("() => document.getElementById('map').civicMap.layers.heat.getLayers().length > 0")
     page.screenshot(path=screenshots / "map-1366.png")
     assert page.problems == []
+
+
+def _stream(*events: tuple[str, dict[str, Any]]) -> str:
+    """An event stream's body (the browser reconnects when it ends, after ``retry`` ms)."""
+    lines = ["retry: 60000", ""]
+    for name, data in events:
+        lines += [f"event: {name}", f"data: {json.dumps(data, ensure_ascii=False)}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _requests_with_a_live_event(page: Any, lng: float, lat: float) -> dict[str, int]:
+    """Open the dashboard with an event stream that brings one case event at (lng, lat);
+    how often the figures and the points were asked for in the six seconds that follow."""
+    event = {
+        "number": "JD-1",
+        "state": "reported",
+        "state_label": "上报",
+        "light": "green",
+        "lng": lng,
+        "lat": lat,
+    }
+    body = _stream(("case", event))
+    page.route(
+        "**/live/events",
+        lambda route: route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body),
+    )
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/dashboard")
+    dashboard_figures(page)
+    page.wait_for_timeout(6000)
+    return {
+        "figures": sum("/api/v1/dashboard" in url for url in asked),
+        "points": sum("/api/v1/geo/cases" in url for url in asked),
+    }
+
+
+def test_live_events_bring_fresh_data_and_a_missing_stream_is_no_error(open_as: Callable[..., Any]) -> None:
+    # Without the stream (this server has none): no error, and the dashboard says it polls.
+    page = open_as("leader")
+    page.goto("/dashboard")
+    dashboard_figures(page)
+    expect(page.locator("#screen-live")).to_have_text("每30秒刷新")
+    assert page.problems == []
+    # With one: an event far from the map's view brings fresh figures, not fresh points; an
+    # event in the view brings both (each once more than the page's first load).
+    far = _requests_with_a_live_event(open_as("leader"), 10.0, 10.0)
+    near = _requests_with_a_live_event(open_as("leader"), 120.16, 30.27)
+    assert far["figures"] == near["figures"] == 2, (far, near)
+    assert near["points"] == far["points"] + 1, (far, near)

@@ -295,10 +295,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   load();
-  const live = window.CivicLive.watch(config.liveUrl, () => {
+  const live = window.CivicLive.watch(config.liveUrl, (reason, events) => {
     load();
-    if (controller) { controller.refreshCases(); }
-  }, { fallbackSeconds: config.refreshSeconds });
+    if (controller && (reason !== "event" || events.some(controller.affects))) { controller.refreshCases(); }
+  }, { fallbackSeconds: config.refreshSeconds, debounceMs: 3000 });
   const liveLabel = byId("screen-live");
   setInterval(() => {
     liveLabel.textContent = live.live ? "实时更新" : `每${config.refreshSeconds}秒刷新`;

@@ -1,7 +1,8 @@
 // Live updates for the map and the dashboard, loaded as a file (the CSP allows no inline script).
 //
-// CivicLive.watch(url, onChange, options) calls onChange(reason, event) when the data behind a
-// page has changed:
+// CivicLive.watch(url, onChange, options) calls onChange(reason, events) when the data behind
+// a page may have changed (reason "event" with the events gathered since the last call, or
+// "timer", "visible", "manual" with none):
 // - with the server's event stream at `url` (an EventSource; "case" and "alert" events), soon
 //   after each event, several events in a row giving one call (debounced);
 // - without it (the server has no such endpoint, or the stream is down), every
@@ -18,16 +19,23 @@
     );
     let source = null;
     let pending = null;
-    let lastEvent = null;
+    let pendingReason = null;
+    let events = [];
     let live = false;
     let timer = null;
 
     function changed(reason, event) {
-      lastEvent = event || lastEvent;
+      if (event) { events.push(event); }
+      // A timer or a return to the page refreshes everything, whatever the events said.
+      if (reason !== "event" || !pendingReason) { pendingReason = reason; }
       if (pending) { return; }
       pending = setTimeout(() => {
+        const gathered = events;
+        const why = pendingReason;
         pending = null;
-        try { onChange(reason, lastEvent); } catch (error) { /* the next change tries again */ }
+        pendingReason = null;
+        events = [];
+        try { onChange(why, why === "event" ? gathered : []); } catch (error) { /* the next change tries again */ }
       }, reason === "event" ? settings.debounceMs : 0);
     }
 

@@ -73,7 +73,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
-  window.CivicLive.watch(config.liveUrl, () => { controller.refreshCases(); }, {
-    fallbackSeconds: config.refreshSeconds,
-  });
+  window.CivicLive.watch(config.liveUrl, (reason, events) => {
+    if (reason !== "event" || events.some(controller.affects)) { controller.refreshCases(); }
+  }, { fallbackSeconds: config.refreshSeconds });
 });

@@ -546,10 +546,22 @@
     }
     loadRegions();
 
+    // Whether a live event about a case (WGS-84 lng/lat) may change what the view shows: it
+    // does unless its point lies clear of the view (a GCJ-02 base map shifts points by a few
+    // hundred metres, hence the margin).
+    function affects(event) {
+      const data = event && event.data;
+      if (!data || typeof data.lng !== "number" || typeof data.lat !== "number") { return true; }
+      const view = map.getBounds().pad(0.2);
+      return data.lng >= view.getWest() - 0.01 && data.lng <= view.getEast() + 0.01
+        && data.lat >= view.getSouth() - 0.01 && data.lat <= view.getNorth() + 0.01;
+    }
+
     return {
       map: map,
       layers: layers,
       state: state,
+      affects: affects,
       refreshCases: loadCases,
       refreshHeat: loadHeat,
       refreshGrids: () => loadGrids(true),

@@ -69,7 +69,7 @@ def _second_street(session: Session, now: datetime) -> str:
     session.add(
         Grid(
             code=f"{NORTH_STREET}001-01",
-            name="江北一社区第1网格",
+            name="江北一社区第1网格<b>加粗</b>",
             kind=GridKind.COMPREHENSIVE,
             region=community,
             boundary=_rect(120.150, 30.247, 120.170, 30.258),
@@ -243,6 +243,12 @@ def test_the_map_draws_every_grid_and_every_open_case_in_its_light(
     # The demo's 47 grids (20 comprehensive, 25 overlay "20+25", 2 dedicated) and 江北's one.
     assert drawn["kinds"] == {"comprehensive": 21, "overlay": 25, "dedicated": 2}
     assert drawn["streets"] == 2 and drawn["communities"] == 7
+    # A name with markup is shown as text.
+    tooltip = page.evaluate(
+        f"() => {{ const t = document.getElementById('map').civicMap.state.grids.get('{NORTH_STREET}001-01')"
+        ".getTooltip().getContent(); return [t instanceof HTMLElement, t.textContent, t.children.length]; }"
+    )
+    assert tooltip == [True, "江北一社区第1网格<b>加粗</b>(综合网格)", 0]
     # Every open case of the leader's list, as a point in its own light (none clustered
     # on the server: the demo is far below the map's case limit).
     expected = open_cases(api("leader"))

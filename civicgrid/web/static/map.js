@@ -19,6 +19,8 @@
   const HEAT = ["#fff3b0", "#ffd166", "#f8961e", "#e85d04", "#9d0208"];
   const LIGHT_RANK = { red: 3, yellow: 2, green: 1 };
 
+  // Every text from the server goes in as text, never as HTML (Leaflet writes a string's
+  // tooltip or popup as HTML): a name with markup shows its markup.
   function text(tag, className, content) {
     const element = document.createElement(tag);
     if (className) { element.className = className; }
@@ -267,7 +269,7 @@
           const shape = L.geoJSON(feature, { style: gridStyle(kind), renderer: renderers.grids });
           shape.feature = feature;
           shape.on("click", (event) => { L.DomEvent.stopPropagation(event); openGrid(feature, event.latlng); });
-          shape.bindTooltip(`${feature.properties.name}(${config.gridKinds[kind].label})`, { sticky: true });
+          shape.bindTooltip(text("span", "", `${feature.properties.name}(${config.gridKinds[kind].label})`), { sticky: true });
           (layers[kind] || layers.comprehensive).addLayer(shape);
           state.grids.set(feature.properties.code, shape);
         }
@@ -377,7 +379,7 @@
       });
       const state = config.states[p.state] || p.state;
       const lightLabel = p.light ? config.lights[p.light].label : config.noLight.label;
-      marker.bindTooltip(`${p.number} ${p.category_name} · ${state} · ${lightLabel}`, { direction: "top" });
+      marker.bindTooltip(text("span", "", `${p.number} ${p.category_name} · ${state} · ${lightLabel}`), { direction: "top" });
       marker.on("click", () => { window.open(`/cases/${encodeURIComponent(p.number)}`, "_blank", "noopener"); });
       return marker;
     }
@@ -396,7 +398,7 @@
         light: light,
         count: p.count,
       });
-      marker.bindTooltip(`共 ${p.count} 件：红灯 ${p.red}，黄灯 ${p.yellow}，绿灯 ${p.green}`, { direction: "top" });
+      marker.bindTooltip(text("span", "", `共 ${p.count} 件：红灯 ${p.red}，黄灯 ${p.yellow}，绿灯 ${p.green}`), { direction: "top" });
       marker.on("click", () => map.setView([y, x], Math.min(map.getZoom() + 2, map.getMaxZoom())));
       return marker;
     }

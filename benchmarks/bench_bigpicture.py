@@ -168,7 +168,7 @@ def _timed(client: TestClient, url: str, headers: dict[str, str], repeat: int) -
     return statistics.median(runs), runs[max(0, round(0.95 * len(runs)) - 1)], reply.json()
 
 
-#: What the map's script does (civicgrid/web/static/map.js): grids from zoom 13 on in a
+#: What the map's script does (civicgrid/web/static/territory-map.js): grids from zoom 13 on in a
 #: territory of more than 1,500 grids; below zoom 14 the counts per square first, the points
 #: only when the view holds no more than the case limit; at 14 and above the points first,
 #: the counts per square when the points were capped.

@@ -1,4 +1,4 @@
-// 一张图: the map (map.js) with the case list's filters and the heat controls beside it;
+// 一张图: the map (territory-map.js) with the case list's filters and the heat controls beside it;
 // live updates (live.js) fetch the case points of the view again.
 "use strict";
 

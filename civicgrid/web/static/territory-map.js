@@ -1,4 +1,4 @@
-// The territory map (Leaflet), shared by 一张图 and the dashboard: streets and communities,
+// territory-map.js: the territory map (Leaflet), shared by 一张图 and the dashboard: streets and communities,
 // grids coloured by kind (the "20+25" overlay grids as a layer of their own), open cases as
 // points coloured by light, clustered in the browser, or counted per square on the server
 // when the view holds more than the API's case limit; a heat layer of hotspots per grid or

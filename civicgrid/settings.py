@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -106,27 +105,46 @@ class Settings(BaseSettings):
     outside_territory: Literal["refuse", "district"] = "refuse"
     #: The most case points one map request returns (the newest first; more is flagged truncated).
     map_case_limit: int = Field(default=5000, ge=1, le=100_000)
-    #: The map's base tiles: a URL template with {z}, {x} and {y} (and {s} in the first label
-    #: of the host for the subdomains a, b, c); empty: no base map, the territory's polygons
-    #: alone. The pages' Content-Security-Policy lets images come from its host.
-    map_tile_url: str = Field(default="", max_length=500)
-    #: The coordinate system the tiles are drawn in: gcj02 for AMap (高德) and Tencent tiles,
-    #: wgs84 for 天地图 (CGCS2000, within centimetres of WGS-84) and OpenStreetMap. The map's
-    #: polygons and points are written in it, so they land where they belong on the tiles.
-    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
-
-    @field_validator("map_tile_url")
-    @classmethod
-    def _tile_template(cls, value: str) -> str:
-        if value:
-            tile_origin(value)  # raises ValueError naming the fault
-        return value
-
     #: A page session unused this long is signed out (its token lives at most token_hours).
     web_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
     #: beside the source tree (a checkout installed with ``pip install -e .``).
     web_assets_dir: str = ""
+    #: How many photos one form of the pages (intake, an action) may carry at most.
+    web_max_photos: int = Field(default=9, ge=1, le=50)
+    #: The small maps' background tiles: a URL template with {z}, {x}, {y} (and optionally
+    #: {s}), absolute (http/https) or a path on this server; empty: the grids' polygons on a
+    #: plain background, and nothing is fetched from elsewhere.
+    map_tile_url: str = Field(default="", max_length=500)
+    #: How the tiles are drawn: wgs84 (OpenStreetMap, 天地图's _w layers) or gcj02 (高德,
+    #: 腾讯). Points and polygons are shifted to the tiles' system before they are drawn.
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    #: What {s} in the tile URL takes, one character each (e.g. "1234" for 高德).
+    map_tile_subdomains: str = Field(default="abc", max_length=20, pattern=r"^[0-9A-Za-z]*$")
+    #: The credit the tile provider asks for, shown in a corner of the map (HTML allowed).
+    map_tile_attribution: str = Field(default="", max_length=300)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not (
+            value.startswith(("https://", "http://"))
+            or (value.startswith("/") and not value.startswith("//"))
+        ):
+            raise ValueError(
+                f"{value!r}: give an http(s) URL or a path on this server, e.g. https://tile.example/{{z}}/{{x}}/{{y}}.png"
+            )
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"{value!r} lacks {', '.join(missing)}: the tile URL needs {{z}}, {{x}} and {{y}}"
+            )
+        if any(c in value for c in " \"'<>;"):
+            raise ValueError(f"{value!r}: spaces, quotes, angle brackets and ';' have no place in a tile URL")
+        return value
 
     #: Open311: the requests one API key may make per minute (per server process).
     open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)
@@ -156,6 +174,17 @@ class Settings(BaseSettings):
     email_from: str = "civicgrid@localhost"
     #: A partner's signed request is refused when its timestamp is further from now than this.
     exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    #: The masthead of the briefings (日报/周报/月报); a schedule may give its own.
+    briefing_title: str = Field(default="网格化综合管理工作简报", min_length=1, max_length=200)
+    #: An image file (PNG, JPEG or WebP) printed beside the masthead; empty: no logo.
+    briefing_logo: str = ""
+
+    @field_validator("briefing_logo")
+    @classmethod
+    def _logo_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a file: give the path of a PNG, JPEG or WebP image")
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -188,32 +217,6 @@ class Settings(BaseSettings):
         """The working calendar these settings describe, with the centre's loaded ``days``
         (date → worked) if given."""
         return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
-
-
-#: A host of a tile URL: labels of letters, digits and hyphens; {s} in the first label.
-_TILE_HOST = re.compile(r"(?:[A-Za-z0-9-]*\{s\}[A-Za-z0-9-]*|[A-Za-z0-9-]+)(?:\.[A-Za-z0-9-]+)*(?::\d{1,5})?")
-
-
-def tile_origin(template: str) -> str:
-    """The origin a tile URL template loads from, as a Content-Security-Policy source
-    (``https://*.tile.openstreetmap.org`` for ``https://{s}.tile.openstreetmap.org/…``);
-    ValueError unless the template is an http(s) URL with {z}, {x} and {y}."""
-    scheme, _, rest = template.partition("://")
-    host, slash, _path = rest.partition("/")
-    if scheme not in ("http", "https") or not slash:
-        raise ValueError(f"the tile URL must start with https:// (or http://) and a host, not {template!r}")
-    if not all(part in template for part in ("{z}", "{x}", "{y}")):
-        raise ValueError(f"the tile URL must contain {{z}}, {{x}} and {{y}}: {template!r}")
-    if not _TILE_HOST.fullmatch(host) or any(c in template for c in " \t\"'<>"):
-        raise ValueError(
-            f"the tile URL's host {host!r} is not a plain host name (with {{s}} in its first label)"
-        )
-    first, _, others = host.partition(".")
-    if "{s}" in first:
-        if not others:
-            raise ValueError(f"the tile URL's host {host!r} needs a domain after its {{s}} label")
-        return f"{scheme}://*.{others}"
-    return f"{scheme}://{host}"
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from civicgrid.api import (
     api_keys,
     attachments,
     auth,
+    briefings,
     calendar,
     cases,
     dashboard,
@@ -20,6 +21,7 @@ from civicgrid.api import (
     errors,
     geo,
     health,
+    publications,
     statistics,
     territory,
 )
@@ -29,6 +31,7 @@ from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
 from civicgrid.open311 import routes as open311
+from civicgrid.services import briefings as briefing_service
 from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
@@ -78,6 +81,8 @@ def create_app(
     app.state.file_store = FileStore(settings.files_path)
     app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
     app.state.dashboards = dashboard_service.Recent()
+    # The briefings' masthead; a logo that is not an image stops the server here, with the reason.
+    app.state.masthead = briefing_service.masthead(settings)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -85,7 +90,7 @@ def create_app(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         larger={territory.IMPORT_PATH: settings.territory_max_bytes},
-        uploads=attachments.UPLOAD_PATH,
+        uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)
@@ -100,6 +105,8 @@ def create_app(
     app.include_router(statistics.router)
     app.include_router(dashboard.router)
     app.include_router(exchange.router)
+    app.include_router(publications.router)
+    app.include_router(briefings.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)

@@ -32,18 +32,27 @@ def get_session(request: Request) -> Iterator[Session]:
     before the response leaves (``scope="function"``), so a 2xx means it is stored. Reading
     requests get a read-only session, so they never wait for or hold the write lock; with
     read replicas, on one that has replayed the client's own last write (else the primary)."""
-    state = request.app.state
-    replicas: ReplicaRouter | None = state.replicas
-    factory: Callable[[], Session] = state.session_factory
+    replicas: ReplicaRouter | None = request.app.state.replicas
+    factory: Callable[[], Session] = request.app.state.session_factory
     if request.method in SAFE_METHODS:
-        factory = state.read_session_factory
-        if replicas is not None:
-            lsn = read_your_writes.min_lsn(request, replicas)
-            factory = lambda: replicas.read_session(lsn)  # noqa: E731
+        factory = reading_factory(request)
     with session_scope(factory) as session:
         yield session
     if replicas is not None and request.method not in SAFE_METHODS:
         read_your_writes.note_write(request, replicas)
+
+
+def reading_factory(request: Request) -> Callable[[], Session]:
+    """Read-only sessions for this request: on a read replica that has replayed the
+    client's own last write, if there are replicas, else on the primary. An export that
+    streams its rows after the route has returned opens its own session from it."""
+    state = request.app.state
+    replicas: ReplicaRouter | None = state.replicas
+    if replicas is None:
+        factory: Callable[[], Session] = state.read_session_factory
+        return factory
+    lsn = read_your_writes.min_lsn(request, replicas)
+    return lambda: replicas.read_session(lsn)
 
 
 def get_settings(request: Request) -> Settings:

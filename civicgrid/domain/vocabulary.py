@@ -394,3 +394,14 @@ SIGN_IN_OUTCOME_LABELS: dict[SignInOutcome, str] = {
     SignInOutcome.FAILED: "用户名或密码错误",
     SignInOutcome.LOCKED: "失败次数过多，暂时锁定",
 }
+
+
+#: The colour of each evaluation grade (评价等级, EVALUATION.md §3) where the briefings draw
+#: one; a grade a centre's scheme names otherwise is drawn grey.
+GRADE_COLOURS: dict[str, str] = {
+    "A": "#2e7d32",
+    "B": "#1565c0",
+    "C": "#f9a825",
+    "D": "#c62828",
+    "E": "#212121",
+}

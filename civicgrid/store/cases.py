@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -71,6 +71,12 @@ def get_visible(
     if case is None:
         raise NotFound(f"no case '{number}' that you may see")
     return case
+
+
+def is_visible(session: Session, actor: User, number: str) -> bool:
+    """Whether ``actor`` may see the case ``number`` (e.g. still, after an action)."""
+    query = scoped(select(Case).where(Case.number == number), actor).with_only_columns(Case.id)
+    return session.scalar(query) is not None
 
 
 def filtered(
@@ -230,6 +236,42 @@ def page(
     more = len(rows) > page_size
     rows = rows[:page_size]
     return list(rows), CaseCursor(rows[-1].created_at, rows[-1].id) if more else None
+
+
+#: Cases read per round of an export: a few thousand rows' worth of memory at a time.
+EXPORT_BATCH = 2000
+
+
+def in_batches(
+    session: Session,
+    query: Select[tuple[Case]],
+    columns: Sequence[ColumnElement[Any]],
+    size: int | None = None,
+) -> Iterator[Sequence[Row[Any]]]:
+    """Every case of ``query`` (scoped and filtered as the list is), newest first, as rows
+    of ``columns`` followed by the case's created_at and id, ``size`` rows a round.
+
+    Each round starts where the last one ended, by the same index range as the list's
+    keyset pages, so the millionth row costs what the first does and no round holds more
+    than ``size`` rows (default ``EXPORT_BATCH``)."""
+    size = size or EXPORT_BATCH
+    statement = (
+        query.order_by(None)
+        .with_only_columns(*columns, Case.created_at, Case.id)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(size)
+    )
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = statement
+        if after is not None:
+            page = statement.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
+        rows = session.execute(page).fetchall()
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        after = (rows[-1][-2], rows[-1][-1])
 
 
 def count_up_to(session: Session, query: Select[tuple[Case]], limit: int) -> tuple[int, bool]:

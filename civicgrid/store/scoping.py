@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from civicgrid.domain.vocabulary import Role
-from civicgrid.store.models import Case, CaseTask, Department, Region, User
+from civicgrid.store.models import Case, CaseTask, Department, PublishedEvaluation, Region, User
 
 
 def region_subtree(path: str) -> Select[tuple[int]]:
@@ -67,6 +67,15 @@ def region_in_scope(region: Region, actor: User) -> bool:
     return region.path.startswith(actor.region.path)
 
 
+def regions_in_scope(column: ColumnElement[int], actor: User) -> ColumnElement[bool]:
+    """Rows whose region (``column``, a region id) ``actor`` reads region-wide documents of,
+    such as stored briefings: staff of a region see those of its subtree. A handler's figures
+    are their department's and a citizen has none, so neither sees a region's."""
+    if actor.role in (Role.CITIZEN, Role.HANDLER) or actor.region is None:
+        return false()
+    return column.in_(region_subtree(actor.region.path))
+
+
 def is_top_level(actor: User) -> bool:
     """Whether ``actor`` is scoped to a root of the region tree (the district): the level
     that owns what is district-wide, such as the category tree and citizens' accounts."""
@@ -88,3 +97,15 @@ def managed_users(query: Select[tuple[User]], actor: User) -> Select[tuple[User]
     if is_top_level(actor):
         return query.where(or_(staff, User.region_id.is_(None)))
     return query.where(staff)
+
+
+def scoped_publications(
+    query: Select[tuple[PublishedEvaluation]], actor: User | None
+) -> Select[tuple[PublishedEvaluation]]:
+    """``query`` narrowed to the published evaluations ``actor`` may read: those of regions in
+    their own subtree, as for live statistics (None: the command line, which sees all)."""
+    if actor is None:
+        return query
+    if actor.role is Role.CITIZEN or actor.region is None:
+        return query.where(false())
+    return query.where(PublishedEvaluation.region_id.in_(region_subtree(actor.region.path)))

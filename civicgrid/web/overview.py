@@ -36,6 +36,7 @@ from civicgrid.geo.crs import from_wgs84
 from civicgrid.services import geo as geo_service
 from civicgrid.store.models import Region, User
 from civicgrid.store.scoping import region_subtree
+from civicgrid.web import maps
 from civicgrid.web.pages import PageRoute, PageUser, render
 from civicgrid.web.routes import LABELS, _category_tree
 
@@ -50,12 +51,13 @@ REFRESH_SECONDS = 30
 def map_config(
     request: Request, session: Session, user: User, now: datetime, region: Region | None = None
 ) -> dict[str, Any]:
-    """What a page's map script needs: the tiles and their coordinate system (the API is
-    asked for coordinates in the same one), where to open (the user's area, or ``region``
-    in it), labels and colours."""
+    """What a page's map script needs: the tiles (``CIVICGRID_MAP_TILE_*``, as the small
+    maps take them) and their coordinate system, in which the API is asked for every
+    coordinate; where to open (the user's area, or ``region`` in it); labels and colours."""
     settings = get_settings(request)
     zone = ZoneInfo(settings.timezone)
-    crs = CoordinateSystem(settings.map_tile_crs)
+    tiles = maps.config(settings)
+    crs = CoordinateSystem(tiles["crs"])
     box = geo_service.extent(session, user, region.path if region else None)
     extent = None
     if box is not None:
@@ -65,8 +67,7 @@ def map_config(
     offset = now.astimezone(zone).strftime("%z")
     grids = sum(1 for _ in geo_service.layer(session, user, "grids", 0, CoordinateSystem.WGS84).features)
     return {
-        "tileUrl": settings.map_tile_url,
-        "crs": crs.value,
+        **tiles,
         "extent": extent,
         "gridCount": grids,
         "caseLimit": settings.map_case_limit,

@@ -50,7 +50,7 @@ def test_the_map_page_hands_its_script_the_tiles_the_area_and_the_colours(pages:
     reply = pages("supervisor").get("/map")
     assert reply.status_code == 200
     config = config_of(reply.text)
-    assert config["tileUrl"] == "" and config["crs"] == "wgs84"
+    assert config["tiles"] == "" and config["crs"] == "wgs84"
     # Where the map opens: the extent of 东湖's grids (two squares side by side).
     assert config["extent"] == pytest.approx([120.0, 30.0, 120.02, 30.01])
     assert config["gridCount"] == 2
@@ -69,7 +69,7 @@ def test_with_gcj02_tiles_the_map_opens_in_gcj02_and_the_policy_allows_their_hos
     app: FastAPI, pages: Pages, cases: None
 ) -> None:
     app.state.settings = app.state.settings.model_copy(
-        update={"map_tile_url": TILES, "map_tile_crs": "gcj02"}
+        update={"map_tile_url": TILES, "map_tile_crs": "gcj02", "map_tile_subdomains": "1234"}
     )
     client = pages("leader")
     for path in ("/map", "/dashboard"):
@@ -79,7 +79,7 @@ def test_with_gcj02_tiles_the_map_opens_in_gcj02_and_the_policy_allows_their_hos
         assert "img-src 'self' data: https://*.is.autonavi.com;" in policy
         assert "script-src 'self';" in policy and "connect-src 'self';" in policy
         config = config_of(reply.text)
-        assert config["tileUrl"] == TILES and config["crs"] == "gcj02"
+        assert config["tiles"] == TILES and config["crs"] == "gcj02" and config["subdomains"] == "1234"
         west, south = wgs84_to_gcj02(120.0, 30.0)
         assert config["extent"][:2] == pytest.approx([west, south])
     # Every other page allows the same images (one policy for the site).

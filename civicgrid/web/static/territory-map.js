@@ -96,7 +96,7 @@
     const map = L.map(element, {
       preferCanvas: true,
       zoomControl: true,
-      attributionControl: Boolean(config.tileUrl),
+      attributionControl: Boolean(config.tiles && config.attribution),
       minZoom: 3,
       maxZoom: 19,
       // Half steps let the territory fill the frame; the API is asked at the whole zoom.
@@ -104,8 +104,13 @@
       worldCopyJump: false,
     });
     const zoomLevel = () => Math.round(map.getZoom());
-    if (config.tileUrl) {
-      L.tileLayer(config.tileUrl, { maxZoom: 19, crossOrigin: false }).addTo(map);
+    if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    if (config.tiles) {
+      L.tileLayer(config.tiles, {
+        subdomains: config.subdomains || "abc",
+        attribution: config.attribution || "",
+        maxZoom: 19,
+      }).addTo(map);
     } else {
       element.classList.add("no-tiles");
     }

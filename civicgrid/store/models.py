@@ -318,6 +318,14 @@ class Case(Base):
         Index("ix_cases_lat_lng", "lat", "lng"),
         # The map's open cases in a view: led by the state, so only open cases are read.
         Index("ix_cases_state_lat_lng", "state", "lat", "lng"),
+        # Open cases counted by state and light for an area, from the index alone.
+        Index(
+            "ix_cases_state_region_id_warning_at_deadline_at",
+            "state",
+            "region_id",
+            "warning_at",
+            "deadline_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""open cases by place
+"""open cases by place and by light
 
 Revision ID: 0017
 Revises: 0016
@@ -15,9 +15,14 @@ The map (一张图, the dashboard's map) asks for the open cases of a view: a ha
 and a box of longitude and latitude. Through the index of points alone the database reads
 every case ever stored in the view's band of latitude, open or not; led by the state, the
 index holds the open cases only for those states, with their points, so a street's view
-reads the street's open cases and no others. An index needs no table rebuild, so it is
-created directly rather than in batch mode (which could copy the cases table and drop its
-triggers).
+reads the street's open cases and no others.
+
+The dashboard counts the open cases of an area by state and light: an index of the state,
+the region and the clock (warning and deadline) answers that from the index alone, without
+reading a single case row.
+
+An index needs no table rebuild, so each is created directly rather than in batch mode
+(which could copy the cases table and drop its triggers).
 """
 
 from __future__ import annotations
@@ -32,9 +37,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+INDEXES = [
+    ("ix_cases_state_lat_lng", ["state", "lat", "lng"]),
+    ("ix_cases_state_region_id_warning_at_deadline_at", ["state", "region_id", "warning_at", "deadline_at"]),
+]
+
+
 def upgrade() -> None:
-    op.create_index("ix_cases_state_lat_lng", "cases", ["state", "lat", "lng"], unique=False)
+    for name, columns in INDEXES:
+        op.create_index(name, "cases", columns, unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_cases_state_lat_lng", table_name="cases")
+    for name, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name="cases")

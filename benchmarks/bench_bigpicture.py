@@ -10,7 +10,8 @@ HTTP through the app (bearer tokens), beside ``/healthz``:
   the open cases in it (capped at ``CIVICGRID_MAP_CASE_LIMIT``), and, when capped, the
   case clusters the map draws instead; "map view" is the sum the page waits for (target
   under 200 ms);
-- the same for the whole district (zoom 11), a grid's popup, the region layer;
+- the same for a community (zoom 16) and the whole district (zoom 11), a grid's popup,
+  the region layer;
 - the dashboard of the district leader and of the street leader, counted afresh (target
   under 500 ms), and as another screen of the same scope gets it within ten seconds.
 
@@ -170,10 +171,10 @@ def _timed(client: TestClient, url: str, headers: dict[str, str], repeat: int) -
 
 
 #: What the map's script does (civicgrid/web/static/territory-map.js): grids from zoom 13 on in a
-#: territory of more than 1,500 grids; below zoom 14 the counts per square first, the points
-#: only when the view holds no more than the case limit; at 14 and above the points first,
+#: territory of more than 1,500 grids; below zoom 15 the counts per square first, the points
+#: only when the view holds no more than the case limit; at 15 and above the points first,
 #: the counts per square when the points were capped.
-GRID_MIN_ZOOM, FEW_GRIDS, POINTS_ZOOM, CASE_LIMIT = 13, 1500, 14, 5000
+GRID_MIN_ZOOM, FEW_GRIDS, POINTS_ZOOM, CASE_LIMIT = 13, 1500, 15, 5000
 
 
 def _view(
@@ -273,6 +274,9 @@ def measure(
         rows.append(("/healthz (baseline)", p50, p95, ""))
         rows.append((f"map, a street's view (street {street}, zoom 14)", 0, 0, ""))
         rows.extend(_view(client, leader, street_box, 14, stored, repeat))
+        rows.append(("map, a community's view (zoom 16)", 0, 0, ""))
+        community_box = f"{west},{south},{west + COMMUNITY_SIZE[0]},{south + COMMUNITY_SIZE[1]}"
+        rows.extend(_view(client, leader, community_box, 16, stored, repeat))
         rows.append(("map, the whole district (zoom 11)", 0, 0, ""))
         rows.extend(_view(client, leader, district_box, 11, stored, repeat))
         p50, p95, regions = _timed(client, "/api/v1/geo/regions?zoom=15", leader, repeat)

@@ -12,9 +12,9 @@
   const FEW_GRIDS = 1500;
   // Territory polygons are fetched simplified for this zoom when all of them are fetched.
   const FULL_DETAIL_ZOOM = 17;
-  // From this zoom on (a street in view) the map asks for the points first, below it for
+  // From this zoom on (a few blocks in view) the map asks for the points first, below it for
   // the counts per square first.
-  const POINTS_ZOOM = 14;
+  const POINTS_ZOOM = 15;
   // The heat colours, from few to many cases.
   const HEAT = ["#fff3b0", "#ffd166", "#f8961e", "#e85d04", "#9d0208"];
   const LIGHT_RANK = { red: 3, yellow: 2, green: 1 };

@@ -13,15 +13,13 @@ Rules for a civicgrid migration (reviewed like any code):
 
 The map (一张图, the dashboard's map) asks for the open cases of a view: a handful of states
 and a box of longitude and latitude. Through the index of points alone the database reads
-every case ever stored in the view's band of latitude, open or not; led by the state, the
-index holds the open cases only for those states, with their points, so a street's view
-reads the street's open cases and no others.
+every case ever stored in the view's band of latitude, open or not. Led by the state, this
+index holds the open cases apart, each with its point, so a street's view reads that
+street's open cases and no others; with the region and the clock (warning and deadline)
+beside them, the counts per square of a wide view, and the dashboard's open cases by state
+and light, are read from the index alone, without a single case row.
 
-The dashboard counts the open cases of an area by state and light: an index of the state,
-the region and the clock (warning and deadline) answers that from the index alone, without
-reading a single case row.
-
-An index needs no table rebuild, so each is created directly rather than in batch mode
+An index needs no table rebuild, so it is created directly rather than in batch mode
 (which could copy the cases table and drop its triggers).
 """
 
@@ -37,17 +35,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-INDEXES = [
-    ("ix_cases_state_lat_lng", ["state", "lat", "lng"]),
-    ("ix_cases_state_region_id_warning_at_deadline_at", ["state", "region_id", "warning_at", "deadline_at"]),
-]
+NAME = "ix_cases_state_lat_lng_region_id_warning_at_deadline_at"
+COLUMNS = ["state", "lat", "lng", "region_id", "warning_at", "deadline_at"]
 
 
 def upgrade() -> None:
-    for name, columns in INDEXES:
-        op.create_index(name, "cases", columns, unique=False)
+    op.create_index(NAME, "cases", COLUMNS, unique=False)
 
 
 def downgrade() -> None:
-    for name, _columns in reversed(INDEXES):
-        op.drop_index(name, table_name="cases")
+    op.drop_index(NAME, table_name="cases")

@@ -21,4 +21,4 @@ def test_the_big_picture_benchmark_runs_at_a_small_size(tmp_path: Path) -> None:
     assert timed["/healthz (baseline)"][0] > 0
     assert "40 grids" in timed["grids of the view"][1]
     assert timed["dashboard, district leader"][1].endswith("red")
-    assert sum(name.strip() == "= map view" for name, *_ in rows) == 2
+    assert sum(name.strip() == "= map view" for name, *_ in rows) == 3

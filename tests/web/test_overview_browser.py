@@ -442,8 +442,9 @@ def test_live_events_bring_fresh_data_and_a_missing_stream_is_no_error(open_as: 
     expect(page.locator("#screen-live")).to_have_text("每30秒刷新")
     assert page.problems == []
     # With one: an event far from the map's view brings fresh figures, not fresh points; an
-    # event in the view brings both (each once more than the page's first load).
+    # event in the view brings both (each loaded once more than at the page's first load).
     far = _requests_with_a_live_event(open_as("leader"), 10.0, 10.0)
     near = _requests_with_a_live_event(open_as("leader"), 120.16, 30.27)
+    # (A load of the map's cases is one or two requests, points and counts per square.)
     assert far["figures"] == near["figures"] == 2, (far, near)
-    assert near["points"] == far["points"] + 1, (far, near)
+    assert far["points"] > 0 and near["points"] == 2 * far["points"], (far, near)

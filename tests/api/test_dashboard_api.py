@@ -46,6 +46,10 @@ def history(session: Session, world: World, rules: CentreRules, now: datetime) -
         if key in ("fortnight", "month"):
             at = now - timedelta(days=days - 1)
             factories.act(session, world, rules, case, "dispatcher", "dispatch", at, department_code="D-CG-E")
+        if key == "fortnight":  # parked (挂账): open, with no light
+            factories.act(
+                session, world, rules, case, "supervisor", "suspend", now - timedelta(days=3), note="挂账跟踪"
+            )
         if key == "month":
             for actor, action in (("handler_cg", "accept"), ("handler_cg", "handle"), ("inspector", "check")):
                 factories.act(session, world, rules, case, actor, action, now - timedelta(days=10))
@@ -95,6 +99,8 @@ def test_every_figure_agrees_with_the_list_and_the_statistics(
     for light in ("yellow", "green"):
         assert lights[light] == listed_total(client, headers, light=light), light
     assert board["open_total"] == sum(lights.values()) == listed_total(client, headers, state=OPEN)
+    # The parked case (挂账) is open, with no light.
+    assert lights[None] == listed_total(client, headers, state="suspended") == 1
     for row in board["open_by_state"]:
         assert row["count"] == listed_total(client, headers, state=row["state"]), row
     # The red list: the list's red cases, the most overdue first.

@@ -15,6 +15,7 @@ from civicgrid.api import (
     briefings,
     calendar,
     cases,
+    dashboard,
     directory,
     docs,
     errors,
@@ -31,6 +32,7 @@ from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
 from civicgrid.open311 import routes as open311
 from civicgrid.services import briefings as briefing_service
+from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -78,6 +80,7 @@ def create_app(
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
     app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
+    app.state.dashboards = dashboard_service.Recent()
     # The briefings' masthead; a logo that is not an image stops the server here, with the reason.
     app.state.masthead = briefing_service.masthead(settings)
     errors.install(app)
@@ -100,6 +103,7 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(dashboard.router)
     app.include_router(exchange.router)
     app.include_router(publications.router)
     app.include_router(briefings.router)

@@ -316,6 +316,18 @@ class Case(Base):
         # The duplicate hint at intake reads a category's recent cases, or those in a small
         # box around a point, whichever range is shorter.
         Index("ix_cases_lat_lng", "lat", "lng"),
+        # The open cases of a map's view, and the open cases of an area by state and light:
+        # led by the state (only open cases are read), with the point, region and clock
+        # beside it, so that counts come from the index alone.
+        Index(
+            "ix_cases_state_lat_lng_region_id_warning_at_deadline_at",
+            "state",
+            "lat",
+            "lng",
+            "region_id",
+            "warning_at",
+            "deadline_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

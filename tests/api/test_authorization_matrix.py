@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from civicgrid.exchange.schemas import PartnerIn
 from civicgrid.services import attachments
 from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
+from civicgrid.services.geo import cluster_size
 from civicgrid.store.files import FileStore
 from civicgrid.store.models import Briefing as StoredBriefing
 from civicgrid.store.models import (
@@ -124,6 +126,8 @@ class Targets:
     spare_grids: dict[str, str]
     points: dict[str, tuple[float, float]]
     cells: dict[str, str]
+    #: The id of the case cluster (at zoom 18) each target case falls in.
+    clusters: dict[str, str]
     #: A stored photo on each case.
     attachments: dict[str, int]
     #: A briefing schedule, and a stored monthly briefing (PDF), of each region.
@@ -269,6 +273,10 @@ def build_targets(
         spare_grids={"in": "T010101-S", "other_street": "T010201-S", "other_district": "T020101-S"},
         points=points,
         cells={key: h3.latlng_to_cell(lat, lng, 8) for key, (lng, lat) in points.items()},
+        clusters={
+            key: f"18/{math.floor((lng + 180) / cluster_size(18))}/{math.floor((lat + 90) / cluster_size(18))}"
+            for key, (lng, lat) in points.items()
+        },
         attachments=photos,
         schedules=schedules,
         briefings=briefings,
@@ -507,6 +515,15 @@ def statistics(suffix: str) -> Build:
     return build
 
 
+def dashboard(targets: Targets, role: str, scope: Scope) -> Request:
+    """The dashboard narrowed to the target region: one's own area's, never another's."""
+    return f"/api/v1/dashboard?region={targets.regions[targets.key(role, scope)]}", None
+
+
+def grid_summary(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/geo/grids/{targets.grids[targets.key(role, scope)]}/summary", None
+
+
 def published(suffix: str = "") -> Build:
     """A request on August 2026's published department evaluation of the target region."""
 
@@ -650,6 +667,16 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/geo/cases"): Probe(
         fixed("/api/v1/geo/cases?bbox=119,29,122,32"), MAP_READERS, seen_by=("properties.number", "cases")
     ),
+    ("GET", "/api/v1/geo/cases/clusters"): Probe(
+        fixed("/api/v1/geo/cases/clusters?bbox=119,29,122,32&zoom=18"),
+        MAP_READERS,
+        seen_by=("id", "clusters"),
+    ),
+    # A grid's people, open cases and month: staff, for the grids of their own area.
+    ("GET", "/api/v1/geo/grids/{code}/summary"): Probe(
+        grid_summary,
+        only({role: (200, 403) for role in ACTORS if role not in ("anonymous", "citizen")}),
+    ),
     ("GET", "/api/v1/geo/hotspots/grids"): Probe(
         fixed("/api/v1/geo/hotspots/grids"), MAP_READERS, seen_by=("code", "grids")
     ),
@@ -725,6 +752,8 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/statistics/evaluation/{target}"): Probe(
         statistics("evaluation/department?"), STATISTICS_READERS
     ),
+    # The dashboard: the figures of one's own area, as the statistics.
+    ("GET", "/api/v1/dashboard"): Probe(dashboard, STATISTICS_READERS),
     # Partners are the district's: only an admin of the top region manages them. Their work
     # orders are signed with the partner's secret: a token, any token, is not enough.
     ("GET", "/api/v1/partners"): Probe(fixed("/api/v1/partners"), only({"admin": (200, 200)})),

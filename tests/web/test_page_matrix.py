@@ -174,6 +174,13 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
         lambda t, w: ("POST", f"/cases/{t.case[w]}/actions/comment", {"note": "已阅"}),
         _case_page(303),
     ),
+    # The map and the dashboard: every staff member, each showing their own area (a region
+    # outside it is ignored: the dashboard shows the whole area).
+    ("GET", "/map"): (get("/map"), _table(303, 403, (200, 200))),
+    ("GET", "/dashboard"): (
+        lambda t, w: ("GET", f"/dashboard?region={t.region[w]}", {}),
+        _table(303, 403, (200, 200)),
+    ),
     # A case's photos: for who may see the case; 404 for anyone else, as for the case.
     ("GET", "/cases/{number}/attachments/{attachment_id}"): (
         lambda t, w: ("GET", f"/cases/{t.case[w]}/attachments/{t.attachment[w]}", {}),

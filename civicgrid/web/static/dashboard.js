@@ -1,5 +1,5 @@
 // 指挥大屏: every figure from GET /api/v1/dashboard (one request), drawn with ECharts around
-// the map (territory-map.js); fetched again after live events (live.js) or every 30 seconds.
+// the map (territory-map.js); fetched again after live events (live-watch.js) or every 30 seconds.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,5 +1,5 @@
 // 一张图: the map (territory-map.js) with the case list's filters and the heat controls beside it;
-// live updates (live.js) fetch the case points of the view again.
+// live updates (live-watch.js) fetch the case points of the view again.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,4 +1,4 @@
-// Live updates for the map and the dashboard, loaded as a file (the CSP allows no inline script).
+// Live updates for the map and the dashboard (CivicLive.watch), loaded as a file (the CSP allows no inline script).
 //
 // CivicLive.watch(url, onChange, options) calls onChange(reason, events) when the data behind
 // a page may have changed (reason "event" with the events gathered since the last call, or

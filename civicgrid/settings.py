@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -140,6 +141,47 @@ class Settings(BaseSettings):
     #: A partner's signed request is refused when its timestamp is further from now than this.
     exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
 
+    #: The citizens' portal at /portal: report without an account, follow a case, rate it,
+    #: the public map of open problems.
+    portal_enabled: bool = True
+    #: Verification codes sent by SMS: their digits, minutes valid, wrong tries before spent.
+    portal_code_length: int = Field(default=6, ge=4, le=8)
+    portal_code_minutes: int = Field(default=5, ge=1, le=60)
+    portal_code_attempts: int = Field(default=5, ge=1, le=20)
+    #: Codes one phone may be sent (one per interval, at most so many an hour), and one
+    #: client address may ask for in an hour (all phones together).
+    portal_code_interval_seconds: int = Field(default=60, ge=0, le=3600)
+    portal_codes_per_phone_hour: int = Field(default=5, ge=1, le=100)
+    portal_codes_per_address_hour: int = Field(default=20, ge=1, le=100_000)
+    #: How long a verified phone's portal session lasts (not renewed by use).
+    portal_session_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    #: Failed lookups (number and phone that match no case) per client address, and per case
+    #: number, within 15 minutes; one more locks lookups there for 15 minutes.
+    portal_lookup_max_failures: int = Field(default=10, ge=1, le=10_000)
+    #: Photos one report may carry (each at most max_upload_bytes).
+    portal_max_photos: int = Field(default=3, ge=0, le=9)
+    #: The region whose system user registers the portal's cases; empty: the only top region.
+    portal_region_code: str = Field(default="", max_length=32)
+    #: The public map shows each open case at the centre of a square of this many metres.
+    portal_map_cell_m: int = Field(default=200, ge=50, le=5000)
+    #: Background tiles of the maps, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
+    #: ({s} allowed as the first label of the host); empty: a plain background with the grids.
+    map_tile_url: str = Field(default="", max_length=300)
+    #: The tiles' attribution (plain text), as their provider requires.
+    map_tile_attribution: str = Field(default="", max_length=300)
+    #: The coordinate system of the tiles: wgs84 (OpenStreetMap, 天地图) or gcj02 (高德, 腾讯).
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        if value and map_tile_origin(value) is None:
+            raise ValueError(
+                "give an http(s) URL template with {z}, {x} and {y}, e.g. "
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png ({s} only as the host's first label)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (
@@ -171,6 +213,22 @@ class Settings(BaseSettings):
         """The working calendar these settings describe, with the centre's loaded ``days``
         (date → worked) if given."""
         return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
+
+
+_TILE_HOST = re.compile(r"^(\{s\}\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
+
+
+def map_tile_origin(template: str) -> str | None:
+    """Where a tile URL template fetches from, as a Content-Security-Policy source
+    (``https://*.tile.example.org`` for a ``{s}`` host); None for a template that is not an
+    http(s) URL with {z}, {x} and {y} and a plain host."""
+    scheme, _, rest = template.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("http", "https") or not _TILE_HOST.fullmatch(host) or "/" not in rest:
+        return None
+    if not all(part in rest for part in ("{z}", "{x}", "{y}")) or any(c in template for c in "\"' ;,<>"):
+        return None
+    return f"{scheme}://{host.replace('{s}', '*')}"
 
 
 @lru_cache

@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_lookup_failures")),
     )
-    op.create_index(
-        op.f("ix_portal_lookup_failures_at"), "portal_lookup_failures", ["at"], unique=False
-    )
+    op.create_index(op.f("ix_portal_lookup_failures_at"), "portal_lookup_failures", ["at"], unique=False)
     op.create_index(
         "ix_portal_lookup_failures_address_at", "portal_lookup_failures", ["address", "at"], unique=False
     )

@@ -4,7 +4,9 @@ import-orders, partner, backup, restore, maintain, archive-events, api-key."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import logging.config
 import os
 import sqlite3
 import sys
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -395,17 +397,35 @@ def serve(
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
     outbox sender beside it."""
-    from civicgrid.outbox.sender import start_in_background
-
     settings = _settings()
     engine = _migrated_engine(settings)
-    sender = None if no_worker else start_in_background(engine, settings)
+    _serve_with_sender(settings, engine, host, port, workers, sender=not no_worker)
+
+
+def _serve_with_sender(
+    settings: Settings, engine: Engine, host: str, port: int, workers: int | None, sender: bool
+) -> None:
+    """Serve, with the outbox sender beside the server if asked (it stops with the server)."""
+    from civicgrid.outbox.sender import start_in_background
+
+    started = start_in_background(engine, settings) if sender else None
     try:
         _serve(settings, engine, host, port, workers)
     finally:
-        if sender is not None:  # the server has stopped: so does its sender
-            sender[1].set()
-            sender[0].join(settings.outbox_timeout_seconds + 5)
+        if started is not None:  # the server has stopped: so does its sender
+            started[1].set()
+            started[0].join(settings.outbox_timeout_seconds + 5)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, and beside it the application's own log (``civicgrid.*``, INFO and
+    up) on stderr: the outbox's logging SMS and e-mail senders (the default, and the demo's)
+    write each message there, the portal's verification codes included."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["civicgrid"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
@@ -426,6 +446,7 @@ def worker() -> None:
     typer.echo(
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
     )
+    logging.config.dictConfig(log_config())
     try:
         Sender(engine, settings).run(stop)
     finally:
@@ -635,7 +656,13 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
         f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
         f"{count} worker process{'es' if count > 1 else ''}"
     )
-    options = {"host": host, "port": port, "log_level": "info", **_fast_loop_options()}
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": log_config(),
+        **_fast_loop_options(),
+    }
     if count == 1:
         uvicorn.run(create_app(settings, engine), **options)
         return
@@ -688,7 +715,9 @@ def demo(
     maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     if serve_after:
-        _serve(settings, engine, host, port)
+        # With the outbox sender, as `civicgrid serve`: the demo's SMS (the portal's
+        # verification codes) are written to the log.
+        _serve_with_sender(settings, engine, host, port, 1, sender=True)
 
 
 def _month_option(option: str, value: str | None) -> date | None:

@@ -36,6 +36,10 @@ def test_development_runs_on_defaults() -> None:
         ({"sms_backend": "http"}, "CIVICGRID_SMS_HTTP_URL"),
         ({"sms_backend": "pigeon"}, "sms_backend"),
         ({"outbox_retry_base_seconds": 0}, "outbox_retry_base_seconds"),
+        ({"portal_code_length": 3}, "portal_code_length"),
+        ({"portal_code_attempts": 0}, "portal_code_attempts"),
+        ({"map_tile_url": "ftp://tiles.example.org/{z}/{x}/{y}"}, "map_tile_url"),
+        ({"map_tile_crs": "bd09"}, "map_tile_crs"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:

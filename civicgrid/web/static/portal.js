@@ -16,7 +16,7 @@
 
   // A map on ``element``: the configured tiles, or a plain background with the grids drawn.
   const baseMap = (element, data) => {
-    const map = L.map(element, { attributionControl: Boolean(element.dataset.tiles) });
+    const map = L.map(element, { attributionControl: Boolean(element.dataset.tiles), zoomSnap: 0.25 });
     if (element.dataset.tiles) {
       map.attributionControl.setPrefix(false);
       L.tileLayer(element.dataset.tiles, {
@@ -72,7 +72,7 @@
         navigator.geolocation.getCurrentPosition((position) => {
           const point = { lat: position.coords.latitude, lng: position.coords.longitude };
           choose(point, "wgs84");  // the phone gives GPS (WGS-84) coordinates
-          show(point, 17);
+          show(point, 16);
           status.textContent = "";
         }, () => { status.textContent = "无法获取位置，请在地图上点选"; },
         { enableHighAccuracy: true, timeout: 15000 });

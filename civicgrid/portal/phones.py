@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-from civicgrid.domain.errors import InvalidInput
-
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 
@@ -24,14 +22,6 @@ def normalized(text: str | None) -> str | None:
     return digits if _MOBILE.fullmatch(digits) else None
 
 
-def mobile(text: str) -> str:
-    """The 11-digit mobile number in ``text``, or InvalidInput in Chinese."""
-    found = normalized(text)
-    if found is None:
-        raise InvalidInput("请输入正确的11位手机号码")
-    return found
-
-
 def masked(phone: str) -> str:
-    """A number as a page may show it: 138****0000."""
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
+    """An 11-digit number as a page may show it: 138****0000."""
+    return f"{phone[:3]}****{phone[-4:]}"

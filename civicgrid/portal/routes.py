@@ -102,10 +102,7 @@ class PortalRoute(PageRoute):
                 heading = next(
                     (text for kind, text in REFUSALS.items() if isinstance(error, kind)), "无法办理"
                 )
-                response = refusal(request, status, heading, error.detail)
-                if isinstance(error, TooManyAttempts):
-                    response.headers["Retry-After"] = str(error.retry_after_seconds)
-                return response
+                return refusal(request, status, heading, error.detail)
             except RequestValidationError:
                 return refusal(request, 422, "请求的参数有误", "请返回重新填写。")
 
@@ -372,7 +369,7 @@ async def report(request: Request, session: DbSession, now: Now, found: Phone) -
     settings = get_settings(request)
     files: FileStore = request.app.state.file_store
     try:
-        form = await request.form(max_files=max(settings.portal_max_photos, 1), max_fields=REPORT_FIELDS)
+        form = await request.form(max_files=settings.portal_max_photos, max_fields=REPORT_FIELDS)
     except HTTPException as error:
         too_large = error.status_code == 413
         detail = (
@@ -437,9 +434,6 @@ async def _checked_report(
         problems = sorted({FIELD_PROBLEMS[str(e["loc"][0])] for e in error.errors()})
         return await run_in_threadpool(_report_page_read, request, values, problems)
     uploads = _photos(form)
-    if len(uploads) > settings.portal_max_photos:
-        problem = f"最多上传 {settings.portal_max_photos} 张照片。"
-        return await run_in_threadpool(_report_page_read, request, values, [problem])
     prepared: list[attachments.PreparedUpload] = []
     try:
         for upload in uploads:

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from civicgrid.domain.errors import (
@@ -54,7 +55,7 @@ from civicgrid.store import geo as geo_queries
 from civicgrid.store import portal as portal_queries
 from civicgrid.store import public_cases
 from civicgrid.store.lookups import by_code
-from civicgrid.store.models import Case, Grid, PortalLookupFailure, Region, User
+from civicgrid.store.models import Case, Grid, PortalLookupFailure, Region, User, utcnow
 
 #: The portal's system user: this name is not one a person is given (it has a dot and no
 #: password that any sign-in accepts).
@@ -84,25 +85,27 @@ def portal_user(session: Session, settings: Settings) -> User:
     query = select(User).options(joinedload(User.region)).where(User.username == PORTAL_USERNAME)
     found = session.scalar(query)
     if found is None:
-        user = User(
-            username=PORTAL_USERNAME,
-            full_name=PORTAL_NAME,
-            password_hash=NO_PASSWORD,
-            role=Role.OPERATOR,
-            region=_portal_region(session, settings.portal_region_code),
-            is_active=True,
-        )
-        try:
-            with session.begin_nested():  # two first reports at once: one user, the other reads it
-                session.add(user)
-                session.flush()
-            return user
-        except IntegrityError:
-            found = session.scalar(query)
-            assert found is not None
+        # An insert that yields to a concurrent first use: two first reports, one user.
+        region = _portal_region(session, settings.portal_region_code)
+        values = {
+            "username": PORTAL_USERNAME,
+            "full_name": PORTAL_NAME,
+            "password_hash": NO_PASSWORD,
+            "role": Role.OPERATOR,
+            "region_id": region.id,
+            "is_active": True,
+            "created_at": utcnow(),
+        }
+        insert = INSERTS[session.get_bind().dialect.name]
+        session.execute(insert(User).values(**values).on_conflict_do_nothing(index_elements=["username"]))
+        found = session.scalars(query).one()
     if not found.is_active or found.role is not Role.OPERATOR:
         raise RoleNotAllowed("市民服务门户暂停受理，请拨打服务热线反映问题")
     return found
+
+
+#: The dialects' INSERT … ON CONFLICT DO NOTHING.
+INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
 
 def _portal_region(session: Session, code: str) -> Region:

@@ -281,3 +281,17 @@ def test_a_rating_without_the_csrf_token_changes_nothing(
         )
         assert reply.status_code == 403
     assert _case(session, number).state is CaseState.CLOSED
+
+
+def test_a_rating_must_name_a_satisfaction_and_an_archived_case_takes_none(
+    reported: tuple[TestClient, str], session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    client, number = reported
+    case = _closed(session, world, rules, now, number)
+    unnamed = _rate(client, number, "very_happy")
+    assert unnamed.status_code == 422 and "请选择满意、基本满意或不满意" in unnamed.text
+    factories.act(session, world, rules, case, "operator", "archive", now)  # closed, never called back
+    session.commit()
+    archived = _rate(client, number, "satisfied")
+    assert archived.status_code == 409 and "案件已归档，不能再评价" in archived.text
+    assert _case(session, number).satisfaction is None

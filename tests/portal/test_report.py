@@ -5,6 +5,7 @@ the phone as reporter phone; photos go through the upload checks; a refusal stor
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from civicgrid.api.app import create_app
-from civicgrid.domain.vocabulary import CaseState, Channel, Role
+from civicgrid.domain.errors import RoleNotAllowed
+from civicgrid.domain.vocabulary import CaseState, Channel, CoordinateSystem, RegionLevel, Role
+from civicgrid.portal import service
 from civicgrid.portal.service import PORTAL_NAME, PORTAL_USERNAME
+from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.models import Attachment, Case, User
+from tests import factories
 from tests.api.helpers import stored
+from tests.factories import World
 from tests.images import photo
 from tests.portal.conftest import PHONE, Citizen, form_token, messages_to, report, reported_number
 
@@ -200,3 +206,52 @@ def test_the_portal_can_be_turned_off(app: FastAPI, settings: Settings) -> None:
         for path in ("/portal", "/portal/verify", "/portal/map/data"):
             assert client.get(path).status_code == 404
         assert client.post("/portal/verify/code", data={"phone": PHONE}).status_code == 404
+
+
+def test_a_deactivated_system_user_stops_the_portal_taking_reports(
+    citizen: Citizen, session: Session
+) -> None:
+    client = citizen()
+    assert report(client).status_code == 303
+    session.expire_all()
+    user = session.scalars(select(User).where(User.username == PORTAL_USERNAME)).one()
+    user.is_active = False
+    session.commit()
+    before = stored(session)
+    reply = report(client)
+    assert reply.status_code == 403 and "市民服务门户暂停受理" in reply.text
+    assert stored(session) == before
+
+
+def test_the_system_user_s_region(session: Session, world: World, settings: Settings) -> None:
+    factories.region(session, "T02", "另一区", RegionLevel.DISTRICT, None)
+    session.flush()
+    with pytest.raises(RoleNotAllowed, match="CIVICGRID_PORTAL_REGION_CODE"):
+        service.portal_user(session, settings)
+    street = settings.model_copy(update={"portal_region_code": "T0101"})
+    assert service.portal_user(session, street).region == world.regions["east"]
+
+
+def test_a_point_in_a_region_without_a_grid_and_one_outside(
+    session: Session, world: World, settings: Settings, rules: CentreRules
+) -> None:
+    world.regions["west"].boundary = factories.square(120.2, 30.0, 0.05)
+    session.flush()
+    inside = service.place(session, 120.21, 30.01, CoordinateSystem.WGS84, rules)
+    assert inside == service.Place(True, "西山街道")
+    outside = service.place(session, 121.0, 31.0, CoordinateSystem.WGS84, rules)
+    assert not outside.inside
+    district = replace(rules, outside_territory="district")
+    assert service.place(session, 121.0, 31.0, CoordinateSystem.WGS84, district).inside
+
+
+def test_photos_can_be_turned_off(app: FastAPI, citizen: Citizen, settings: Settings) -> None:
+    client = citizen()
+    application = create_app(settings.model_copy(update={"portal_max_photos": 0}), app.state.engine)
+    application.state.session_factory = app.state.session_factory
+    application.state.read_session_factory = app.state.read_session_factory
+    application.dependency_overrides = app.dependency_overrides
+    with TestClient(application, follow_redirects=False, cookies=client.cookies) as other:
+        assert 'type="file"' not in other.get("/portal/report").text
+        assert report(other, files=[JPEG]).status_code == 400
+        assert report(other).status_code == 303

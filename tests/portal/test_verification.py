@@ -210,3 +210,16 @@ def test_verified_once_the_citizen_may_leave(citizen: Citizen) -> None:
     reply = client.post("/portal/logout", data={"csrf_token": form_token(client)})
     assert reply.status_code == 303
     assert client.get("/portal/mine").status_code == 303
+
+
+def test_odd_requests_get_pages_in_chinese(portal_client: Callable[[], TestClient], session: Session) -> None:
+    client = portal_client()
+    too_long = client.get("/portal/verify", params={"next": "/portal/" + "x" * 400})
+    assert too_long.status_code == 422 and "请求的参数有误" in too_long.text
+    form = form_token(client)
+    bad = client.post("/portal/verify", data={"csrf_token": form, "phone": "110", "code": "123456"})
+    assert bad.status_code == 422 and "请输入正确的11位手机号码" in bad.text
+    # A browser that never opened a portal form has no token to send.
+    with TestClient(client.app, follow_redirects=False) as cold:
+        reply = cold.post("/portal/lookup", data={"csrf_token": form, "number": "JD-1", "phone": PHONE})
+    assert reply.status_code == 403

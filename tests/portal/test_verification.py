@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -223,3 +224,14 @@ def test_odd_requests_get_pages_in_chinese(portal_client: Callable[[], TestClien
     with TestClient(client.app, follow_redirects=False) as cold:
         reply = cold.post("/portal/lookup", data={"csrf_token": form, "number": "JD-1", "phone": PHONE})
     assert reply.status_code == 403
+
+
+def test_a_signed_cookie_of_another_shape_verifies_nothing(
+    portal_client: Callable[[], TestClient], settings: Settings
+) -> None:
+    client = portal_client()
+    home = client.get("/portal")
+    assert home.status_code == 200 and "我要反映问题" in home.text and "我的反映" not in home.text
+    odd = URLSafeSerializer(settings.secret_key, salt="civicgrid.portal.session").dumps({"p": 13800138000})
+    client.cookies.set("civicgrid_portal", odd, path="/portal")
+    assert client.get("/portal/mine").status_code == 303

@@ -80,7 +80,8 @@ PLAN = ShardingPlan(
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
     # The outbox: written with the case, read by the one sender on the coordinator.
-    local=frozenset({"api_tokens", "sign_in_attempts", "outbox"}),
+    # The portal's codes and failed lookups: like sign-in attempts, its throttle's own.
+    local=frozenset({"api_tokens", "sign_in_attempts", "outbox", "phone_codes", "portal_lookup_failures"}),
 )
 
 

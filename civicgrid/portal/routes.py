@@ -73,10 +73,8 @@ class VerificationRequired(Exception):
 
 def refusal(request: Request, status: int, heading: str, detail: str) -> HTMLResponse:
     """A refusal as a portal page."""
-    response = portal_render(
-        request, "portal/refused.html", {"heading": heading, "detail": detail}, status_code=status
-    )
-    return response
+    context = {"heading": heading, "detail": detail}
+    return portal_render(request, "portal/refused.html", context, status_code=status)
 
 
 class PortalRoute(PageRoute):
@@ -133,9 +131,9 @@ def _then(request: Request) -> str:
     path = request.url.path
     if request.method == "GET":
         return path + (f"?{request.url.query}" if request.url.query else "")
-    return (
-        path.removesuffix("/rating") if path.endswith("/rating") else path if path == REPORT_PATH else PREFIX
-    )
+    if path.endswith("/rating"):
+        return path.removesuffix("/rating")  # the case's page, with its rating form
+    return REPORT_PATH if path == REPORT_PATH else PREFIX
 
 
 def verified_phone(request: Request, found: Verified) -> PortalSession:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -111,6 +110,41 @@ class Settings(BaseSettings):
     #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
     #: beside the source tree (a checkout installed with ``pip install -e .``).
     web_assets_dir: str = ""
+    #: How many photos one form of the pages (intake, an action) may carry at most.
+    web_max_photos: int = Field(default=9, ge=1, le=50)
+    #: The small maps' background tiles: a URL template with {z}, {x}, {y} (and optionally
+    #: {s}), absolute (http/https) or a path on this server; empty: the grids' polygons on a
+    #: plain background, and nothing is fetched from elsewhere.
+    map_tile_url: str = Field(default="", max_length=500)
+    #: How the tiles are drawn: wgs84 (OpenStreetMap, 天地图's _w layers) or gcj02 (高德,
+    #: 腾讯). Points and polygons are shifted to the tiles' system before they are drawn.
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    #: What {s} in the tile URL takes, one character each (e.g. "1234" for 高德).
+    map_tile_subdomains: str = Field(default="abc", max_length=20, pattern=r"^[0-9A-Za-z]*$")
+    #: The credit the tile provider asks for, shown in a corner of the map (HTML allowed).
+    map_tile_attribution: str = Field(default="", max_length=300)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not (
+            value.startswith(("https://", "http://"))
+            or (value.startswith("/") and not value.startswith("//"))
+        ):
+            raise ValueError(
+                f"{value!r}: give an http(s) URL or a path on this server, e.g. https://tile.example/{{z}}/{{x}}/{{y}}.png"
+            )
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"{value!r} lacks {', '.join(missing)}: the tile URL needs {{z}}, {{x}} and {{y}}"
+            )
+        if any(c in value for c in " \"'<>;"):
+            raise ValueError(f"{value!r}: spaces, quotes, angle brackets and ';' have no place in a tile URL")
+        return value
 
     #: Open311: the requests one API key may make per minute (per server process).
     open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)
@@ -140,6 +174,17 @@ class Settings(BaseSettings):
     email_from: str = "civicgrid@localhost"
     #: A partner's signed request is refused when its timestamp is further from now than this.
     exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    #: The masthead of the briefings (日报/周报/月报); a schedule may give its own.
+    briefing_title: str = Field(default="网格化综合管理工作简报", min_length=1, max_length=200)
+    #: An image file (PNG, JPEG or WebP) printed beside the masthead; empty: no logo.
+    briefing_logo: str = ""
+
+    @field_validator("briefing_logo")
+    @classmethod
+    def _logo_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a file: give the path of a PNG, JPEG or WebP image")
+        return value
 
     #: The citizens' portal at /portal: report without an account, follow a case, rate it,
     #: the public map of open problems.
@@ -164,23 +209,6 @@ class Settings(BaseSettings):
     portal_region_code: str = Field(default="", max_length=32)
     #: The public map shows each open case at the centre of a square of this many metres.
     portal_map_cell_m: int = Field(default=200, ge=50, le=5000)
-    #: Background tiles of the maps, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
-    #: ({s} allowed as the first label of the host); empty: a plain background with the grids.
-    map_tile_url: str = Field(default="", max_length=300)
-    #: The tiles' attribution (plain text), as their provider requires.
-    map_tile_attribution: str = Field(default="", max_length=300)
-    #: The coordinate system of the tiles: wgs84 (OpenStreetMap, 天地图) or gcj02 (高德, 腾讯).
-    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
-
-    @field_validator("map_tile_url")
-    @classmethod
-    def _tile_template(cls, value: str) -> str:
-        if value and map_tile_origin(value) is None:
-            raise ValueError(
-                "give an http(s) URL template with {z}, {x} and {y}, e.g. "
-                "https://tile.openstreetmap.org/{z}/{x}/{y}.png ({s} only as the host's first label)"
-            )
-        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -213,22 +241,6 @@ class Settings(BaseSettings):
         """The working calendar these settings describe, with the centre's loaded ``days``
         (date → worked) if given."""
         return replace(WorkCalendar.from_text(self.working_periods, self.timezone), days=days or {})
-
-
-_TILE_HOST = re.compile(r"^(\{s\}\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
-
-
-def map_tile_origin(template: str) -> str | None:
-    """Where a tile URL template fetches from, as a Content-Security-Policy source
-    (``https://*.tile.example.org`` for a ``{s}`` host); None for a template that is not an
-    http(s) URL with {z}, {x} and {y} and a plain host."""
-    scheme, _, rest = template.partition("://")
-    host = rest.split("/", 1)[0]
-    if scheme not in ("http", "https") or not _TILE_HOST.fullmatch(host) or "/" not in rest:
-        return None
-    if not all(part in rest for part in ("{z}", "{x}", "{y}")) or any(c in template for c in "\"' ;,<>"):
-        return None
-    return f"{scheme}://{host.replace('{s}', '*')}"
 
 
 @lru_cache

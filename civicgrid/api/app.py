@@ -12,13 +12,16 @@ from civicgrid.api import (
     api_keys,
     attachments,
     auth,
+    briefings,
     calendar,
     cases,
+    dashboard,
     directory,
     docs,
     errors,
     geo,
     health,
+    publications,
     statistics,
     territory,
 )
@@ -28,6 +31,8 @@ from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
 from civicgrid.open311 import routes as open311
+from civicgrid.services import briefings as briefing_service
+from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -75,6 +80,9 @@ def create_app(
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
     app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
+    app.state.dashboards = dashboard_service.Recent()
+    # The briefings' masthead; a logo that is not an image stops the server here, with the reason.
+    app.state.masthead = briefing_service.masthead(settings)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
@@ -85,7 +93,7 @@ def create_app(
             territory.IMPORT_PATH: settings.territory_max_bytes,
             portal.REPORT_PATH: portal.report_body_limit(settings),
         },
-        uploads=attachments.UPLOAD_PATH,
+        uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)
@@ -98,7 +106,10 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(dashboard.router)
     app.include_router(exchange.router)
+    app.include_router(publications.router)
+    app.include_router(briefings.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)

@@ -39,13 +39,13 @@ from civicgrid.portal import sessions as portal_sessions
 from civicgrid.portal.sessions import PortalSession
 from civicgrid.schemas import CodeRef, Line, Text
 from civicgrid.services import attachments
-from civicgrid.settings import map_tile_origin
 from civicgrid.store import public_cases
 from civicgrid.store.db import session_scope
 from civicgrid.store.files import FileStore
 from civicgrid.store.models import Case
 from civicgrid.web import sessions as web_sessions
-from civicgrid.web.pages import PAGE_HEADERS, CsrfRefused, PageRoute, render
+from civicgrid.web.maps import tile_crs
+from civicgrid.web.pages import CsrfRefused, PageRoute, render
 
 #: A report's form fields besides its photos: few and short.
 REPORT_FIELDS = 12
@@ -177,24 +177,17 @@ def portal_render(
     settings = get_settings(request)
     found: PortalSession | None = getattr(request.state, "portal_session", None)
     basis = portal_sessions.csrf_basis(request, found)
-    tiles = settings.map_tile_url
     base = {
         "portal": found,
         "portal_phone": phones.masked(found.phone) if found else "",
         "csrf_token": web_sessions.csrf_token(settings.secret_key, basis),
-        "map_tiles": tiles,
+        "map_tiles": settings.map_tile_url,
+        "map_subdomains": settings.map_tile_subdomains,
         "map_attribution": settings.map_tile_attribution,
-        "map_crs": settings.map_tile_crs,
         "state_labels": STATE_LABELS,
         "satisfaction_labels": SATISFACTION_LABELS,
     }
-    response = render(request, template, {**base, **(context or {})}, status_code=status_code)
-    origin = map_tile_origin(tiles) if tiles else None
-    if origin:
-        response.headers["Content-Security-Policy"] = PAGE_HEADERS["Content-Security-Policy"].replace(
-            "img-src 'self' data:", f"img-src 'self' data: {origin}"
-        )
-    return response
+    return render(request, template, {**base, **(context or {})}, status_code=status_code)
 
 
 def _safe_then(target: str) -> str:
@@ -598,7 +591,5 @@ def map_page(request: Request, found: Verified) -> HTMLResponse:
 def map_data(request: Request, session: DbSession, rules: UnsignedRules) -> JSONResponse:
     """The open problems roughly placed, and the grids' outlines, for the map's script."""
     settings = get_settings(request)
-    data = service.public_map(
-        session, settings, rules.calendar.timezone, CoordinateSystem(settings.map_tile_crs)
-    )
+    data = service.public_map(session, settings, rules.calendar.timezone, tile_crs(settings))
     return JSONResponse(data, headers={"Cache-Control": "no-store"})

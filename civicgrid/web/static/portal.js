@@ -12,7 +12,6 @@
     return node;
   };
 
-  const escapeHtml = (value) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
   // A map on ``element``: the configured tiles, or a plain background with the grids drawn.
   const baseMap = (element, data) => {
@@ -21,7 +20,8 @@
       map.attributionControl.setPrefix(false);
       L.tileLayer(element.dataset.tiles, {
         maxZoom: 19,
-        attribution: escapeHtml(element.dataset.attribution || ""),
+        subdomains: element.dataset.subdomains || "abc",
+        attribution: element.dataset.attribution || "",
       }).addTo(map);
     }
     const grids = L.geoJSON(data.grids, {

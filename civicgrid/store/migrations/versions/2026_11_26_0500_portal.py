@@ -1,7 +1,7 @@
 """citizens' portal: phone verification codes, failed lookups, cases by reporter phone
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-11-26 02:00:00
 
 Rules for a civicgrid migration (reviewed like any code):
@@ -27,8 +27,8 @@ from alembic import op
 
 from civicgrid.store.types import UTCDateTime
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

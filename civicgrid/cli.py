@@ -5,7 +5,9 @@ api-key."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import logging.config
 import os
 import sqlite3
 import sys
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -400,26 +402,45 @@ def serve(
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
     background jobs beside it: the outbox sender and the scheduled briefings."""
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    _serve_with_jobs(settings, engine, host, port, workers, jobs=not no_worker)
+
+
+def _serve_with_jobs(
+    settings: Settings, engine: Engine, host: str, port: int, workers: int | None, jobs: bool
+) -> None:
+    """Serve, with the background jobs (outbox sender, scheduled briefings) beside the server
+    if asked; they stop with the server."""
     from civicgrid.briefings import runner as briefings_runner
     from civicgrid.outbox import sender as outbox_sender
 
-    settings = _settings()
-    engine = _migrated_engine(settings)
-    jobs = (
-        []
-        if no_worker
-        else [
+    started = (
+        [
             outbox_sender.start_in_background(engine, settings),
             briefings_runner.start_in_background(engine, settings),
         ]
+        if jobs
+        else []
     )
     try:
         _serve(settings, engine, host, port, workers)
     finally:
-        for _thread, stop in jobs:  # the server has stopped: so do its jobs
+        for _thread, stop in started:  # the server has stopped: so do its jobs
             stop.set()
-        for thread, _stop in jobs:
+        for thread, _stop in started:
             thread.join(settings.outbox_timeout_seconds + 5)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, and beside it the application's own log (``civicgrid.*``, INFO and
+    up) on stderr: the outbox's logging SMS and e-mail senders (the default, and the demo's)
+    write each message there, the portal's verification codes included."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["civicgrid"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
@@ -442,6 +463,7 @@ def worker() -> None:
     typer.echo(
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
     )
+    logging.config.dictConfig(log_config())
     briefings = threading.Thread(
         target=briefings_runner.keep_making, args=(engine, settings, stop), name="civicgrid-briefings"
     )
@@ -657,7 +679,13 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
         f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
         f"{count} worker process{'es' if count > 1 else ''}"
     )
-    options = {"host": host, "port": port, "log_level": "info", **_fast_loop_options()}
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": log_config(),
+        **_fast_loop_options(),
+    }
     if count == 1:
         uvicorn.run(create_app(settings, engine), **options)
         return
@@ -710,7 +738,9 @@ def demo(
     maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     if serve_after:
-        _serve(settings, engine, host, port)
+        # With the background jobs, as `civicgrid serve`: the demo's SMS (the portal's
+        # verification codes) are written to the log.
+        _serve_with_jobs(settings, engine, host, port, 1, jobs=True)
 
 
 def _month_option(option: str, value: str | None) -> date | None:

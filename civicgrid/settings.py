@@ -186,6 +186,30 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a file: give the path of a PNG, JPEG or WebP image")
         return value
 
+    #: The citizens' portal at /portal: report without an account, follow a case, rate it,
+    #: the public map of open problems.
+    portal_enabled: bool = True
+    #: Verification codes sent by SMS: their digits, minutes valid, wrong tries before spent.
+    portal_code_length: int = Field(default=6, ge=4, le=8)
+    portal_code_minutes: int = Field(default=5, ge=1, le=60)
+    portal_code_attempts: int = Field(default=5, ge=1, le=20)
+    #: Codes one phone may be sent (one per interval, at most so many an hour), and one
+    #: client address may ask for in an hour (all phones together).
+    portal_code_interval_seconds: int = Field(default=60, ge=0, le=3600)
+    portal_codes_per_phone_hour: int = Field(default=5, ge=1, le=100)
+    portal_codes_per_address_hour: int = Field(default=20, ge=1, le=100_000)
+    #: How long a verified phone's portal session lasts (not renewed by use).
+    portal_session_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    #: Failed lookups (number and phone that match no case) per client address, and per case
+    #: number, within 15 minutes; one more locks lookups there for 15 minutes.
+    portal_lookup_max_failures: int = Field(default=10, ge=1, le=10_000)
+    #: Photos one report may carry (each at most max_upload_bytes).
+    portal_max_photos: int = Field(default=3, ge=0, le=9)
+    #: The region whose system user registers the portal's cases; empty: the only top region.
+    portal_region_code: str = Field(default="", max_length=32)
+    #: The public map shows each open case at the centre of a square of this many metres.
+    portal_map_cell_m: int = Field(default=200, ge=50, le=5000)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (

@@ -36,6 +36,8 @@ def test_development_runs_on_defaults() -> None:
         ({"sms_backend": "http"}, "CIVICGRID_SMS_HTTP_URL"),
         ({"sms_backend": "pigeon"}, "sms_backend"),
         ({"outbox_retry_base_seconds": 0}, "outbox_retry_base_seconds"),
+        ({"portal_code_length": 3}, "portal_code_length"),
+        ({"portal_code_attempts": 0}, "portal_code_attempts"),
         ({"map_tile_url": "https://tile.example/{z}/{x}.png"}, "lacks"),
         ({"map_tile_url": "ftp://tile.example/{z}/{x}/{y}.png"}, "path on this server"),
         ({"map_tile_url": "//tile.example/{z}/{x}/{y}.png"}, "path on this server"),

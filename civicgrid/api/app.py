@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from civicgrid import __version__, web
+from civicgrid import __version__, portal, web
 from civicgrid.api import (
     api_keys,
     attachments,
@@ -89,7 +89,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger={territory.IMPORT_PATH: settings.territory_max_bytes},
+        larger={
+            territory.IMPORT_PATH: settings.territory_max_bytes,
+            portal.REPORT_PATH: portal.report_body_limit(settings),
+        },
         uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
     )
@@ -112,6 +115,7 @@ def create_app(
     app.include_router(open311.router)
     docs.install(app)
     web.install(app, settings)
+    portal.install(app, settings)
     return app
 
 

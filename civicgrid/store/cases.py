@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
-from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, Light
+from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, Light, Satisfaction
 from civicgrid.geo.distance import Box
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
@@ -209,6 +209,11 @@ def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Sel
     """``query`` narrowed to the cases ``actor`` reported (wrote the first event of) since ``since``."""
     first = exists().where(CaseEvent.case_id == Case.id, CaseEvent.seq == 1, CaseEvent.actor_id == actor.id)
     return query.where(Case.created_at >= since, first)
+
+
+def rated(query: Select[tuple[Case]], satisfaction: Satisfaction) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases the citizen rated ``satisfaction`` at the call-back."""
+    return query.where(Case.satisfaction == satisfaction)
 
 
 def _children(category_id: int) -> Select[tuple[int]]:

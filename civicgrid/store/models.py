@@ -316,6 +316,8 @@ class Case(Base):
         # The duplicate hint at intake reads a category's recent cases, or those in a small
         # box around a point, whichever range is shorter.
         Index("ix_cases_lat_lng", "lat", "lng"),
+        # The citizens' portal lists the cases a verified phone reported, newest first.
+        Index("ix_cases_reporter_phone_created_at", "reporter_phone", "created_at"),
         # The open cases of a map's view, and the open cases of an area by state and light:
         # led by the state (only open cases are read), with the point, region and clock
         # beside it, so that counts come from the index alone.
@@ -573,6 +575,48 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PhoneCode(Base):
+    """A verification code sent by SMS to a citizen's phone (the citizens' portal): only its
+    keyed hash is stored; it expires, allows a few wrong tries, and is used once. Its rows
+    are also what the portal counts to throttle codes per phone and per client address."""
+
+    __tablename__ = "phone_codes"
+    __table_args__ = (
+        Index("ix_phone_codes_phone_created_at", "phone", "created_at"),
+        Index("ix_phone_codes_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A mainland mobile number, 11 digits.
+    phone: Mapped[str] = mapped_column(String(20))
+    #: The client's address that asked for it (behind a proxy: see the README).
+    address: Mapped[str] = mapped_column(String(64))
+    #: HMAC-SHA256 of the phone and code with the centre's secret key.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Wrong codes tried against it; at the limit it is spent.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PortalLookupFailure(Base):
+    """A lookup on the citizens' portal whose case number and phone matched no case: what
+    the portal counts to throttle guessing, per client address and per number."""
+
+    __tablename__ = "portal_lookup_failures"
+    __table_args__ = (
+        Index("ix_portal_lookup_failures_address_at", "address", "at"),
+        Index("ix_portal_lookup_failures_number_at", "number", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The number as typed (known or not), cut to the column.
+    number: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class PublishedEvaluation(Base):

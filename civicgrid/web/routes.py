@@ -211,6 +211,8 @@ def _queue_query(
             now.astimezone(rules.calendar.timezone).date(), time(), rules.calendar.timezone
         )
         query = case_queries.reported_by(query, user, today)
+    if queue.satisfaction is not None:
+        query = case_queries.rated(query, queue.satisfaction)
     return query
 
 

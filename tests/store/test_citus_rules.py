@@ -80,6 +80,7 @@ PLAN = ShardingPlan(
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
     # The outbox: written with the case, read by the one sender on the coordinator.
+    # The portal's codes and failed lookups: like sign-in attempts, its throttle's own.
     # Published evaluations: a handful a month, read on their own, never joined with cases.
     # Briefings and their schedules: a few rows a day, written by the runner, read by staff.
     local=frozenset(
@@ -87,6 +88,8 @@ PLAN = ShardingPlan(
             "api_tokens",
             "sign_in_attempts",
             "outbox",
+            "phone_codes",
+            "portal_lookup_failures",
             "published_evaluations",
             "briefing_schedules",
             "briefings",

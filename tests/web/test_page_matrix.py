@@ -134,6 +134,14 @@ def new_department(targets: Targets, where: str) -> Request:
     return ("POST", "/admin/departments", fields)
 
 
+def _public(status: int) -> dict[str, Expected]:
+    # The citizens' portal answers everyone alike: a staff or citizen session grants nothing
+    # there, only a verified phone does (tests/portal covers those pages with one).
+    return _table(status, status, (status, status))
+
+
+PORTAL_PHONE = "13800138000"
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
     ("GET", "/"): (get("/"), _table(303, 303, (303, 303))),
     ("GET", "/login"): (get("/login"), _table(200, 200, (200, 200))),
@@ -230,6 +238,41 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
         ),
         _admins_only((403, 403)) | {"admin": (303, 303)},
     ),
+    # The citizens' portal: public pages; those of a verified phone send everyone else to
+    # the verification form (303); a lookup with a phone that is not the reporter's is 404.
+    ("GET", "/portal"): (get("/portal"), _public(200)),
+    ("GET", "/portal/verify"): (get("/portal/verify"), _public(200)),
+    ("POST", "/portal/verify/code"): (
+        lambda t, w: ("POST", "/portal/verify/code", {"phone": PORTAL_PHONE}),
+        _public(200),
+    ),
+    ("POST", "/portal/verify"): (
+        lambda t, w: ("POST", "/portal/verify", {"phone": PORTAL_PHONE, "code": "000000"}),
+        _public(422),  # no code was sent
+    ),
+    ("POST", "/portal/logout"): (lambda t, w: ("POST", "/portal/logout", {}), _public(303)),
+    ("GET", "/portal/report"): (get("/portal/report"), _public(303)),
+    ("POST", "/portal/report"): (
+        lambda t, w: ("POST", "/portal/report", {"category_code": "C0101", "description": "井盖"}),
+        _public(303),
+    ),
+    ("GET", "/portal/place"): (get("/portal/place?lng=120.005&lat=30.005"), _public(200)),
+    ("GET", "/portal/lookup"): (get("/portal/lookup"), _public(200)),
+    ("POST", "/portal/lookup"): (
+        lambda t, w: ("POST", "/portal/lookup", {"number": t.case[w], "phone": PORTAL_PHONE}),
+        _public(404),
+    ),
+    ("GET", "/portal/mine"): (get("/portal/mine"), _public(303)),
+    ("GET", "/portal/cases/{number}"): (
+        lambda t, w: ("GET", f"/portal/cases/{t.case[w]}", {}),
+        _public(303),
+    ),
+    ("POST", "/portal/cases/{number}/rating"): (
+        lambda t, w: ("POST", f"/portal/cases/{t.case[w]}/rating", {"satisfaction": "satisfied"}),
+        _public(303),
+    ),
+    ("GET", "/portal/map"): (get("/portal/map"), _public(200)),
+    ("GET", "/portal/map/data"): (get("/portal/map/data"), _public(200)),
 }
 
 
@@ -308,6 +351,8 @@ def test_page_matrix(
     if method == "POST":
         if endpoint == ("POST", "/login"):
             token = csrf_of(client.get("/login").text)  # the sign-in form's (the pre-session's)
+        elif path.startswith("/portal"):
+            token = csrf_of(client.get("/portal/verify").text)  # the portal's forms' token
         elif actor in STAFF:
             token = csrf_of(client.get("/workbench").text)  # the page session's
         else:

@@ -575,6 +575,8 @@ class LiveChange(Base):
     ``user_id``) let each server process decide who receives an entry without a query."""
 
     __tablename__ = "live_changes"
+    # SQLite: ids are never reused, even after every entry was pruned (a client's cursor).
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's own declaration)
 
     #: Increasing with the commit order (see ``civicgrid.live.journal``): the SSE event id.
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

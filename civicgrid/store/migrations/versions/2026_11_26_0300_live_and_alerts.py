@@ -58,6 +58,8 @@ def upgrade() -> None:
         sa.Column("deadline_at", UTCDateTime(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_live_changes")),
+        # SQLite: ids are never reused, even after every entry was pruned (a client's cursor).
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_live_changes_at"), "live_changes", ["at"], unique=False)
     op.create_table(

@@ -390,31 +390,43 @@ def serve(
     ] = None,
     no_worker: Annotated[
         bool,
-        typer.Option("--no-worker", help="do not deliver the outbox here (run civicgrid worker instead)"),
+        typer.Option(
+            "--no-worker",
+            help="do not deliver the outbox or run the minute job here (run civicgrid worker instead)",
+        ),
     ] = False,
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
-    outbox sender beside it."""
+    outbox sender and the minute job (lights and alerts) beside it."""
+    from civicgrid.live import lights
     from civicgrid.outbox.sender import start_in_background
 
     settings = _settings()
     engine = _migrated_engine(settings)
-    sender = None if no_worker else start_in_background(engine, settings)
+    helpers = (
+        []
+        if no_worker
+        else [start_in_background(engine, settings), lights.start_in_background(engine, settings)]
+    )
     try:
         _serve(settings, engine, host, port, workers)
     finally:
-        if sender is not None:  # the server has stopped: so does its sender
-            sender[1].set()
-            sender[0].join(settings.outbox_timeout_seconds + 5)
+        for _, stop in helpers:  # the server has stopped: so do its sender and minute job
+            stop.set()
+        for thread, _ in helpers:
+            thread.join(settings.outbox_timeout_seconds + 5)
 
 
 @app.command()
 def worker() -> None:
-    """Deliver the outbox (webhooks, SMS, e-mail) until stopped (Ctrl-C or SIGTERM). One
-    sender is active at a time; a second waits on standby and takes over when the first stops."""
+    """Deliver the outbox (webhooks, SMS, e-mail) and run the minute job (lights turning
+    yellow or red, and their alerts) until stopped (Ctrl-C or SIGTERM). One sender and one
+    minute job are active at a time; a second worker waits on standby and takes over when
+    the first stops."""
     import signal
     import threading
 
+    from civicgrid.live.lights import LightJob
     from civicgrid.outbox.sender import Sender
 
     settings = _settings()
@@ -425,10 +437,15 @@ def worker() -> None:
     }
     typer.echo(
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
+        f" and re-evaluating lights every {settings.light_job_seconds:g} s"
     )
+    lights = threading.Thread(target=LightJob(engine, settings).run, args=(stop,), name="civicgrid-lights")
+    lights.start()
     try:
         Sender(engine, settings).run(stop)
     finally:
+        stop.set()
+        lights.join(settings.outbox_timeout_seconds + 5)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     typer.echo("civicgrid worker: stopped")

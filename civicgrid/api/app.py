@@ -21,6 +21,7 @@ from civicgrid.api import (
     errors,
     geo,
     health,
+    notifications,
     statistics,
     territory,
 )
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)
+    app.include_router(notifications.router)
     app.include_router(live.router)
     docs.install(app)
     web.install(app, settings)

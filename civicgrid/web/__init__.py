@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from civicgrid.settings import Settings
-from civicgrid.web import admin, routes
+from civicgrid.web import admin, notifications, routes
 
 logger = logging.getLogger("civicgrid.web")
 
@@ -35,3 +35,4 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount("/assets", StaticFiles(directory=assets, check_dir=False), name="web-assets")
     app.include_router(routes.router)
     app.include_router(admin.router)
+    app.include_router(notifications.router)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -376,7 +376,7 @@ def after_change(
         light = light_at(now, case.warning_at, case.deadline_at)
         if light in (Light.YELLOW, Light.RED):
             facts = facts or CaseFacts.of(case)
-            alerts.append(light_alert(facts, light, zone))
+            alerts.append(replace(light_alert(facts, light, zone), actor_id=event.actor_id))
     if alerts:
         assert facts is not None
         emit(session, alerts, load_staff(session, now, facts), now)

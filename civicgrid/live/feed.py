@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from civicgrid.live import journal
 from civicgrid.live.changes import Change
+from civicgrid.store.db import READ_ONLY
 
 log = logging.getLogger("civicgrid.live")
 
@@ -33,6 +34,8 @@ class Feed:
 
     def __init__(self, engine: Engine, deliver: Deliver, poll_seconds: float) -> None:
         self.engine = engine
+        # Reads only: on SQLite they never wait for (or take) the write lock.
+        self._reads = engine.execution_options(**{READ_ONLY: True})
         self.deliver = deliver
         self.poll_seconds = poll_seconds
         self.last_id = 0
@@ -47,7 +50,7 @@ class Feed:
 
     def start(self) -> int:
         """Start from the newest entry now in the journal; its id (0 for an empty journal)."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             self.last_id = journal.bounds(connection)[1] or 0
         target = self._listen if self.postgresql else self._poll
         if not self.postgresql:
@@ -71,7 +74,7 @@ class Feed:
 
     def catch_up(self) -> None:
         """Hand on every entry after the last one handed on."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             for changes in journal.read_all_after(connection, self.last_id):
                 self._hand_on(changes)
 

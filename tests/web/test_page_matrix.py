@@ -21,8 +21,9 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from civicgrid.domain.vocabulary import AlertKind
 from civicgrid.services.cases import CentreRules
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, Notification
 from civicgrid.web.pages import PageRoute
 from tests import factories
 from tests.factories import PASSWORD, World
@@ -55,6 +56,8 @@ class Targets:
     username: dict[str, str]
     department: dict[str, str]
     region: dict[str, str]
+    #: A notification of each actor (by actor name), and one of another user ("out of").
+    notification: dict[str, int]
 
 
 #: A request: method, path, form fields (a CSRF token is added to every POST).
@@ -151,6 +154,25 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
         lambda t, w: ("POST", f"/cases/{t.case[w]}/actions/comment", {"note": "已阅"}),
         _case_page(303),
     ),
+    # Notifications: one's own (someone else's is not there for you); settings one's own.
+    ("GET", "/notifications"): (get("/notifications"), _table(303, 403, (200, 200))),
+    ("POST", "/notifications/read-all"): (
+        lambda t, w: ("POST", "/notifications/read-all", {}),
+        _table(303, 403, (303, 303)),
+    ),
+    ("POST", "/notifications/{notification_id}/read"): (
+        lambda t, w: (
+            "POST",
+            "/notifications/{mine}/read" if w == "in" else f"/notifications/{t.notification['out of']}/read",
+            {"open": "1"},
+        ),
+        _table(303, 403, (303, 404)),
+    ),
+    ("GET", "/notifications/settings"): (get("/notifications/settings"), _table(303, 403, (200, 200))),
+    ("POST", "/notifications/settings"): (
+        lambda t, w: ("POST", "/notifications/settings", {"sms_phone": "13800000000", "kinds": "red"}),
+        _table(303, 403, (303, 303)),
+    ),
     ("GET", "/admin/users"): (get("/admin/users"), _admins_only((200, 200))),
     ("POST", "/admin/users"): (new_user, _admins_only((303, 403)) | {"admin": (303, 303)}),
     ("GET", "/admin/users/{username}"): (
@@ -218,8 +240,24 @@ def targets(session: Session, world: World, rules: CentreRules, now: datetime) -
     west = factories.new_case(session, world, rules, now, actor="operator_west", lng=120.105, lat=30.005)
     factories.act(session, world, rules, west, "operator_west", "register", now)
     factories.act(session, world, rules, west, "dispatcher_west", "dispatch", now, department_code="D-CG-W")
+    notification = {}
+    for actor, username in [*ACTORS.items(), ("out of", "operator_west")]:
+        if username is None:
+            continue
+        row = Notification(
+            user_id=world.users[username].id,
+            kind=AlertKind.SUPERVISION,
+            case_id=east.id,
+            occasion=f"matrix:{actor}",
+            text="督办",
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        notification[actor] = row.id
     session.commit()
     return Targets(
+        notification=notification,
         case={"in": east.number, "out of": west.number},
         username={"in": "operator", "out of": "operator_west"},
         department={"in": "D-HW-E", "out of": "D-CG-W"},
@@ -248,6 +286,7 @@ def test_page_matrix(
     username = ACTORS[actor]
     client = pages(username) if username else TestClient(app, follow_redirects=False)
     method, path, fields = probe(targets, where)
+    path = path.replace("{mine}", str(targets.notification.get(actor, 0)))
     if method == "POST":
         if endpoint == ("POST", "/login"):
             token = csrf_of(client.get("/login").text)  # the sign-in form's (the pre-session's)

@@ -49,6 +49,13 @@
     try { return JSON.parse(event.data); } catch (error) { return null; }
   };
 
+  // The stream's state, for the styles (and the page tests): open, connecting, closed.
+  const state = (name) => { document.body.dataset.liveState = name; };
+  source.addEventListener("open", () => state("open"));
+  source.addEventListener("error", () => {
+    state(source.readyState === EventSource.CLOSED ? "closed" : "connecting");
+  });
+
   source.addEventListener("case", (event) => { if (concerns(read(event))) { soon(); } });
   source.addEventListener("alert", (event) => {
     const alert = read(event);

@@ -68,8 +68,6 @@ ALERTED_ROLES |= _APPROVERS
 #: Longest text of an alert (the column's size); a case title is cut to fit a text message.
 TEXT_LENGTH = 300
 TITLE_LENGTH = 40
-#: Notifications written per INSERT.
-BATCH = 500
 #: The minute job's mark (``JobMark.name``).
 LIGHT_JOB = "lights"
 
@@ -310,10 +308,8 @@ def emit(session: Session, alerts: Sequence[Alert], staff: Staff, now: datetime)
             )
     if not rows:
         return 0
-    statement = _insert(session)
-    created = [
-        row for chunk in journal.chunks(rows, BATCH) for row in session.execute(statement.values(chunk))
-    ]
+    # One statement, its rows sent in batches (insertmanyvalues): compiled once, however many.
+    created = list(session.execute(_insert(session), rows))
     if not created:
         return 0
     users = sorted({row.user_id for row in created})

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from civicgrid.outbox.lock import ProcessLock
-from civicgrid.services.alerts import LightRun, evaluate_lights
+from civicgrid.services.alerts import LIGHT_BATCH, LightRun, evaluate_lights
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_session_factory, session_scope
 
@@ -39,20 +40,30 @@ class LightJob:
         self.lock = ProcessLock(engine, "lights", ADVISORY_KEY)
         self._writes = make_session_factory(engine)
 
-    def run_once(self, now: datetime | None = None) -> LightRun:
-        """One run, committed. The caller holds the lock (or knows it runs alone)."""
+    def run_once(self, now: datetime | None = None, batch: int = LIGHT_BATCH) -> LightRun:
+        """One run, committed slice by slice (``batch`` cases each); what it did in all. The
+        caller holds the lock (or knows it runs alone)."""
         settings = self.settings
-        with session_scope(self._writes) as session:
-            done = evaluate_lights(
-                session,
-                ZoneInfo(settings.timezone),
-                now or datetime.now(UTC),
-                period=timedelta(seconds=settings.light_job_seconds),
-                keep=timedelta(hours=settings.live_journal_hours),
-            )
-        if done.turned or done.notified:
-            log.info("lights: %s cases turned, %s notifications", done.turned, done.notified)
-        return done
+        moment = now or datetime.now(UTC)
+        after, turned, notified = 0, 0, 0
+        while True:
+            with session_scope(self._writes) as session:
+                done = evaluate_lights(
+                    session,
+                    ZoneInfo(settings.timezone),
+                    moment,
+                    period=timedelta(seconds=settings.light_job_seconds),
+                    keep=timedelta(hours=settings.live_journal_hours),
+                    after_id=after,
+                    batch=batch,
+                )
+            turned, notified = turned + done.turned, notified + done.notified
+            if done.more_after is None:
+                break
+            after = done.more_after
+        if turned or notified:
+            log.info("lights: %s cases turned, %s notifications", turned, notified)
+        return replace(done, turned=turned, notified=notified)
 
     def run(self, stop: threading.Event) -> None:
         """Run every period until ``stop`` is set: take the lock (or wait on standby), then a

@@ -381,16 +381,25 @@ def after_change(
 # --- the minute job ---------------------------------------------------------------------------
 
 
+#: Turned cases handled per transaction. On SQLite the job holds the one write lock while
+#: it writes, so a burst (a day's turns after an outage) goes in slices that each leave the
+#: desks' writes waiting for a fraction of a second only.
+LIGHT_BATCH = 2000
+
+
 @dataclass(frozen=True)
 class LightRun:
-    """What one run of the minute job did: the time it covered, the cases whose light turned
-    in it, the notifications it gave, the journal entries it deleted."""
+    """What one run (or one slice of a run) of the minute job did: the time it covered, the
+    cases whose light turned in it, the notifications it gave, the journal entries it
+    deleted; ``more_after``: the last case id handled when more may remain (see
+    ``evaluate_lights``), None when the run is complete and the mark moved."""
 
     since: datetime
     until: datetime
     turned: int
     notified: int
     pruned: int
+    more_after: int | None = None
 
 
 def turned_between(since: datetime, until: datetime) -> Any:
@@ -403,12 +412,25 @@ def turned_between(since: datetime, until: datetime) -> Any:
 
 
 def evaluate_lights(
-    session: Session, zone: ZoneInfo, now: datetime, period: timedelta, keep: timedelta
+    session: Session,
+    zone: ZoneInfo,
+    now: datetime,
+    period: timedelta,
+    keep: timedelta,
+    *,
+    after_id: int = 0,
+    batch: int = LIGHT_BATCH,
 ) -> LightRun:
     """One run of the minute job, in the caller's transaction: the lights that turned since
-    the last run (on the first, since ``period`` ago) alert once each, every such case's
-    change goes on the live stream, journal entries older than ``keep`` are deleted, and
-    the job's mark moves to ``now``. A system job: it reads every case, not a user's scope."""
+    the last run (on the first, since ``period`` ago) alert once each and every such case's
+    change goes on the live stream; then journal entries older than ``keep`` are deleted and
+    the job's mark moves to ``now``.
+
+    At most ``batch`` cases are handled (those with ids after ``after_id``); when that many
+    were, the run is not complete: ``more_after`` says where the next slice (the same
+    ``now``, its own transaction) goes on, and the mark stays until the last slice. A slice
+    done twice (the job died between slices) gives no alert twice: they are unique.
+    A system job: it reads every case, not a user's scope."""
     query = select(JobMark).where(JobMark.name == LIGHT_JOB)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
@@ -431,7 +453,9 @@ def evaluate_lights(
             Case.warning_at,
         )
         .join(Region, Region.id == Case.region_id)
-        .where(turned_between(since, now))
+        .where(turned_between(since, now), Case.id > after_id)
+        .order_by(Case.id)
+        .limit(batch)
     ).all()
     alerts = []
     for row in found:
@@ -440,6 +464,8 @@ def evaluate_lights(
             alerts.append(light_alert(CaseFacts(*row[:10]), light, zone))
     journal.record_case_ids(session, [row.id for row in found], now)
     notified = emit(session, alerts, load_staff(session, now), now) if alerts else 0
+    if len(found) == batch:
+        return LightRun(since, now, len(found), notified, 0, more_after=found[-1].id)
     pruned = journal.prune(session, now - keep)
     if mark is None:
         session.add(JobMark(name=LIGHT_JOB, done_until=now))

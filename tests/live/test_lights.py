@@ -293,3 +293,33 @@ def test_the_light_query_reads_the_indexes(engine: Engine) -> None:
             connection.exec_driver_sql("SET enable_seqscan = off")
             plan = " ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
             assert "ix_cases_warning_at" in plan and "ix_cases_deadline_at" in plan, plan
+
+
+def test_a_burst_is_done_in_slices_and_a_slice_done_twice_alerts_once(
+    session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    cases = [dispatched(session, world, rules, now) for _ in range(3)]
+    deadline = max(case.deadline_at for case in cases if case.deadline_at)
+    run(session, now + MINUTE)
+    # A job that died after its first slice: that slice is committed, the mark is not moved.
+    first = evaluate_lights(session, SHANGHAI, deadline + MINUTE, MINUTE, KEEP, batch=2)
+    session.commit()
+    assert (first.turned, first.more_after) == (2, cases[1].id)
+    assert session.get(JobMark, alerts.LIGHT_JOB).done_until < deadline  # type: ignore[union-attr]
+    # The next run covers the whole window again, slice by slice.
+    after, slices, turned = 0, 0, 0
+    while True:
+        done = evaluate_lights(
+            session, SHANGHAI, deadline + 2 * MINUTE, MINUTE, KEEP, after_id=after, batch=2
+        )
+        session.commit()
+        slices, turned = slices + 1, turned + done.turned
+        if done.more_after is None:
+            break
+        after = done.more_after
+    assert (slices, turned) == (2, 3)
+    assert session.get(JobMark, alerts.LIGHT_JOB).done_until == deadline + 2 * MINUTE  # type: ignore[union-attr]
+    for case in cases:  # each of the four once, whichever slice came first
+        assert len(session.scalars(select(Notification.id).where(
+            Notification.case_id == case.id, Notification.kind == AlertKind.RED
+        )).all()) == 4  # fmt: skip

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -123,10 +124,12 @@ class Member:
         return [name for name, address in (("sms", self.sms_phone), ("email", self.email)) if address]
 
 
-def _prefixes(path: str) -> list[str]:
-    """ "/a/b/c/" → ["/a/", "/a/b/", "/a/b/c/"]: the regions that hold a region, top down."""
+@lru_cache(maxsize=4096)
+def _prefixes(path: str) -> tuple[str, ...]:
+    """The paths of the regions that hold the region at ``path``, top down: "/a/b/" gives
+    ("/a/", "/a/b/"). A district has a few thousand regions at most: remembered."""
     parts = [part for part in path.split("/") if part]
-    return ["/" + "/".join(parts[: depth + 1]) + "/" for depth in range(len(parts))]
+    return tuple("/" + "/".join(parts[: depth + 1]) + "/" for depth in range(len(parts)))
 
 
 class Staff:

@@ -639,6 +639,10 @@ def _fast_loop_options() -> dict[str, str]:
     return options
 
 
+#: How long a stopping server waits for open requests (live streams among them).
+SHUTDOWN_GRACE_SECONDS = 10
+
+
 def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: int | None = 1) -> None:
     import uvicorn
 
@@ -652,7 +656,15 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
         f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
         f"{count} worker process{'es' if count > 1 else ''}"
     )
-    options = {"host": host, "port": port, "log_level": "info", **_fast_loop_options()}
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        # Live streams stay open until the client or the server ends them: at shutdown they
+        # are cut after this long (browsers reconnect to the next server and catch up).
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
+        **_fast_loop_options(),
+    }
     if count == 1:
         uvicorn.run(create_app(settings, engine), **options)
         return

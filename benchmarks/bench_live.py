@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from datetime import UTC, datetime
@@ -238,7 +239,8 @@ def main() -> None:
         }
         command = [sys.executable, "-m", "civicgrid.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", "1", "--no-worker"]  # fmt: skip
-        server_process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+        log = tempfile.TemporaryFile(mode="w+")
+        server_process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -257,9 +259,14 @@ def main() -> None:
                 )
                 tokens.append(reply.json()["access_token"])
             asyncio.run(_run(port, tokens, args, url))
+        except BaseException:
+            log.seek(0)
+            print("".join(line for line in log if not line.startswith("INFO:")), file=sys.stderr)
+            raise
         finally:
             server_process.terminate()
             server_process.wait(30)
+            log.close()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from civicgrid.api.deps import DbSession, Now, get_settings
+from civicgrid.api.deps import Now, get_settings
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.domain.errors import Unauthenticated
 from civicgrid.live import journal
@@ -47,9 +47,10 @@ def live_hub(app: FastAPI) -> Hub:
     return hub
 
 
-def live_viewer(request: Request, session: DbSession, now: Now) -> Viewer:
+def live_viewer(request: Request, now: Now) -> Viewer:
     """Who is connecting: the bearer token's user, else the page session's (whose idle
-    timeout applies, though the stream does not count as use)."""
+    timeout applies, though the stream does not count as use). Read in a short session of
+    its own: a stream holds no database connection, not even while it starts."""
     settings = get_settings(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
@@ -60,8 +61,9 @@ def live_viewer(request: Request, session: DbSession, now: Now) -> Viewer:
         if sessions.is_idle(page, now, timedelta(minutes=settings.web_idle_minutes)):
             raise Unauthenticated("the page session was idle too long: sign in again")
         token = page.token
-    found = auth.authenticate_token(session, token, secret_key=settings.secret_key, now=now)
-    return Viewer(user_id=found.user_id, scope=CaseScope.of(found.user), token_id=found.id)
+    with session_scope(request.app.state.read_session_factory) as session:
+        found = auth.authenticate_token(session, token, secret_key=settings.secret_key, now=now)
+        return Viewer(user_id=found.user_id, scope=CaseScope.of(found.user), token_id=found.id)
 
 
 LiveViewer = Annotated[Viewer, Depends(live_viewer)]

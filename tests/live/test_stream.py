@@ -268,3 +268,44 @@ def _later() -> str:
     from datetime import UTC, datetime
 
     return (datetime.now(UTC) + timedelta(days=30)).isoformat()
+
+
+def test_many_streams_opening_at_once_hold_no_database_connection(
+    committed: Committed, serve: Callable[..., Served], streams: Streams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More streams than the engine's pool has connections (5 + 10) open at once, while the
+    feed is starting (slowly, here): none may hold a connection as it waits, or the feed,
+    which needs one, starves."""
+    import threading
+    import time
+
+    from civicgrid.live.feed import Feed
+
+    start = Feed.start
+
+    def slow_start(feed: Feed) -> int:
+        time.sleep(1.0)
+        return start(feed)
+
+    monkeypatch.setattr(Feed, "start", slow_start)
+    served = serve(committed.engine)
+    headers = served.headers("dispatcher")
+    opened: list[EventStream] = []
+    lock = threading.Lock()
+
+    def open_one() -> None:
+        stream = streams(events_url(served), headers)
+        with lock:
+            opened.append(stream)
+
+    threads = [threading.Thread(target=open_one) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(stream.status or 0 for stream in opened) == [200] * 24
+    number = create(served, "operator")
+    for stream in opened:
+        assert stream.take(case_event(number), WITHIN + 2)
+    pool = served.engine.pool
+    assert pool.checkedout() == 0, pool.status()  # type: ignore[attr-defined]

@@ -239,34 +239,37 @@ def main() -> None:
         }
         command = [sys.executable, "-m", "civicgrid.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", "1", "--no-worker"]  # fmt: skip
-        log = tempfile.TemporaryFile(mode="w+")
-        server_process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
+        with tempfile.TemporaryFile(mode="w+") as log:
+            server_process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                _serve_and_measure(port, args, url)
+            except BaseException:
+                log.seek(0)
+                print("".join(line for line in log if not line.startswith("INFO:")), file=sys.stderr)
+                raise
+            finally:
+                server_process.terminate()
+                server_process.wait(30)
+
+
+def _serve_and_measure(port: int, args: argparse.Namespace, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-            tokens = []
-            for username in WATCHERS:
-                reply = httpx.post(
-                    f"http://127.0.0.1:{port}/api/v1/auth/token",
-                    json={"username": username, "password": DEMO_PASSWORD},
-                )
-                tokens.append(reply.json()["access_token"])
-            asyncio.run(_run(port, tokens, args, url))
-        except BaseException:
-            log.seek(0)
-            print("".join(line for line in log if not line.startswith("INFO:")), file=sys.stderr)
-            raise
-        finally:
-            server_process.terminate()
-            server_process.wait(30)
-            log.close()
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    tokens = []
+    for username in WATCHERS:
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            json={"username": username, "password": DEMO_PASSWORD},
+        )
+        tokens.append(reply.json()["access_token"])
+    asyncio.run(_run(port, tokens, args, url))
 
 
 if __name__ == "__main__":

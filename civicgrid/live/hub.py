@@ -37,16 +37,31 @@ class Viewer:
 
 
 @dataclass(eq=False)
+class _LoopState:
+    """What the hub last handed one event loop: every change up to ``horizon`` has been
+    offered to that loop's connections (queued for those whose scope sees it)."""
+
+    horizon: int = 0
+
+
+@dataclass(eq=False)
 class Subscription:
-    """One live connection. ``horizon``: every change up to this id has been offered to it
-    (queued if its scope sees it), so the stream may move the client's cursor there."""
+    """One live connection, served on ``loop``."""
 
     viewer: Viewer
     loop: asyncio.AbstractEventLoop
-    horizon: int
+    #: The newest change when it subscribed: it is offered every change after this one.
+    start: int
+    _state: _LoopState
     queue: asyncio.Queue[Change | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     #: Why the hub ended it (signed out, too slow, server stopping), or None.
     ended: str | None = None
+
+    @property
+    def horizon(self) -> int:
+        """Every change up to this id has been offered to this connection, so the stream may
+        move the client's cursor there once its queue is empty."""
+        return max(self.start, self._state.horizon)
 
     def _offer(self, change: Change | None) -> None:
         if self.ended is not None:
@@ -65,16 +80,15 @@ class Subscription:
 def _apply(
     offers: list[tuple[Subscription, Change]],
     endings: list[tuple[Subscription, str]],
-    subscriptions: list[Subscription],
+    state: _LoopState,
     horizon: int,
 ) -> None:
-    """On the subscriptions' loop: queue the changes, end the signed-out, move the horizons."""
+    """On one loop: queue the changes, end the signed-out, move the loop's horizon."""
     for subscription, change in offers:
         subscription._offer(change)
     for subscription, reason in endings:
         subscription._end(reason)
-    for subscription in subscriptions:
-        subscription.horizon = max(subscription.horizon, horizon)
+    state.horizon = max(state.horizon, horizon)
 
 
 class Hub:
@@ -86,6 +100,7 @@ class Hub:
         self._lock = threading.Lock()
         self._scopes: dict[CaseScope, set[Subscription]] = defaultdict(set)
         self._users: dict[int, set[Subscription]] = defaultdict(set)
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
         self._feed: Feed | None = None
         self._start = threading.Lock()
         #: The newest change handed on (None until the feed started).
@@ -114,7 +129,8 @@ class Hub:
         ``horizon`` that its scope sees will be queued for it."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            subscription = Subscription(viewer, loop, self.last_id or 0)
+            state = self._loops.setdefault(loop, _LoopState())
+            subscription = Subscription(viewer, loop, self.last_id or 0, state)
             self._scopes[viewer.scope].add(subscription)
             self._users[viewer.user_id].add(subscription)
         return subscription
@@ -129,6 +145,8 @@ class Hub:
                     group.discard(subscription)
                     if not group:
                         del index[key]  # type: ignore[attr-defined]
+            if not any(s.loop is subscription.loop for group in self._users.values() for s in group):
+                self._loops.pop(subscription.loop, None)
 
     @property
     def connections(self) -> int:
@@ -163,15 +181,13 @@ class Hub:
                     for subscription in self._users.get(change.user_id or 0, ()):
                         if token is None or token == subscription.viewer.token_id:
                             endings[subscription.loop].append((subscription, "signed out"))
-            by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = defaultdict(list)
-            for group in self._users.values():
-                for subscription in group:
-                    by_loop[subscription.loop].append(subscription)
+            loops = list(self._loops.items())
             horizon = self.last_id
-        for loop, subscriptions in by_loop.items():
+        # One call per event loop (a server process has one), whatever the connections.
+        for loop, state in loops:
             try:
                 loop.call_soon_threadsafe(
-                    _apply, per_loop.get(loop, []), endings.get(loop, []), subscriptions, horizon
+                    _apply, per_loop.get(loop, []), endings.get(loop, []), state, horizon
                 )
             except RuntimeError:  # that loop has closed (a test client's): its connections are gone
                 continue

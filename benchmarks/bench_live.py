@@ -54,6 +54,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) a process has used so far (Linux: /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -154,13 +163,14 @@ async def _write_by_api(port: int, token: str, rate: float, seconds: float) -> d
     return done
 
 
-async def _run(port: int, tokens: list[str], args: argparse.Namespace, url: str) -> None:
+async def _run(port: int, tokens: list[str], args: argparse.Namespace, url: str, server_pid: int) -> None:
     clients = [Client(port, tokens[i % len(tokens)]) for i in range(args.clients)]
     readers = [asyncio.create_task(client.run()) for client in clients]
     await asyncio.wait_for(asyncio.gather(*(client.opened.wait() for client in clients)), 60)
     print(
         f"{args.clients} streams open; writing {args.rate:g} cases/s for {args.seconds:g} s ({args.writers})"
     )
+    cpu_before, began = _cpu_seconds(server_pid), time.monotonic()
     if args.writers == "api":
         writes = await _write_by_api(port, tokens[0], args.rate, args.seconds)
     else:
@@ -171,6 +181,7 @@ async def _run(port: int, tokens: list[str], args: argparse.Namespace, url: str)
         out, _ = await process.communicate()
         writes = {n: (float(s), float(d)) for n, s, d in (line.split() for line in out.decode().splitlines())}
     await asyncio.sleep(3)  # the last deliveries
+    cpu_after, lasted = _cpu_seconds(server_pid), time.monotonic() - began
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -207,6 +218,12 @@ async def _run(port: int, tokens: list[str], args: argparse.Namespace, url: str)
     ms = [x * 1000 for x in latencies]
     print(f"delivery latency from the write sent, ms: p50 {_percentile(ms, 0.5):.0f}, p95 {_percentile(ms, 0.95):.0f}, "
           f"p99 {_percentile(ms, 0.99):.0f}, max {max(ms):.0f}")  # fmt: skip
+    if cpu_before is not None and cpu_after is not None:
+        used = cpu_after - cpu_before
+        print(
+            f"server process CPU: {used:.1f} s in {lasted:.0f} s ({used / lasted:.0%} of a core), "
+            f"{used / max(delivered, 1) * 1e6:.0f} µs per delivery all in"
+        )
     ack = [x * 1000 for x in after_ack]
     print(
         f"delivery after the write's answer, ms: p50 {_percentile(ack, 0.5):.0f}, p95 {_percentile(ack, 0.95):.0f}"
@@ -242,7 +259,7 @@ def main() -> None:
         with tempfile.TemporaryFile(mode="w+") as log:
             server_process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
             try:
-                _serve_and_measure(port, args, url)
+                _serve_and_measure(port, args, url, server_process.pid)
             except BaseException:
                 log.seek(0)
                 print("".join(line for line in log if not line.startswith("INFO:")), file=sys.stderr)
@@ -252,7 +269,7 @@ def main() -> None:
                 server_process.wait(30)
 
 
-def _serve_and_measure(port: int, args: argparse.Namespace, url: str) -> None:
+def _serve_and_measure(port: int, args: argparse.Namespace, url: str, server_pid: int) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -269,7 +286,7 @@ def _serve_and_measure(port: int, args: argparse.Namespace, url: str) -> None:
             json={"username": username, "password": DEMO_PASSWORD},
         )
         tokens.append(reply.json()["access_token"])
-    asyncio.run(_run(port, tokens, args, url))
+    asyncio.run(_run(port, tokens, args, url, server_pid))
 
 
 if __name__ == "__main__":

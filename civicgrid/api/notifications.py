@@ -78,7 +78,7 @@ def read_one(
     session: DbSession,
     actor: Actor,
     now: Now,
-    notification_id: Annotated[int, Path(ge=1, le=2**62)],
+    notification_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> NotificationOut:
     return notification_out(notifications.mark_read(session, actor, notification_id, now))
 

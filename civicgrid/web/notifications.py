@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -55,7 +56,7 @@ def read_one(
     user: PageUser,
     now: Now,
     _csrf: Csrf,
-    notification_id: int,
+    notification_id: Annotated[int, FastApiPath(ge=1, le=2**31 - 1)],
     open_case: Annotated[str, Form(alias="open", max_length=1)] = "",
 ) -> Response:
     """Mark it read; with ``open``, go on to the case file."""

@@ -75,6 +75,9 @@ def test_opening_a_notification_marks_it_read_and_shows_the_case(
     again = client.get("/notifications").text
     assert again.count("unread") >= 1 and badge(again)[0] == 1
     assert client.post("/notifications/read-all", data={"csrf_token": csrf_of(again)}).status_code == 303
+    # An id beyond any row (and beyond PostgreSQL's integer) is refused, not an error.
+    huge = client.post("/notifications/474827036982/read", data={"csrf_token": csrf_of(again)})
+    assert huge.status_code == 422
     assert badge(client.get("/notifications").text)[0] == 0
 
 

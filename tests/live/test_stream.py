@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -257,16 +257,12 @@ def _journal_size(committed: Committed) -> int:
         return int(session.scalar(select(func.count()).select_from(LiveChange)) or 0)
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=1)
 
 
 def _later() -> str:
     """A new deadline for an extension: a month from now."""
-    from datetime import UTC, datetime
-
     return (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
 
@@ -309,3 +305,55 @@ def test_many_streams_opening_at_once_hold_no_database_connection(
         assert stream.take(case_event(number), WITHIN + 2)
     pool = served.engine.pool
     assert pool.checkedout() == 0, pool.status()  # type: ignore[attr-defined]
+
+
+def test_missed_alerts_are_replayed_and_a_current_cursor_replays_nothing(
+    committed: Committed, serve: Callable[..., Served], streams: Streams
+) -> None:
+    served = serve(committed.engine)
+    number = create(served, "operator")
+    act(served, "operator", number, "register")
+    act(served, "dispatcher", number, "dispatch", department_code="D-CG-E")
+    headers = served.headers("handler_cg")
+    first = streams(events_url(served), headers)
+    cursor = first.take(lambda e: e.comment == "heartbeat", 3) and first.last_id
+    first.close()
+    act(served, "supervisor", number, "supervise", note="请加快")
+    again = streams(events_url(served), {**headers, "Last-Event-ID": str(cursor)})
+    replayed = again.take(lambda e: e.event == "alert", WITHIN)
+    assert replayed.data["kind"] == "supervision" and replayed.data["unread"] == 1
+    # Reconnecting with the newest id: nothing to replay, live at once.
+    current = again.last_id
+    third = streams(events_url(served), {**headers, "Last-Event-ID": str(current)})
+    assert [e for e in third.collect(0.8) if e.event in ("case", "alert", "reset")] == []
+
+
+def test_a_client_whose_missed_entries_were_deleted_is_told_to_reload(
+    committed: Committed, serve: Callable[..., Served], streams: Streams
+) -> None:
+    served = serve(committed.engine)
+    for _ in range(3):
+        create(served, "operator")
+    with committed.session() as session:
+        ids = session.scalars(select(LiveChange.id).order_by(LiveChange.id)).all()
+        session.execute(LiveChange.__table__.delete().where(LiveChange.id <= ids[1]))  # pruned
+        session.commit()
+    stream = streams(events_url(served), {**served.headers("dispatcher"), "Last-Event-ID": str(ids[0] - 1)})
+    assert stream.take(lambda e: e.event == "reset", WITHIN).data["reason"]
+
+
+def test_an_idle_page_session_opens_no_stream(
+    committed: Committed, serve: Callable[..., Served], live_settings: Settings
+) -> None:
+    from itsdangerous import URLSafeSerializer
+
+    served = serve(committed.engine)
+    token = served.token("dispatcher")
+    signer = URLSafeSerializer(live_settings.secret_key, salt="civicgrid.web.session")
+    idle = datetime.now(UTC) - timedelta(minutes=live_settings.web_idle_minutes + 1)
+    cookie = signer.dumps({"t": token, "s": int(idle.timestamp())})
+    reply = httpx.get(events_url(served), headers={"Cookie": f"civicgrid_session={cookie}"})
+    assert reply.status_code == 401 and "idle" in reply.json()["detail"]
+    fresh = signer.dumps({"t": token, "s": int(datetime.now(UTC).timestamp())})
+    with httpx.stream("GET", events_url(served), headers={"Cookie": f"civicgrid_session={fresh}"}) as ok:
+        assert ok.status_code == 200

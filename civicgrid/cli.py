@@ -1,10 +1,13 @@
 """The ``civicgrid`` command: serve, worker, demo, init-db, import-territory,
 export-territory, create-user, import-categories, import-calendar, export-calendar,
-import-orders, partner, backup, restore, maintain, archive-events, api-key."""
+import-orders, partner, report (briefings), backup, restore, maintain, archive-events,
+api-key."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import logging.config
 import os
 import sqlite3
 import sys
@@ -13,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -22,12 +25,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from civicgrid.catalog import CatalogError, default_categories_path, load_categories
+from civicgrid.domain.briefings import BRIEFING_KIND_LABELS, FORMAT_TYPES, BriefingFormat, BriefingKind
 from civicgrid.domain.vocabulary import Role
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import is_memory_sqlite, make_engine, make_session_factory, session_scope
 from civicgrid.store.maintenance import optimize
 from civicgrid.store.migrate import upgrade
-from civicgrid.store.models import Case, Partner
+from civicgrid.store.models import Case, Partner, Region
 from civicgrid.store.partitions import maintain as maintain_partitions
 
 
@@ -392,40 +396,66 @@ def serve(
         bool,
         typer.Option(
             "--no-worker",
-            help="do not deliver the outbox or run the minute job here (run civicgrid worker instead)",
+            help="no background jobs here (outbox, minute job, scheduled briefings): run civicgrid worker instead",
         ),
     ] = False,
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
-    outbox sender and the minute job (lights and alerts) beside it."""
-    from civicgrid.live import lights
-    from civicgrid.outbox.sender import start_in_background
-
+    background jobs beside it: the outbox sender, the minute job (lights and alerts) and the
+    scheduled briefings."""
     settings = _settings()
     engine = _migrated_engine(settings)
-    helpers = (
-        []
-        if no_worker
-        else [start_in_background(engine, settings), lights.start_in_background(engine, settings)]
+    _serve_with_jobs(settings, engine, host, port, workers, jobs=not no_worker)
+
+
+def _serve_with_jobs(
+    settings: Settings, engine: Engine, host: str, port: int, workers: int | None, jobs: bool
+) -> None:
+    """Serve, with the background jobs (outbox sender, minute job, scheduled briefings) beside the server
+    if asked; they stop with the server."""
+    from civicgrid.briefings import runner as briefings_runner
+    from civicgrid.live import lights
+    from civicgrid.outbox import sender as outbox_sender
+
+    started = (
+        [
+            outbox_sender.start_in_background(engine, settings),
+            lights.start_in_background(engine, settings),
+            briefings_runner.start_in_background(engine, settings),
+        ]
+        if jobs
+        else []
     )
     try:
         _serve(settings, engine, host, port, workers)
     finally:
-        for _, stop in helpers:  # the server has stopped: so do its sender and minute job
+        for _thread, stop in started:  # the server has stopped: so do its jobs
             stop.set()
-        for thread, _ in helpers:
+        for thread, _stop in started:
             thread.join(settings.outbox_timeout_seconds + 5)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, and beside it the application's own log (``civicgrid.*``, INFO and
+    up) on stderr: the outbox's logging SMS and e-mail senders (the default, and the demo's)
+    write each message there, the portal's verification codes included."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["civicgrid"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
 def worker() -> None:
-    """Deliver the outbox (webhooks, SMS, e-mail) and run the minute job (lights turning
-    yellow or red, and their alerts) until stopped (Ctrl-C or SIGTERM). One sender and one
-    minute job are active at a time; a second worker waits on standby and takes over when
-    the first stops."""
+    """Deliver the outbox (webhooks, SMS, e-mail), run the minute job (lights turning yellow
+    or red, and their alerts) and make the scheduled briefings until stopped (Ctrl-C or
+    SIGTERM). One sender and one minute job are active at a time; a second worker waits on
+    standby and takes over when the first stops."""
     import signal
     import threading
 
+    from civicgrid.briefings import runner as briefings_runner
     from civicgrid.live.lights import LightJob
     from civicgrid.outbox.sender import Sender
 
@@ -439,13 +469,19 @@ def worker() -> None:
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
         f" and re-evaluating lights every {settings.light_job_seconds:g} s"
     )
+    logging.config.dictConfig(log_config())
     lights = threading.Thread(target=LightJob(engine, settings).run, args=(stop,), name="civicgrid-lights")
     lights.start()
+    briefings = threading.Thread(
+        target=briefings_runner.keep_making, args=(engine, settings, stop), name="civicgrid-briefings"
+    )
+    briefings.start()
     try:
         Sender(engine, settings).run(stop)
     finally:
         stop.set()
         lights.join(settings.outbox_timeout_seconds + 5)
+        briefings.join()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     typer.echo("civicgrid worker: stopped")
@@ -660,6 +696,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
         "host": host,
         "port": port,
         "log_level": "info",
+        "log_config": log_config(),
         # Live streams stay open until the client or the server ends them: at shutdown they
         # are cut after this long (browsers reconnect to the next server and catch up).
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
@@ -717,7 +754,9 @@ def demo(
     maintain_partitions(engine)
     optimize(engine, after_bulk_load=True)
     if serve_after:
-        _serve(settings, engine, host, port)
+        # With the background jobs, as `civicgrid serve`: the demo's SMS (the portal's
+        # verification codes) are written to the log.
+        _serve_with_jobs(settings, engine, host, port, 1, jobs=True)
 
 
 def _month_option(option: str, value: str | None) -> date | None:
@@ -781,6 +820,170 @@ def archive_events(
         typer.echo(f"{item.month:%Y-%m}: {item.events} events archived to {item.dump}")
     if not archived:
         typer.echo(f"no month before {before} left to archive")
+
+
+report_app = typer.Typer(
+    help="Briefings (日报/周报/月报): make one now as PDF, xlsx or HTML, or the scheduled ones that are due."
+)
+app.add_typer(report_app, name="report")
+
+DayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date", help="a day in the period, e.g. 2026-11-25 (default: yesterday; not in the future)"
+    ),
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="the region's code (default: the district, the top region)")
+]
+FormatOption = Annotated[
+    BriefingFormat | None,
+    typer.Option("--format", help="pdf, xlsx or html (default: from the ending of --out, else pdf)"),
+]
+OutOption = Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="the file to write")]
+TitleOption = Annotated[
+    str | None, typer.Option("--title", help="a masthead other than CIVICGRID_BRIEFING_TITLE")
+]
+
+
+@report_app.command("daily")
+def report_daily(
+    out: OutOption,
+    day: DayOption = None,
+    region: RegionOption = None,
+    file_format: FormatOption = None,
+    title: TitleOption = None,
+) -> None:
+    """The daily briefing (日报) of a day: by default yesterday."""
+    _report(BriefingKind.DAILY, day, region, file_format, out, title)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    out: OutOption,
+    day: DayOption = None,
+    region: RegionOption = None,
+    file_format: FormatOption = None,
+    title: TitleOption = None,
+) -> None:
+    """The weekly briefing (周报) of the week (Monday to Sunday) that holds the day."""
+    _report(BriefingKind.WEEKLY, day, region, file_format, out, title)
+
+
+@report_app.command("monthly")
+def report_monthly(
+    out: OutOption,
+    day: DayOption = None,
+    region: RegionOption = None,
+    file_format: FormatOption = None,
+    title: TitleOption = None,
+) -> None:
+    """The monthly briefing (月报) of the month that holds the day."""
+    _report(BriefingKind.MONTHLY, day, region, file_format, out, title)
+
+
+def _report(
+    kind: BriefingKind,
+    day_text: str | None,
+    region_code: str | None,
+    file_format: BriefingFormat | None,
+    out: Path,
+    title: str | None,
+) -> None:
+    """Make a briefing with the whole view of its region (the command line is the centre's
+    own) and write it to ``out``; nothing is stored."""
+    from civicgrid.briefings.content import BriefingRequest
+    from civicgrid.briefings.pdf import PdfUnavailable
+    from civicgrid.domain.errors import DomainError
+    from civicgrid.evaluation_file import default_scheme_path, load_scheme
+    from civicgrid.services.briefings import generate, masthead, system_reader
+    from civicgrid.services.calendar import centre_rules
+
+    try:
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        typer.echo(f"error: --date {day_text!r} is not a day like 2026-11-25; nothing written", err=True)
+        raise typer.Exit(code=1) from None
+    chosen = file_format or next(
+        (kind for kind, (_, ending) in FORMAT_TYPES.items() if out.suffix.lower() == ending),
+        BriefingFormat.PDF,
+    )
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    try:
+        scheme = load_scheme(
+            Path(settings.evaluation_scheme) if settings.evaluation_scheme else default_scheme_path()
+        )
+        with session_scope(make_session_factory(engine, read_only=True)) as session:
+            region = _briefing_region(session, region_code)
+            document = generate(
+                session,
+                system_reader(region),
+                BriefingRequest(kind, day, region.code, title),
+                chosen,
+                datetime.now(UTC),
+                zone=centre_rules(session, settings).calendar.timezone,
+                scheme=scheme,
+                heading=masthead(settings),
+            )
+            name = region.name
+        out.write_bytes(document.data)
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}; nothing written", err=True)
+        raise typer.Exit(code=1) from None
+    except (PdfUnavailable, OSError) as error:
+        typer.echo(f"error: {error}; nothing written", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"{out}: {name}{BRIEFING_KIND_LABELS[kind]} ({chosen.value}, {len(document.data):,} bytes)")
+
+
+def _briefing_region(session: Session, code: str | None) -> Region:
+    """The region named, or the only top region (the district)."""
+    from civicgrid.domain.errors import InvalidInput
+    from civicgrid.store.lookups import by_code
+
+    if code is not None:
+        return by_code(session, Region, code)
+    roots = session.scalars(select(Region).where(Region.parent_id.is_(None)).limit(2)).all()
+    if len(roots) != 1:
+        raise InvalidInput(
+            "the territory has no region yet"
+            if not roots
+            else "there are several districts: say --region CODE"
+        )
+    return roots[0]
+
+
+@report_app.command("run-due")
+def report_run_due(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="run as if it were this moment (ISO 8601 with a zone; default: now)"),
+    ] = None,
+) -> None:
+    """Make and store the scheduled briefings that are due (each once, even when several
+    processes run this at the same time): for cron, e.g. every 10 minutes, or a worker."""
+    from civicgrid.briefings.runner import run_due_briefings
+
+    try:
+        now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError:
+        now = None
+    if now is None or now.tzinfo is None:
+        typer.echo(f"error: --at {at!r} is not a moment with its zone, like 2026-12-01T08:00+08:00", err=True)
+        raise typer.Exit(code=1)
+    settings = _settings()
+    report = run_due_briefings(now, settings, _migrated_engine(settings))
+    for made in report.made:
+        typer.echo(
+            f"schedule {made.schedule_id}: {made.region_code} {BRIEFING_KIND_LABELS[made.kind]} "
+            f"{made.period_label} stored as briefing {made.briefing_id} ({', '.join(made.formats)})"
+        )
+    for schedule_id, label, reason in report.failed:
+        typer.echo(f"schedule {schedule_id}: {label} failed: {reason}", err=True)
+    typer.echo(report.summary())
+    if report.failed:
+        raise typer.Exit(code=1)
 
 
 @contextmanager
@@ -852,6 +1055,16 @@ def restore(
         typer.echo(f"error: {len(check.mismatches)} cases do not replay to their cached state", err=True)
         raise typer.Exit(code=1)
     typer.echo("every case replays to its cached state")
+
+
+def _add_report_commands() -> None:
+    from civicgrid.cli_reports import evaluation_app, export_app
+
+    app.add_typer(evaluation_app, name="evaluation")
+    app.add_typer(export_app, name="export")
+
+
+_add_report_commands()
 
 
 if __name__ == "__main__":

@@ -84,6 +84,20 @@ def thumbnail(path: Path, pixels: int) -> bytes:
         return out.getvalue()
 
 
+def png_of(path: Path, pixels: int) -> bytes:
+    """The image at ``path`` (JPEG, PNG or WebP) as a PNG at most ``pixels`` on its longer
+    side, transparency kept: a logo printed on documents."""
+    with _opened(path) as image:
+        try:
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail((pixels, pixels))
+            out = BytesIO()
+            upright.convert("RGBA").save(out, "PNG", optimize=True)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise InvalidInput(f"the image cannot be read: {error}") from None
+        return out.getvalue()
+
+
 @contextmanager
 def _opened(path: Path) -> Iterator[Image.Image]:
     """The image at ``path``, opened as JPEG, PNG or WebP only; an image of more pixels than

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from civicgrid.schemas import Strict, Text
 
 
 class Cell(BaseModel):
@@ -97,3 +100,90 @@ class EvaluationTable(BaseModel):
     period_label: str
     region_code: str | None
     rows: list[EvaluationRow]
+
+
+# --- published evaluations ---------------------------------------------------------------
+
+
+class PublicationOut(BaseModel):
+    """A published version of an evaluation: what was ranked, for which period and region,
+    under which scheme, by whom and when."""
+
+    kind: str
+    period_key: str = Field(description='the period as written in paths: "2026-10", "2026-Q4", "2026"')
+    period_label: str
+    period_start: datetime
+    period_end: datetime = Field(description="the end of the period, excluded")
+    region_code: str = Field(description="the scope: the region whose cases were evaluated")
+    region_name: str
+    version: int
+    scheme_name: str
+    scheme_version: str = Field(description="the version the scheme file declares")
+    scheme_digest: str = Field(description="SHA-256 of the scheme's content: changes with any weight or step")
+    published_by: str = Field(description="the publisher's username")
+    published_by_name: str
+    published_at: datetime
+    note: str
+
+
+class PublishedEvaluationOut(PublicationOut):
+    """A published version with its stored ranking: the figures as they were published,
+    never recomputed."""
+
+    rows: list[EvaluationRow]
+    scheme: dict[str, Any] = Field(description="the scheme the figures were computed under")
+
+
+class ItemChangeOut(BaseModel):
+    """One indicator of an object whose figure, score or points changed between versions."""
+
+    indicator: str
+    label: str
+    figure_before: str | None
+    figure_after: str | None
+    score_before: float | None
+    score_after: float | None
+    points_before: float | None
+    points_after: float | None
+
+
+class UnitChangeOut(BaseModel):
+    """How one evaluated object changed: ``change`` is changed, added or removed."""
+
+    key: str
+    label: str
+    change: str
+    rank_before: int | None
+    rank_after: int | None
+    value_before: float | None
+    value_after: float | None
+    value_delta: float | None
+    grade_before: str | None
+    grade_after: str | None
+    items: list[ItemChangeOut]
+
+
+class EvaluationChangesOut(BaseModel):
+    """The differences between a published version and the one before it."""
+
+    kind: str
+    period_key: str
+    region_code: str
+    version: int
+    previous_version: int
+    scheme_changed: bool = Field(description="the two versions were computed under different schemes")
+    units: list[UnitChangeOut] = Field(description="the objects that changed, in the later version's order")
+    unchanged: int = Field(description="objects whose rank, value, grade and breakdown are the same")
+
+
+class PublishOut(PublishedEvaluationOut):
+    """A version just published, with its differences from the version before (none for
+    the first)."""
+
+    changes: EvaluationChangesOut | None
+
+
+class PublishIn(Strict):
+    """Why a version is published (optional), e.g. which late results it takes in."""
+
+    note: Text = Field(default="", max_length=500)

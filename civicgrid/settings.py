@@ -110,6 +110,41 @@ class Settings(BaseSettings):
     #: Where ``npm ci`` installed the pages' front-end libraries; empty: ``node_modules``
     #: beside the source tree (a checkout installed with ``pip install -e .``).
     web_assets_dir: str = ""
+    #: How many photos one form of the pages (intake, an action) may carry at most.
+    web_max_photos: int = Field(default=9, ge=1, le=50)
+    #: The small maps' background tiles: a URL template with {z}, {x}, {y} (and optionally
+    #: {s}), absolute (http/https) or a path on this server; empty: the grids' polygons on a
+    #: plain background, and nothing is fetched from elsewhere.
+    map_tile_url: str = Field(default="", max_length=500)
+    #: How the tiles are drawn: wgs84 (OpenStreetMap, 天地图's _w layers) or gcj02 (高德,
+    #: 腾讯). Points and polygons are shifted to the tiles' system before they are drawn.
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    #: What {s} in the tile URL takes, one character each (e.g. "1234" for 高德).
+    map_tile_subdomains: str = Field(default="abc", max_length=20, pattern=r"^[0-9A-Za-z]*$")
+    #: The credit the tile provider asks for, shown in a corner of the map (HTML allowed).
+    map_tile_attribution: str = Field(default="", max_length=300)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not (
+            value.startswith(("https://", "http://"))
+            or (value.startswith("/") and not value.startswith("//"))
+        ):
+            raise ValueError(
+                f"{value!r}: give an http(s) URL or a path on this server, e.g. https://tile.example/{{z}}/{{x}}/{{y}}.png"
+            )
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"{value!r} lacks {', '.join(missing)}: the tile URL needs {{z}}, {{x}} and {{y}}"
+            )
+        if any(c in value for c in " \"'<>;"):
+            raise ValueError(f"{value!r}: spaces, quotes, angle brackets and ';' have no place in a tile URL")
+        return value
 
     #: Open311: the requests one API key may make per minute (per server process).
     open311_rate_limit: int = Field(default=600, ge=1, le=1_000_000)
@@ -139,6 +174,41 @@ class Settings(BaseSettings):
     email_from: str = "civicgrid@localhost"
     #: A partner's signed request is refused when its timestamp is further from now than this.
     exchange_max_clock_skew_seconds: int = Field(default=300, ge=1, le=3600)
+    #: The masthead of the briefings (日报/周报/月报); a schedule may give its own.
+    briefing_title: str = Field(default="网格化综合管理工作简报", min_length=1, max_length=200)
+    #: An image file (PNG, JPEG or WebP) printed beside the masthead; empty: no logo.
+    briefing_logo: str = ""
+
+    @field_validator("briefing_logo")
+    @classmethod
+    def _logo_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a file: give the path of a PNG, JPEG or WebP image")
+        return value
+
+    #: The citizens' portal at /portal: report without an account, follow a case, rate it,
+    #: the public map of open problems.
+    portal_enabled: bool = True
+    #: Verification codes sent by SMS: their digits, minutes valid, wrong tries before spent.
+    portal_code_length: int = Field(default=6, ge=4, le=8)
+    portal_code_minutes: int = Field(default=5, ge=1, le=60)
+    portal_code_attempts: int = Field(default=5, ge=1, le=20)
+    #: Codes one phone may be sent (one per interval, at most so many an hour), and one
+    #: client address may ask for in an hour (all phones together).
+    portal_code_interval_seconds: int = Field(default=60, ge=0, le=3600)
+    portal_codes_per_phone_hour: int = Field(default=5, ge=1, le=100)
+    portal_codes_per_address_hour: int = Field(default=20, ge=1, le=100_000)
+    #: How long a verified phone's portal session lasts (not renewed by use).
+    portal_session_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    #: Failed lookups (number and phone that match no case) per client address, and per case
+    #: number, within 15 minutes; one more locks lookups there for 15 minutes.
+    portal_lookup_max_failures: int = Field(default=10, ge=1, le=10_000)
+    #: Photos one report may carry (each at most max_upload_bytes).
+    portal_max_photos: int = Field(default=3, ge=0, le=9)
+    #: The region whose system user registers the portal's cases; empty: the only top region.
+    portal_region_code: str = Field(default="", max_length=32)
+    #: The public map shows each open case at the centre of a square of this many metres.
+    portal_map_cell_m: int = Field(default=200, ge=50, le=5000)
 
     #: The live stream (GET /live/events): a heartbeat comment this often, so that proxies
     #: keep an idle connection open.

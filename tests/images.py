@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from io import BytesIO
 
 from PIL import ExifTags, Image
@@ -35,9 +36,10 @@ def noisy_photo(size: tuple[int, int]) -> bytes:
 
 
 def pdf() -> bytes:
-    """A one-page PDF document."""
+    """A one-page PDF document, the same bytes at every call (its dates fixed)."""
     out = BytesIO()
-    Image.new("RGB", (50, 50), "white").save(out, "PDF")
+    moment = time.gmtime(1_767_225_600)  # 2026-01-01
+    Image.new("RGB", (50, 50), "white").save(out, "PDF", creationDate=moment, modDate=moment)
     return out.getvalue()
 
 

@@ -36,6 +36,14 @@ def test_development_runs_on_defaults() -> None:
         ({"sms_backend": "http"}, "CIVICGRID_SMS_HTTP_URL"),
         ({"sms_backend": "pigeon"}, "sms_backend"),
         ({"outbox_retry_base_seconds": 0}, "outbox_retry_base_seconds"),
+        ({"portal_code_length": 3}, "portal_code_length"),
+        ({"portal_code_attempts": 0}, "portal_code_attempts"),
+        ({"map_tile_url": "https://tile.example/{z}/{x}.png"}, "lacks"),
+        ({"map_tile_url": "ftp://tile.example/{z}/{x}/{y}.png"}, "path on this server"),
+        ({"map_tile_url": "//tile.example/{z}/{x}/{y}.png"}, "path on this server"),
+        ({"map_tile_url": "https://tile.example/{z}/{x}/{y}.png; script-src *"}, "no place in a tile URL"),
+        ({"map_tile_crs": "bd09"}, "map_tile_crs"),
+        ({"web_max_photos": 0}, "web_max_photos"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused(fields: dict[str, object], message: str) -> None:
@@ -75,6 +83,24 @@ def test_a_bad_evaluation_scheme_stops_the_server_at_start(tmp_path: Path) -> No
         create_app(settings)
 
 
+def test_a_briefing_logo_must_be_an_image_file(tmp_path: Path) -> None:
+    from civicgrid.api.app import create_app
+    from civicgrid.domain.errors import UnsupportedFile
+
+    with pytest.raises(ValidationError, match="is not a file"):
+        Settings(briefing_logo=str(tmp_path / "missing.png"))
+    notes = tmp_path / "logo.png"
+    notes.write_text("our logo", encoding="utf-8")
+    settings = Settings(
+        environment="test",
+        database_url="sqlite://",
+        secret_key="test-only-secret-" * 3,
+        briefing_logo=str(notes),
+    )
+    with pytest.raises(UnsupportedFile, match="not a photo"):
+        create_app(settings)
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
@@ -89,3 +115,9 @@ def test_uploaded_files_are_kept_beside_the_sqlite_database_unless_told(
     fields: dict[str, str], expected: str
 ) -> None:
     assert str(Settings(**fields).files_path) == expected
+
+
+def test_a_tile_url_is_kept_as_given() -> None:
+    url = "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    settings = Settings(map_tile_url=f" {url} ", map_tile_crs="gcj02", map_tile_subdomains="1234")
+    assert settings.map_tile_url == url and Settings(map_tile_url="/tiles/{z}/{x}/{y}.png").map_tile_url

@@ -9,19 +9,22 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from civicgrid import __version__, web
+from civicgrid import __version__, portal, web
 from civicgrid.api import (
     api_keys,
     attachments,
     auth,
+    briefings,
     calendar,
     cases,
+    dashboard,
     directory,
     docs,
     errors,
     geo,
     health,
     notifications,
+    publications,
     statistics,
     territory,
 )
@@ -32,6 +35,8 @@ from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
 from civicgrid.live import routes as live
 from civicgrid.open311 import routes as open311
+from civicgrid.services import briefings as briefing_service
+from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.rate_limit import RateLimiter
 from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
@@ -88,14 +93,20 @@ def create_app(
     app.state.rules = None
     app.state.file_store = FileStore(settings.files_path)
     app.state.open311_limiter = RateLimiter(settings.open311_rate_limit)
+    app.state.dashboards = dashboard_service.Recent()
+    # The briefings' masthead; a logo that is not an image stops the server here, with the reason.
+    app.state.masthead = briefing_service.masthead(settings)
     errors.install(app)
     # Added innermost first: headers wrap everything, so even a 500 or a 413 carries them.
     app.add_middleware(LsnHeaderMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        larger={territory.IMPORT_PATH: settings.territory_max_bytes},
-        uploads=attachments.UPLOAD_PATH,
+        larger={
+            territory.IMPORT_PATH: settings.territory_max_bytes,
+            portal.REPORT_PATH: portal.report_body_limit(settings),
+        },
+        uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestIdMiddleware)
@@ -108,7 +119,10 @@ def create_app(
     app.include_router(territory.router)
     app.include_router(geo.router)
     app.include_router(statistics.router)
+    app.include_router(dashboard.router)
     app.include_router(exchange.router)
+    app.include_router(publications.router)
+    app.include_router(briefings.router)
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)
@@ -116,6 +130,7 @@ def create_app(
     app.include_router(live.router)
     docs.install(app)
     web.install(app, settings)
+    portal.install(app, settings)
     return app
 
 

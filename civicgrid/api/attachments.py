@@ -162,9 +162,12 @@ def _validated(model: type[M], data: Any, json: bool = False) -> M:
         ) from None
 
 
-def _served(
+def serve_file(
     files: FileStore, attachment: Attachment, sha256: str, content_type: str, inline: bool
 ) -> FileResponse:
+    """The stored file ``sha256`` of ``attachment`` (itself or its thumbnail), streamed from
+    the store with headers that keep a browser from running anything in it; shown in the page
+    (``inline``) or offered as a download under the attachment's safe name."""
     path = files.path(sha256)
     if not path.is_file():
         raise NotFound(f"the file of attachment {attachment.id} is missing from the file store")
@@ -189,7 +192,7 @@ def get_attachment(
     attachment = attachments.stored_file(session, actor, number, attachment_id)
     # Photos show in the page; documents are downloaded, never rendered on the centre's origin.
     inline = attachment.content_type.startswith("image/")
-    return _served(files, attachment, attachment.sha256, attachment.content_type, inline)
+    return serve_file(files, attachment, attachment.sha256, attachment.content_type, inline)
 
 
 @router.get(
@@ -204,4 +207,4 @@ def get_thumbnail(
     attachment = attachments.stored_file(session, actor, number, attachment_id)
     if attachment.thumbnail_sha256 is None:
         raise NotFound(f"attachment {attachment_id} is not a photo and has no thumbnail")
-    return _served(files, attachment, attachment.thumbnail_sha256, "image/jpeg", inline=True)
+    return serve_file(files, attachment, attachment.thumbnail_sha256, "image/jpeg", inline=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import StreamingResponse
 
 from civicgrid.api.deps import Actor, AppSettings, DbSession, Now, Rules
+from civicgrid.api.downloads import DOWNLOAD_RESPONSES, FormatParam, case_download
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import case_detail, case_summary, case_view
 from civicgrid.domain.vocabulary import Action, CoordinateSystem
@@ -67,6 +69,26 @@ def list_cases(
         total_is_estimate=more,
         total_display=f"{total:,}+" if more else f"{total:,}",
     )
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+    summary="The case list as a CSV or xlsx file: every case you may see that matches the list's "
+    "filters, newest first, streamed",
+)
+def export_cases(
+    request: Request,
+    session: DbSession,
+    actor: Actor,
+    rules: Rules,
+    now: Now,
+    filters: Annotated[CaseFilters, Query()],
+    file_format: FormatParam,
+) -> StreamingResponse:
+    query = case_queries.filtered(session, actor, filters, now)
+    return case_download(request, query, now, rules.calendar.timezone, file_format, "案件列表", "cases")
 
 
 @router.get(

@@ -4,10 +4,10 @@ the clock and the centre's rules."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,18 +32,27 @@ def get_session(request: Request) -> Iterator[Session]:
     before the response leaves (``scope="function"``), so a 2xx means it is stored. Reading
     requests get a read-only session, so they never wait for or hold the write lock; with
     read replicas, on one that has replayed the client's own last write (else the primary)."""
-    state = request.app.state
-    replicas: ReplicaRouter | None = state.replicas
-    factory: Callable[[], Session] = state.session_factory
+    replicas: ReplicaRouter | None = request.app.state.replicas
+    factory: Callable[[], Session] = request.app.state.session_factory
     if request.method in SAFE_METHODS:
-        factory = state.read_session_factory
-        if replicas is not None:
-            lsn = read_your_writes.min_lsn(request, replicas)
-            factory = lambda: replicas.read_session(lsn)  # noqa: E731
+        factory = reading_factory(request)
     with session_scope(factory) as session:
         yield session
     if replicas is not None and request.method not in SAFE_METHODS:
         read_your_writes.note_write(request, replicas)
+
+
+def reading_factory(request: Request) -> Callable[[], Session]:
+    """Read-only sessions for this request: on a read replica that has replayed the
+    client's own last write, if there are replicas, else on the primary. An export that
+    streams its rows after the route has returned opens its own session from it."""
+    state = request.app.state
+    replicas: ReplicaRouter | None = state.replicas
+    if replicas is None:
+        factory: Callable[[], Session] = state.read_session_factory
+        return factory
+    lsn = read_your_writes.min_lsn(request, replicas)
+    return lambda: replicas.read_session(lsn)
 
 
 def get_settings(request: Request) -> Settings:
@@ -118,6 +127,33 @@ def get_actor(session: DbSession, token: Token, request: Request, now: Now) -> U
 
 
 Actor = Annotated[User, Depends(get_actor)]
+
+
+def get_reader(
+    session: DbSession, credentials: Credentials, request: Request, response: Response, now: Now
+) -> User:
+    """The user of a reading route that the command-centre pages call from their scripts
+    (the map, the dashboard): a bearer token as everywhere, or else the page session's
+    signed cookie. Only for GET routes, so the cookie never authorises a change (no CSRF to
+    fear), and other sites cannot read the answers (no CORS). A page's data requests count
+    as use of the page: the session's idle clock starts over, as with every page."""
+    if credentials is not None or request.method not in SAFE_METHODS:
+        return get_actor(session, get_token(credentials), request, now)
+    # Imported here: the pages' package imports this module.
+    from civicgrid.web import sessions
+
+    settings = get_settings(request)
+    page_session = sessions.read_session(request, settings.secret_key)
+    if page_session is None:
+        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>', or open the page signed in")
+    if sessions.is_idle(page_session, now, timedelta(minutes=settings.web_idle_minutes)):
+        raise Unauthenticated("the page session was idle too long: sign in again")
+    actor = get_actor(session, page_session.token, request, now)
+    sessions.set_session(response, request, settings.secret_key, page_session.token, now)
+    return actor
+
+
+Reader = Annotated[User, Depends(get_reader)]
 Rules = Annotated[CentreRules, Depends(get_rules)]
 UnsignedRules = Annotated[CentreRules, Depends(get_rules_unsigned)]
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
-from civicgrid.api.deps import Actor, DbSession, Now
+from civicgrid.api.deps import Actor, AppSettings, DbSession, Now, Reader
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.domain.vocabulary import CoordinateSystem
 from civicgrid.geo import hotspots, mapdata
-from civicgrid.geo.schemas import FeatureCollection, GridHotspots, Resolution
+from civicgrid.geo.schemas import FeatureCollection, GridHotspots, GridSummary, Resolution
 from civicgrid.schemas import CaseFilters
 from civicgrid.services import geo as geo_service
 
@@ -25,6 +26,11 @@ Crs = Annotated[
 Zoom = Annotated[
     int,
     Query(ge=mapdata.MIN_ZOOM, le=mapdata.MAX_ZOOM, description="the web-map zoom the layer is drawn at"),
+]
+BBox = Annotated[str, Query(max_length=200, description="west,south,east,north in crs")]
+ViewBox = Annotated[
+    str | None,
+    Query(max_length=200, description="west,south,east,north in crs: only what reaches into this view"),
 ]
 
 
@@ -43,16 +49,37 @@ def resolve(
 
 @router.get("/regions", response_model=FeatureCollection, summary="The regions you may see, as GeoJSON")
 def regions(
-    session: DbSession, actor: Actor, zoom: Zoom = 14, crs: Crs = CoordinateSystem.WGS84
+    session: DbSession,
+    actor: Reader,
+    zoom: Zoom = 14,
+    crs: Crs = CoordinateSystem.WGS84,
+    bbox: ViewBox = None,
 ) -> FeatureCollection:
-    return geo_service.layer(session, actor, "regions", zoom, crs)
+    box = geo_service.parse_bbox(bbox, crs) if bbox else None
+    return geo_service.layer(session, actor, "regions", zoom, crs, box)
 
 
 @router.get("/grids", response_model=FeatureCollection, summary="The grids you may see, as GeoJSON")
 def grids(
-    session: DbSession, actor: Actor, zoom: Zoom = 14, crs: Crs = CoordinateSystem.WGS84
+    session: DbSession,
+    actor: Reader,
+    zoom: Zoom = 14,
+    crs: Crs = CoordinateSystem.WGS84,
+    bbox: ViewBox = None,
 ) -> FeatureCollection:
-    return geo_service.layer(session, actor, "grids", zoom, crs)
+    box = geo_service.parse_bbox(bbox, crs) if bbox else None
+    return geo_service.layer(session, actor, "grids", zoom, crs, box)
+
+
+@router.get(
+    "/grids/{code}/summary",
+    response_model=GridSummary,
+    summary="A grid of your area: its inspectors and leader, open cases, and this month's figures",
+)
+def grid_summary(
+    session: DbSession, actor: Reader, settings: AppSettings, now: Now, code: str
+) -> GridSummary:
+    return geo_service.grid_summary(session, actor, code, now, ZoneInfo(settings.timezone))
 
 
 @router.get(
@@ -63,10 +90,10 @@ def grids(
 def cases(
     request: Request,
     session: DbSession,
-    actor: Actor,
+    actor: Reader,
     now: Now,
     filters: Annotated[CaseFilters, Query()],
-    bbox: Annotated[str, Query(max_length=200, description="west,south,east,north in crs")],
+    bbox: BBox,
     crs: Crs = CoordinateSystem.WGS84,
     limit: Annotated[int | None, Query(ge=1, description="at most this many, newest first")] = None,
 ) -> FeatureCollection:
@@ -76,10 +103,29 @@ def cases(
 
 
 @router.get(
+    "/cases/clusters",
+    response_model=FeatureCollection,
+    summary="Cases in a box counted per square of 80 screen pixels at a zoom (with red, yellow, "
+    "green), filtered like the list: what a map draws where there are too many points",
+)
+def case_clusters(
+    session: DbSession,
+    actor: Reader,
+    now: Now,
+    filters: Annotated[CaseFilters, Query()],
+    bbox: BBox,
+    zoom: Zoom,
+    crs: Crs = CoordinateSystem.WGS84,
+) -> FeatureCollection:
+    box = geo_service.parse_bbox(bbox, crs)
+    return geo_service.case_clusters(session, actor, filters, now, box, zoom, crs)
+
+
+@router.get(
     "/hotspots/grids", response_model=GridHotspots, summary="Case counts per grid, filtered like the list"
 )
 def grid_hotspots(
-    session: DbSession, actor: Actor, now: Now, filters: Annotated[CaseFilters, Query()]
+    session: DbSession, actor: Reader, now: Now, filters: Annotated[CaseFilters, Query()]
 ) -> GridHotspots:
     return geo_service.grid_hotspots(session, actor, filters, now)
 
@@ -91,7 +137,7 @@ def grid_hotspots(
 )
 def hexagon_hotspots(
     session: DbSession,
-    actor: Actor,
+    actor: Reader,
     now: Now,
     filters: Annotated[CaseFilters, Query()],
     resolution: Annotated[int, Query(ge=hotspots.MIN_RESOLUTION, le=hotspots.MAX_RESOLUTION)] = 8,

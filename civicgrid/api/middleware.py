@@ -73,35 +73,38 @@ class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413: at once when Content-Length says
     so, otherwise (chunked) as soon as the bytes received pass the limit. Paths named in
     ``larger`` (a territory file) have their own limit. A file upload (multipart/form-data to
-    a path that ``uploads`` matches) may carry a file of ``max_upload_bytes``, whose exact
-    size the upload route checks as it copies it in."""
+    a path that a pattern of ``uploads`` matches) may carry as many files of
+    ``max_upload_bytes`` as the pattern says (one to the API, several photos to a page's
+    form); the upload route checks each file's exact size as it copies it in."""
 
     def __init__(
         self,
         app: ASGIApp,
         max_bytes: int,
         larger: dict[str, int] | None = None,
-        uploads: re.Pattern[str] | None = None,
+        uploads: dict[re.Pattern[str], int] | None = None,
         max_upload_bytes: int = 0,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}
-        self.uploads = uploads
+        self.uploads = uploads or {}
         self.max_upload_bytes = max_upload_bytes
 
     def limit(self, scope: Scope, headers: Headers) -> tuple[int, BodyTooLarge]:
         """The largest body this request may send, and the refusal when it sends more."""
         path: str = scope["path"].removeprefix(scope.get("root_path", ""))
+        files = next((n for pattern, n in self.uploads.items() if pattern.fullmatch(path)), 0)
         if (
-            self.uploads is not None
+            files
             and scope["method"] == "POST"
-            and self.uploads.fullmatch(path)
             and headers.get("content-type", "").lower().startswith("multipart/form-data")
         ):
             limit = self.max_upload_bytes
             detail = f"a file may be at most {limit:,} bytes ({limit / 2**20:g} MB)"
-            return limit + MULTIPART_OVERHEAD, BodyTooLarge(limit, detail)
+            if files > 1:
+                detail = f"at most {files} files of {limit:,} bytes ({limit / 2**20:g} MB) each"
+            return files * (limit + MULTIPART_OVERHEAD), BodyTooLarge(limit, detail)
         max_bytes = self.larger.get(path, self.max_bytes)
         return max_bytes, BodyTooLarge(max_bytes)
 

@@ -9,13 +9,17 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from civicgrid.api.deps import Actor, DbSession, Now, Rules
+from civicgrid.api.downloads import DOWNLOAD_RESPONSES, FormatParam, case_download, download
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.api.present import case_summary
 from civicgrid.domain.errors import InvalidInput
+from civicgrid.domain.evaluation import TARGET_LABELS as EVALUATION_LABELS
 from civicgrid.domain.evaluation import Scheme
 from civicgrid.domain.indicators import COUNTS, RATES, Period, PeriodKind
+from civicgrid.exports.tables import evaluation_columns, evaluation_rows, statistics_columns, statistics_rows
 from civicgrid.schemas import COUNT_LIMIT, CasePage, CodeRef, Cursor, decode_cursor, encode_cursor
 from civicgrid.schemas_statistics import EvaluationTable, IndicatorInfo, StatisticsTable
 from civicgrid.services import evaluation as evaluation_service
@@ -112,6 +116,58 @@ def statistics_table(session: DbSession, actor: Actor, now: Now, query: Statisti
     return statistics_service.table(session, actor, query, now)
 
 
+@router.get(
+    "/table/export",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+    summary="A statistics table as a CSV or xlsx file: one row per group and the total, each rate "
+    "followed by its numerator and denominator",
+)
+def export_statistics_table(
+    session: DbSession, actor: Actor, rules: Rules, now: Now, query: StatisticsQuery, file_format: FormatParam
+) -> StreamingResponse:
+    table = statistics_service.table(session, actor, query, now)
+    start = table.period_start.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
+    return download(
+        file_format,
+        f"统计表-{table.group_label}-{table.period_label}",
+        f"statistics-{table.group_by}-{start}",
+        statistics_columns(table),
+        statistics_rows(table),
+        rules.calendar.timezone,
+        table.period_label,
+    )
+
+
+@router.get(
+    "/cases/export",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+    summary="The cases behind one figure of a table as a CSV or xlsx file, newest first, streamed",
+)
+def export_statistics_cases(
+    request: Request,
+    session: DbSession,
+    actor: Actor,
+    rules: Rules,
+    now: Now,
+    query: StatisticsQuery,
+    indicator: Annotated[str, Query(max_length=60, description="the count or rate of the figure")],
+    file_format: FormatParam,
+    part: Annotated[
+        str | None, Query(pattern="^(numerator|denominator)$", description="for a rate: which of its parts")
+    ] = None,
+    group: Annotated[
+        str | None, Query(max_length=60, description="the row's group key; leave out for the total row")
+    ] = None,
+) -> StreamingResponse:
+    cases = statistics_service.trace(session, actor, query, indicator, part, group, now)
+    zone = rules.calendar.timezone
+    return case_download(
+        request, cases, now, zone, file_format, f"案件明细-{indicator}", f"cases-{indicator}"
+    )
+
+
 @router.get("/cases", response_model=CasePage, summary="The cases behind one figure of a table, newest first")
 def statistics_cases(
     session: DbSession,
@@ -172,3 +228,34 @@ def evaluation(
 ) -> EvaluationTable:
     scheme: Scheme = request.app.state.scheme
     return evaluation_service.ranking(session, actor, scheme, target.value, period, now, region)
+
+
+@router.get(
+    "/evaluation/{target}/export",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+    summary="The evaluation (考核) ranking as a CSV or xlsx file, each item's figure, score and points",
+)
+def export_evaluation(
+    target: EvaluationTarget,
+    request: Request,
+    session: DbSession,
+    actor: Actor,
+    rules: Rules,
+    now: Now,
+    period: RequestedPeriod,
+    file_format: FormatParam,
+    region: RegionParam = None,
+) -> StreamingResponse:
+    scheme: Scheme = request.app.state.scheme
+    table = evaluation_service.ranking(session, actor, scheme, target.value, period, now, region)
+    start = table.period_start.astimezone(rules.calendar.timezone).strftime("%Y%m%d")
+    return download(
+        file_format,
+        f"考核-{EVALUATION_LABELS[target.value]}-{table.period_label}",
+        f"evaluation-{target.value}-{start}",
+        evaluation_columns(table.rows),
+        evaluation_rows(table.rows),
+        rules.calendar.timezone,
+        table.period_label,
+    )

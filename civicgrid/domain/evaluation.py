@@ -35,6 +35,14 @@ class Method(StrEnum):
 
 #: The kinds of evaluated object (each the statistics grouping of the same name).
 TARGETS = ("department", "street", "community", "dispatcher", "inspector", "operator")
+TARGET_LABELS = {
+    "department": "部门",
+    "street": "街道",
+    "community": "社区",
+    "dispatcher": "派遣员",
+    "inspector": "监督员",
+    "operator": "受理员",
+}
 
 
 @dataclass(frozen=True)

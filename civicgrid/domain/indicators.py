@@ -204,6 +204,28 @@ class Period:
             cursor = _add_months(cursor, 1)
         return months
 
+    def days(self) -> list[Period]:
+        """The calendar days this period covers, each cut to the period (for daily trends);
+        InvalidInput beyond ``MAX_DAYS`` days (a day is one query)."""
+        zone = self.start.tzinfo
+        assert isinstance(zone, ZoneInfo)
+        first, after = self.start.date(), self.end.astimezone(zone).date()
+        if self.end > _midnight(after, zone):
+            after += timedelta(days=1)
+        if (after - first).days > MAX_DAYS:
+            raise InvalidInput(
+                f"a daily table covers at most {MAX_DAYS} days; this period has {(after - first).days}"
+            )
+        days = []
+        for offset in range((after - first).days):
+            day = Period.containing(PeriodKind.DAY, first + timedelta(days=offset), zone)
+            days.append(Period(max(day.start, self.start), min(day.end, self.end), day.label))
+        return days
+
+
+#: The most days a table grouped by day covers.
+MAX_DAYS = 92
+
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone)

@@ -54,6 +54,8 @@ STATE_LABELS: dict[CaseState, str] = {
 FINAL_STATES = frozenset(
     {CaseState.CLOSED, CaseState.REVISITED, CaseState.ARCHIVED, CaseState.MERGED, CaseState.VOIDED}
 )
+#: States in which the case is still open (在办): every state but the final ones.
+OPEN_STATES = tuple(state for state in CaseState if state not in FINAL_STATES)
 
 
 class Action(StrEnum):
@@ -242,6 +244,8 @@ LIGHT_LABELS: dict[Light, tuple[str, str]] = {
     Light.YELLOW: ("黄灯(临期)", "#f9a825"),
     Light.RED: ("红灯(超期)", "#c62828"),
 }
+#: Open cases whose clock stands still (挂账) or that have no time limit: no light.
+NO_LIGHT_LABEL = ("未计时", "#78909c")
 
 
 class AlertKind(StrEnum):
@@ -319,6 +323,12 @@ GRID_KIND_LABELS: dict[GridKind, str] = {
     GridKind.COMPREHENSIVE: "综合网格",
     GridKind.DEDICATED: "专属网格",
     GridKind.OVERLAY: "叠加网格",
+}
+#: The colour each kind of grid is drawn in on the map.
+GRID_KIND_COLOURS: dict[GridKind, str] = {
+    GridKind.COMPREHENSIVE: "#1565c0",
+    GridKind.DEDICATED: "#8e24aa",
+    GridKind.OVERLAY: "#00897b",
 }
 
 
@@ -401,4 +411,15 @@ SIGN_IN_OUTCOME_LABELS: dict[SignInOutcome, str] = {
     SignInOutcome.SUCCEEDED: "登录成功",
     SignInOutcome.FAILED: "用户名或密码错误",
     SignInOutcome.LOCKED: "失败次数过多，暂时锁定",
+}
+
+
+#: The colour of each evaluation grade (评价等级, EVALUATION.md §3) where the briefings draw
+#: one; a grade a centre's scheme names otherwise is drawn grey.
+GRADE_COLOURS: dict[str, str] = {
+    "A": "#2e7d32",
+    "B": "#1565c0",
+    "C": "#f9a825",
+    "D": "#c62828",
+    "E": "#212121",
 }

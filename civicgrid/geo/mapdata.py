@@ -38,10 +38,17 @@ def tolerance(zoom: int) -> float:
 
 @dataclass(frozen=True)
 class MapFeature:
-    """A feature of a layer, with the region path that decides who may see it."""
+    """A feature of a layer, with the region path that decides who may see it and its
+    bounds (WGS-84 west, south, east, north) for picking the features of a map's view."""
 
     path: str
     feature: dict[str, Any]
+    bounds: tuple[float, float, float, float]
+
+    def meets(self, box: tuple[float, float, float, float]) -> bool:
+        """Whether the feature's bounds reach into ``box`` (WGS-84 west, south, east, north)."""
+        west, south, east, north = self.bounds
+        return west <= box[2] and east >= box[0] and south <= box[3] and north >= box[1]
 
 
 _cache: OrderedDict[tuple[str, str, Layer, int, CoordinateSystem], list[MapFeature]] = OrderedDict()
@@ -93,6 +100,7 @@ def _build(session: Session, name: Layer, zoom: int, crs: CoordinateSystem) -> l
             properties = {"code": code, "name": label, "kind": kind, "overlay_group": group, "region": region}
             rows.append((path, boundary, properties))
     shapes = np.array([shape(boundary) for _, boundary, _ in rows], dtype=object)
+    bounds = shapely.bounds(shapes).reshape(-1, 4).tolist()
     simplified = shapely.simplify(shapes, tolerance(zoom), preserve_topology=True)
     if crs is not CoordinateSystem.WGS84:
         simplified = shapely.transform(simplified, lambda coords: from_wgs84_array(coords, crs))
@@ -100,7 +108,9 @@ def _build(session: Session, name: Layer, zoom: int, crs: CoordinateSystem) -> l
     simplified = shapely.set_precision(simplified, 1e-7)
     return [
         MapFeature(
-            path, {"type": "Feature", "id": props["code"], "geometry": mapping(geom), "properties": props}
+            path,
+            {"type": "Feature", "id": props["code"], "geometry": mapping(geom), "properties": props},
+            (box[0], box[1], box[2], box[3]),
         )
-        for (path, _, props), geom in zip(rows, simplified, strict=True)
+        for (path, _, props), geom, box in zip(rows, simplified, bounds, strict=True)
     ]

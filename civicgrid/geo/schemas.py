@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from civicgrid.domain.vocabulary import CoordinateSystem, GridKind, RegionLevel
+from civicgrid.domain.vocabulary import CaseState, CoordinateSystem, GridKind, Light, RegionLevel
+from civicgrid.schemas_statistics import Cell
 
 
 class RegionAtPoint(BaseModel):
@@ -68,3 +69,36 @@ class GridHotspots(BaseModel):
     """Cases per grid (a case counts in its own grid and in the overlay grids it lies in)."""
 
     grids: list[GridCount]
+
+
+class GridCase(BaseModel):
+    """An open case of a grid, as its popup lists it."""
+
+    number: str
+    title: str
+    category_name: str
+    state: CaseState
+    state_label: str
+    light: Light | None
+
+
+class GridSummary(BaseModel):
+    """What a click on a grid shows: who looks after it, its open cases, this month's figures."""
+
+    code: str
+    name: str
+    kind: GridKind
+    kind_label: str
+    overlay_group: str | None
+    region_code: str
+    region_name: str
+    inspectors: list[StaffAtPoint]
+    leader: StaffAtPoint | None
+    open_total: int = Field(description="open cases in the grid, as the case list's grid filter counts them")
+    open_by_light: dict[str, int] = Field(description="red, yellow, green, and none (no running clock)")
+    open_cases: list[GridCase] = Field(description="the most urgent open cases: red first, nearest deadline")
+    month_label: str
+    month: dict[str, Cell] = Field(
+        description="this month's figures of the cases the grid owns, as the statistics table grouped by grid"
+    )
+    month_labels: dict[str, str]

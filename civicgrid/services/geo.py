@@ -5,26 +5,41 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.clock import light_at
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
-from civicgrid.domain.vocabulary import CoordinateSystem, GridDuty, GridKind, Role
+from civicgrid.domain.indicators import Period, PeriodKind
+from civicgrid.domain.vocabulary import (
+    GRID_KIND_LABELS,
+    OPEN_STATES,
+    STATE_LABELS,
+    CoordinateSystem,
+    GridDuty,
+    GridKind,
+    Role,
+)
 from civicgrid.geo import hotspots, mapdata
 from civicgrid.geo.crs import from_wgs84, to_wgs84
 from civicgrid.geo.index import territory_index
 from civicgrid.geo.schemas import (
     FeatureCollection,
     GridAtPoint,
+    GridCase,
     GridCount,
     GridHotspots,
+    GridSummary,
     RegionAtPoint,
     Resolution,
     StaffAtPoint,
 )
 from civicgrid.schemas import CaseFilters
+from civicgrid.services import statistics
+from civicgrid.store import cases as case_queries
 from civicgrid.store import geo as geo_queries
+from civicgrid.store.lookups import edited_by_code
 from civicgrid.store.models import Grid, User
 
 #: The order grids at a point are listed in: the base cover first, then what lies on it.
@@ -81,13 +96,47 @@ def _grid_at(grid: Grid, owner: bool, staff: list[tuple[GridDuty, User]]) -> Gri
 
 
 def layer(
-    session: Session, actor: User, name: mapdata.Layer, zoom: int, crs: CoordinateSystem
+    session: Session,
+    actor: User,
+    name: mapdata.Layer,
+    zoom: int,
+    crs: CoordinateSystem,
+    bbox: BBox | None = None,
 ) -> FeatureCollection:
-    """The regions or grids of the actor's region subtree as GeoJSON, simplified for ``zoom``."""
+    """The regions or grids of the actor's region subtree as GeoJSON, simplified for
+    ``zoom``; only those reaching into ``bbox`` (WGS-84) if given, for a map's view."""
     scope = _scope_path(actor)
     features = mapdata.layer(session, geo_queries.territory_mark(session), name, zoom, crs)
-    shown = [f.feature for f in features if scope is not None and f.path.startswith(scope)]
+    shown = [
+        f.feature
+        for f in features
+        if scope is not None and f.path.startswith(scope) and (bbox is None or f.meets(bbox))
+    ]
     return FeatureCollection(crs=crs, features=shown)
+
+
+def extent(session: Session, actor: User, within: str | None = None) -> BBox | None:
+    """The bounds (WGS-84) of the grids of the actor's region subtree (or of the subtree
+    with path ``within``, inside it), else of its regions; None when neither is drawn:
+    where the map opens."""
+    scope = _scope_path(actor)
+    if scope is not None and within is not None and within.startswith(scope):
+        scope = within
+    mark = geo_queries.territory_mark(session)
+    for name in ("grids", "regions"):
+        boxes = [
+            f.bounds
+            for f in mapdata.layer(session, mark, name, 0, CoordinateSystem.WGS84)
+            if scope is not None and f.path.startswith(scope)
+        ]
+        if boxes:
+            return (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+    return None
 
 
 def parse_bbox(text: str, crs: CoordinateSystem) -> BBox:
@@ -160,3 +209,103 @@ def hexagon_hotspots(
     counts = hotspots.count_cells(((lng, lat, n) for lng, lat, n in points), resolution)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return FeatureCollection(crs=crs, features=[hotspots.cell_feature(c, n, crs) for c, n in ranked])
+
+
+#: A cluster gathers the cases of a square this many screen pixels wide at its zoom.
+CLUSTER_PIXELS = 80
+#: From this zoom on (a street or less in view), cases are found through their points' index.
+PLACE_INDEX_ZOOM = 13
+
+
+def cluster_size(zoom: int) -> float:
+    """The side (degrees) of a cluster's cell at ``zoom``: CLUSTER_PIXELS of a 256-pixel tile."""
+    return CLUSTER_PIXELS * 360.0 / (256 * (1 << zoom))
+
+
+def case_clusters(
+    session: Session,
+    actor: User,
+    filters: CaseFilters,
+    now: datetime,
+    bbox: BBox,
+    zoom: int,
+    crs: CoordinateSystem,
+) -> FeatureCollection:
+    """Every case of the actor's list (with ``filters``) inside ``bbox`` (WGS-84), counted
+    in squares of CLUSTER_PIXELS at ``zoom``: one GeoJSON point per square (at the mean of
+    its cases, in ``crs``) with the count and the counts of red, yellow and green cases.
+    What the map draws where too many points would fall in its view."""
+    _scope_path(actor)
+    size = cluster_size(zoom)
+    features: list[dict[str, Any]] = []
+    for column, row, count, lng, lat, red, yellow, green in geo_queries.case_clusters(
+        session, actor, filters, now, bbox, size, by_place=zoom >= PLACE_INDEX_ZOOM
+    ):
+        x, y = from_wgs84(lng, lat, crs)
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"{zoom}/{column}/{row}",
+                "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
+                "properties": {"count": count, "red": red, "yellow": yellow, "green": green},
+            }
+        )
+    features.sort(key=lambda feature: feature["id"])
+    return FeatureCollection(crs=crs, features=features)
+
+
+#: This month's figures a grid's popup shows (the statistics catalogue's keys).
+GRID_MONTH = ["reported", "registered", "closed", "closure_rate", "on_time_closure_rate"]
+#: The open cases a grid's popup lists.
+GRID_CASES = 5
+
+
+def grid_summary(session: Session, actor: User, code: str, now: datetime, zone: ZoneInfo) -> GridSummary:
+    """A grid of the actor's region subtree: its inspectors and leader, its open cases
+    (counted as the case list's grid filter counts them, the most urgent listed), and this
+    month's figures of the cases it owns (as the statistics table grouped by grid)."""
+    scope = _scope_path(actor)
+    grid = edited_by_code(session, Grid, code)
+    if scope is None or not grid.region.path.startswith(scope):
+        raise RoleNotAllowed(f"grid {grid.code} ({grid.name}) lies outside your scope")
+    staff = geo_queries.grid_staff(session, [grid.id]).get(grid.id, [])
+    at_grid = _grid_at(grid, False, staff)
+    in_grid = CaseFilters(grid_code=grid.code)
+    lights = {"red": 0, "yellow": 0, "green": 0, "none": 0}
+    for _state, light, count in case_queries.open_counts(session, actor, in_grid, now):
+        lights[light.value if light else "none"] += count
+    urgent = case_queries.filtered(
+        session, actor, in_grid.model_copy(update={"state": list(OPEN_STATES)}), now
+    )
+    rows, _ = case_queries.page_by_urgency(session, urgent, None, GRID_CASES, now)
+    month = Period.containing(PeriodKind.MONTH, now.astimezone(zone).date(), zone)
+    table = statistics.table(
+        session, actor, statistics.Query(month, statistics.GroupBy.NONE, GRID_MONTH, grid_code=grid.code), now
+    )
+    return GridSummary(
+        code=grid.code,
+        name=grid.name,
+        kind=grid.kind,
+        kind_label=GRID_KIND_LABELS[grid.kind],
+        overlay_group=grid.overlay_group,
+        region_code=grid.region.code,
+        region_name=grid.region.name,
+        inspectors=at_grid.inspectors,
+        leader=at_grid.leader,
+        open_total=sum(lights.values()),
+        open_by_light=lights,
+        open_cases=[
+            GridCase(
+                number=case.number,
+                title=case.title,
+                category_name=case.category.name,
+                state=case.state,
+                state_label=STATE_LABELS[case.state],
+                light=light_at(now, case.warning_at, case.deadline_at),
+            )
+            for case in rows
+        ],
+        month_label=month.label,
+        month=table.total.values,
+        month_labels=table.labels,
+    )

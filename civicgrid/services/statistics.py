@@ -46,6 +46,7 @@ class GroupBy(StrEnum):
     """What a statistics table's rows are."""
 
     NONE = "none"
+    DAY = "day"
     MONTH = "month"
     DISTRICT = "district"
     STREET = "street"
@@ -63,6 +64,7 @@ class GroupBy(StrEnum):
 
 GROUP_LABELS: dict[GroupBy, str] = {
     GroupBy.NONE: "合计",
+    GroupBy.DAY: "日期",
     GroupBy.MONTH: "月份",
     GroupBy.DISTRICT: "区",
     GroupBy.STREET: "街道/镇",
@@ -81,6 +83,7 @@ GROUP_LABELS: dict[GroupBy, str] = {
 #: The store column each grouping is counted by (regions and big classes are rolled up).
 _COLUMN: dict[GroupBy, str | None] = {
     GroupBy.NONE: None,
+    GroupBy.DAY: None,
     GroupBy.MONTH: None,
     GroupBy.DISTRICT: "region",
     GroupBy.STREET: "region",
@@ -105,6 +108,11 @@ _PERSON_ROLE = {
     GroupBy.OPERATOR: Role.OPERATOR,
     GroupBy.DISPATCHER: Role.DISPATCHER,
 }
+#: Groupings by time: each row is one span of the period (one query each), keyed like this.
+_SPANS: dict[GroupBy, tuple[Callable[[Period], list[Period]], str]] = {
+    GroupBy.DAY: (Period.days, "%Y-%m-%d"),
+    GroupBy.MONTH: (Period.months, "%Y-%m"),
+}
 #: The key of the row of cases that have no value in the grouping (no grid, no department …).
 NONE_KEY = "none"
 
@@ -118,6 +126,8 @@ class Query:
     group_by: GroupBy
     indicators: list[str]
     region_code: str | None = None
+    #: Narrow to the cases owned by this grid (its row of a table grouped by grid).
+    grid_code: str | None = None
 
 
 def _require_reader(actor: User) -> None:
@@ -125,16 +135,23 @@ def _require_reader(actor: User) -> None:
         raise RoleNotAllowed("statistics are for the centre's staff")
 
 
-def _narrow(
-    session: Session, actor: User, region_code: str | None
-) -> tuple[ColumnElement[bool], Region | None]:
-    """The condition for the region asked for (which must lie in the actor's scope)."""
-    if region_code is None:
-        return true(), None
-    region = by_code(session, Region, region_code)
-    if not region_in_scope(region, actor):
-        raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
-    return in_region(region), region
+def _narrow(session: Session, actor: User, query: Query) -> tuple[ColumnElement[bool], Region | None]:
+    """The condition for the region and grid asked for (which must lie in the actor's scope)."""
+    condition: ColumnElement[bool] = true()
+    region = None
+    if query.region_code is not None:
+        region = by_code(session, Region, query.region_code)
+        if not region_in_scope(region, actor):
+            raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
+        # Days and weeks are found by time, the region only sifting them (see in_region).
+        short = query.group_by is GroupBy.DAY or query.period.end - query.period.start <= queries.SHORT
+        condition = in_region(region, by_time=short)
+    if query.grid_code is not None:
+        grid = by_code(session, Grid, query.grid_code)
+        if not region_in_scope(grid.region, actor):
+            raise RoleNotAllowed(f"grid {grid.code} ({grid.name}) is outside your scope")
+        condition = condition & (Case.grid_id == grid.id)
+    return condition, region
 
 
 def table(session: Session, actor: User, query: Query, now: datetime) -> StatisticsTable:
@@ -143,15 +160,16 @@ def table(session: Session, actor: User, query: Query, now: datetime) -> Statist
     _require_reader(actor)
     keys = require_indicators(query.indicators)
     counts = counts_needed(keys)
-    narrow, region = _narrow(session, actor, query.region_code)
-    if query.group_by is GroupBy.MONTH:
+    narrow, region = _narrow(session, actor, query)
+    if query.group_by in _SPANS:
         grouped: dict[object, dict[str, int]] = {}
         names: dict[object, tuple[str, str]] = {}
-        for month in query.period.months():
-            window = queries.Window.of(month.start, month.end, now)
+        spans, key_format = _SPANS[query.group_by]
+        for span in spans(query.period):
+            window = queries.Window.of(span.start, span.end, now)
             found = queries.count(session, actor, window, counts, None, narrow).get(None, {})
-            key = month.start.strftime("%Y-%m")
-            grouped[key], names[key] = found, (key, month.label)
+            key = span.start.strftime(key_format)
+            grouped[key], names[key] = found, (key, span.label)
     else:
         window = queries.Window.of(query.period.start, query.period.end, now)
         raw = queries.count(session, actor, window, counts, _COLUMN[query.group_by], narrow)
@@ -266,14 +284,15 @@ def trace(
     _require_reader(actor)
     require_indicators([indicator])
     count = _part(indicator, part)
-    narrow, _ = _narrow(session, actor, query.region_code)
+    narrow, _ = _narrow(session, actor, query)
     period = query.period
     person: tuple[str, int | None] | None = None
-    if query.group_by is GroupBy.MONTH and group is not None:
-        month = next((m for m in period.months() if m.start.strftime("%Y-%m") == group), None)
-        if month is None:
-            raise InvalidInput(f"month '{group}' is not in the period {period.label}")
-        period = month
+    if query.group_by in _SPANS and group is not None:
+        spans, key_format = _SPANS[query.group_by]
+        span = next((s for s in spans(period) if s.start.strftime(key_format) == group), None)
+        if span is None:
+            raise InvalidInput(f"{query.group_by.value} '{group}' is not in the period {period.label}")
+        period = span
     elif group is not None and query.group_by is not GroupBy.NONE:
         condition, person = _group_condition(session, query.group_by, group)
         narrow = narrow & condition

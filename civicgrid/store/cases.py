@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, case, exists, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
-from civicgrid.domain.vocabulary import FINAL_STATES, Light
+from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, Light, Satisfaction
 from civicgrid.geo.distance import Box
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
@@ -73,26 +73,31 @@ def get_visible(
     return case
 
 
-def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime) -> Select[tuple[Case]]:
-    """The actor's cases narrowed by ``filters``, newest first."""
-    query = scoped(select(Case), actor)
+def is_visible(session: Session, actor: User, number: str) -> bool:
+    """Whether ``actor`` may see the case ``number`` (e.g. still, after an action)."""
+    query = scoped(select(Case).where(Case.number == number), actor).with_only_columns(Case.id)
+    return session.scalar(query) is not None
+
+
+def filtered(
+    session: Session, actor: User, filters: CaseFilters, now: datetime, *, by_time: bool = False
+) -> Select[tuple[Case]]:
+    """The actor's cases narrowed by ``filters``, newest first (``by_time``: the query walks
+    a time index, which scope only sifts; see ``scoping.in_region``)."""
+    query = scoped(select(Case), actor, by_time=by_time)
     if filters.state:
         query = query.where(Case.state.in_(filters.state))
-    if filters.light is Light.RED:
-        query = query.where(Case.deadline_at <= now)
-    elif filters.light is Light.YELLOW:
-        query = query.where(Case.warning_at <= now, Case.deadline_at > now)
-    elif filters.light is Light.GREEN:
-        query = query.where(Case.warning_at > now)
+    if filters.light is not None:
+        query = query.where(light_is(filters.light, now))
     if filters.region_code:
-        query = query.where(in_region(by_code(session, Region, filters.region_code)))
+        query = query.where(in_region(by_code(session, Region, filters.region_code), by_time=by_time))
     if filters.grid_code:
         grid_id = by_code(session, Grid, filters.grid_code).id
-        # A case counts in its own grid and in the overlay grids it lies in.
-        in_overlay = exists().where(
-            case_overlay_grids.c.case_id == Case.id, case_overlay_grids.c.grid_id == grid_id
-        )
-        query = query.where(or_(Case.grid_id == grid_id, in_overlay))
+        # A case counts in its own grid and in the overlay grids it lies in. Both sides are
+        # found through an index (the grid's cases, the overlay's list of cases), so a grid's
+        # cases never cost a walk through every case.
+        in_overlay = select(case_overlay_grids.c.case_id).where(case_overlay_grids.c.grid_id == grid_id)
+        query = query.where(or_(Case.grid_id == grid_id, Case.id.in_(in_overlay)))
     if filters.department_code:
         query = query.where(Case.department_id == by_code(session, Department, filters.department_code).id)
     if filters.category_code:
@@ -112,6 +117,67 @@ def filtered(session: Session, actor: User, filters: CaseFilters, now: datetime)
             or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
         )
     return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def light_is(light: Light, now: datetime) -> ColumnElement[bool]:
+    """The cases whose open stage shows ``light`` at ``now``: the list's light filter, and
+    every count by light (the dashboard's, the map's clusters), so that they always agree."""
+    if light is Light.RED:
+        return Case.deadline_at <= now
+    if light is Light.YELLOW:
+        return and_(Case.warning_at <= now, Case.deadline_at > now)
+    return Case.warning_at > now
+
+
+def light_of(now: datetime) -> ColumnElement[str | None]:
+    """The light of each case at ``now`` as a column: 'red', 'yellow', 'green', or NULL
+    when no clock runs (finished or suspended cases)."""
+    order = (Light.RED, Light.YELLOW, Light.GREEN)  # as light_at decides: red before the rest
+    return case(*((light_is(light, now), literal(light.value)) for light in order), else_=None)
+
+
+def open_counts(
+    session: Session, actor: User, filters: CaseFilters, now: datetime
+) -> list[tuple[CaseState, Light | None, int]]:
+    """How many of the cases ``actor``'s list shows with ``filters`` (open ones when the
+    filters name no state) are in each state and light, counted in one GROUP BY."""
+    if not filters.state:
+        filters = filters.model_copy(update={"state": list(OPEN_STATES)})
+    lights = list(Light)
+    query = (
+        filtered(session, actor, filters, now)
+        .order_by(None)
+        .with_only_columns(
+            Case.state,
+            func.count(),
+            *(func.sum(case((light_is(light, now), 1), else_=0)) for light in lights),
+        )
+        .group_by(Case.state)
+    )
+    counted: list[tuple[CaseState, Light | None, int]] = []
+    for state, total, *by_light in session.execute(query):
+        lit = [int(n or 0) for n in by_light]
+        counted += [(CaseState(state), light, n) for light, n in zip(lights, lit, strict=True) if n]
+        if int(total) > sum(lit):
+            counted.append((CaseState(state), None, int(total) - sum(lit)))
+    return counted
+
+
+def most_overdue(
+    session: Session, actor: User, filters: CaseFilters, now: datetime, limit: int
+) -> list[Case]:
+    """The ``limit`` red cases of the actor's list (with ``filters``) furthest past their
+    deadline, read along the deadline index, with what a list row shows loaded."""
+    red = filters.model_copy(update={"light": Light.RED})
+    query = (
+        filtered(session, actor, red, now, by_time=True).order_by(None).order_by(Case.deadline_at, Case.id)
+    )
+    options = (
+        selectinload(Case.category),
+        selectinload(Case.region),
+        selectinload(Case.department),
+    )
+    return list(session.scalars(query.options(*options).limit(limit)))
 
 
 #: The most candidates the duplicate hint reads around one point (same grid or in the box).
@@ -145,6 +211,11 @@ def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Sel
     return query.where(Case.created_at >= since, first)
 
 
+def rated(query: Select[tuple[Case]], satisfaction: Satisfaction) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases the citizen rated ``satisfaction`` at the call-back."""
+    return query.where(Case.satisfaction == satisfaction)
+
+
 def _children(category_id: int) -> Select[tuple[int]]:
     return select(Category.id).where(Category.parent_id == category_id)
 
@@ -170,6 +241,42 @@ def page(
     more = len(rows) > page_size
     rows = rows[:page_size]
     return list(rows), CaseCursor(rows[-1].created_at, rows[-1].id) if more else None
+
+
+#: Cases read per round of an export: a few thousand rows' worth of memory at a time.
+EXPORT_BATCH = 2000
+
+
+def in_batches(
+    session: Session,
+    query: Select[tuple[Case]],
+    columns: Sequence[ColumnElement[Any]],
+    size: int | None = None,
+) -> Iterator[Sequence[Row[Any]]]:
+    """Every case of ``query`` (scoped and filtered as the list is), newest first, as rows
+    of ``columns`` followed by the case's created_at and id, ``size`` rows a round.
+
+    Each round starts where the last one ended, by the same index range as the list's
+    keyset pages, so the millionth row costs what the first does and no round holds more
+    than ``size`` rows (default ``EXPORT_BATCH``)."""
+    size = size or EXPORT_BATCH
+    statement = (
+        query.order_by(None)
+        .with_only_columns(*columns, Case.created_at, Case.id)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(size)
+    )
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = statement
+        if after is not None:
+            page = statement.where(tuple_(Case.created_at, Case.id) < tuple_(*after))
+        rows = session.execute(page).fetchall()
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        after = (rows[-1][-2], rows[-1][-1])
 
 
 def count_up_to(session: Session, query: Select[tuple[Case]], limit: int) -> tuple[int, bool]:

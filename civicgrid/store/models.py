@@ -1,6 +1,7 @@
 """The centre's tables: territory (regions, grids), people (departments, users, tokens),
 the category tree, the loaded calendar, cases with their append-only events, tasks and
-attachments, the outbox, and the live journal with the users' notifications."""
+attachments, the outbox, the live journal with the users' notifications, and the
+briefings' schedules and stored documents."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
+from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.vocabulary import (
     Action,
     AlertKind,
@@ -317,6 +319,20 @@ class Case(Base):
         # The duplicate hint at intake reads a category's recent cases, or those in a small
         # box around a point, whichever range is shorter.
         Index("ix_cases_lat_lng", "lat", "lng"),
+        # The citizens' portal lists the cases a verified phone reported, newest first.
+        Index("ix_cases_reporter_phone_created_at", "reporter_phone", "created_at"),
+        # The open cases of a map's view, and the open cases of an area by state and light:
+        # led by the state (only open cases are read), with the point, region and clock
+        # beside it, so that counts come from the index alone.
+        Index(
+            "ix_cases_state_lat_lng_region_id_warning_at_deadline_at",
+            "state",
+            "lat",
+            "lng",
+            "region_id",
+            "warning_at",
+            "deadline_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -659,3 +675,151 @@ class JobMark(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     done_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PhoneCode(Base):
+    """A verification code sent by SMS to a citizen's phone (the citizens' portal): only its
+    keyed hash is stored; it expires, allows a few wrong tries, and is used once. Its rows
+    are also what the portal counts to throttle codes per phone and per client address."""
+
+    __tablename__ = "phone_codes"
+    __table_args__ = (
+        Index("ix_phone_codes_phone_created_at", "phone", "created_at"),
+        Index("ix_phone_codes_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A mainland mobile number, 11 digits.
+    phone: Mapped[str] = mapped_column(String(20))
+    #: The client's address that asked for it (behind a proxy: see the README).
+    address: Mapped[str] = mapped_column(String(64))
+    #: HMAC-SHA256 of the phone and code with the centre's secret key.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Wrong codes tried against it; at the limit it is spent.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PortalLookupFailure(Base):
+    """A lookup on the citizens' portal whose case number and phone matched no case: what
+    the portal counts to throttle guessing, per client address and per number."""
+
+    __tablename__ = "portal_lookup_failures"
+    __table_args__ = (
+        Index("ix_portal_lookup_failures_address_at", "address", "at"),
+        Index("ix_portal_lookup_failures_number_at", "number", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The number as typed (known or not), cut to the column.
+    number: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PublishedEvaluation(Base):
+    """A published (frozen) evaluation: the ranking of one kind of object (departments,
+    streets …) in one region for a finished period, stored as computed, with the scheme it
+    was computed under and who published it when. Append-only (the database refuses to
+    change or delete a row): a re-computation is the next version, never an edit."""
+
+    __tablename__ = "published_evaluations"
+    __table_args__ = (
+        UniqueConstraint("kind", "period_key", "region_id", "version"),
+        # The versions of one evaluation, and the publications of a region, newest first.
+        Index("ix_published_evaluations_region_id_published_at", "region_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What is ranked: department, street, community, dispatcher, inspector, operator.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The period as written in the API: "2026-10", "2026-Q4", "2026".
+    period_key: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_label: Mapped[str] = mapped_column(String(40))
+    #: The scope: the region whose cases were evaluated (its whole subtree).
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    scheme_name: Mapped[str] = mapped_column(String(200))
+    #: The version the scheme file declares, and the SHA-256 of its content (which changes
+    #: with any weight, step or grade, whether or not the declared version was raised).
+    scheme_version: Mapped[str] = mapped_column(String(40))
+    scheme_digest: Mapped[str] = mapped_column(String(64))
+    #: The scheme itself as plain data, so a published score can be explained years later.
+    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Why this version was published (e.g. which late results it takes in).
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The ranked rows with each score's breakdown, as the evaluation API gave them.
+    result: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    region: Mapped[Region] = relationship()
+    published_by: Mapped[User] = relationship()
+
+
+class BriefingSchedule(Base):
+    """A briefing made and stored on its own: the daily one each morning, the weekly one each
+    Monday, the monthly one on the 1st (at ``hour`` o'clock, the centre's time), of a region,
+    in one or more formats, under the centre's title or its own."""
+
+    __tablename__ = "briefing_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[BriefingKind] = mapped_column(enum_by_value(BriefingKind))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    #: The formats made each time, e.g. ["pdf", "xlsx"].
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    #: The masthead; None: the centre's (CIVICGRID_BRIEFING_TITLE).
+    title: Mapped[str | None] = mapped_column(String(200))
+    hour: Mapped[int] = mapped_column(Integer, default=8)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    region: Mapped[Region] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class Briefing(Base):
+    """A stored briefing: the document a schedule made for one period, kept once; the unique
+    (schedule, period) is what lets two workers run the schedules without making it twice."""
+
+    __tablename__ = "briefings"
+    __table_args__ = (UniqueConstraint("schedule_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: None once its schedule is deleted (the document stays).
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("briefing_schedules.id"))
+    kind: Mapped[BriefingKind] = mapped_column(enum_by_value(BriefingKind))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_label: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    region: Mapped[Region] = relationship()
+    files: Mapped[list[BriefingFile]] = relationship(
+        back_populates="briefing", order_by="BriefingFile.id", cascade="all, delete-orphan"
+    )
+
+
+class BriefingFile(Base):
+    """One format of a stored briefing: a file in the centre's file store, by its SHA-256."""
+
+    __tablename__ = "briefing_files"
+    __table_args__ = (UniqueConstraint("briefing_id", "format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id"))
+    format: Mapped[BriefingFormat] = mapped_column(enum_by_value(BriefingFormat))
+    content_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    briefing: Mapped[Briefing] = relationship(back_populates="files")

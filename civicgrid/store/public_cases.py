@@ -1,8 +1,11 @@
-"""Queries of the public record: the centre's cases as anyone may read them through Open311.
+"""Queries of the public record: the centre's cases as anyone may read them through Open311
+and the citizens' portal.
 
 These are the one deliberate exception to ``scoping.scoped``: the public's scope is the
 whole jurisdiction, and what they see of a case is narrowed instead, to the public view
-(``civicgrid.open311.mapping``) — never staff names, internal notes or the reporter."""
+(``civicgrid.open311.mapping``, ``civicgrid.api.present.case_public``) — never staff names,
+internal notes or the reporter — or, on the portal's map, to a category, a state, a day and
+a rough place."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from civicgrid.domain.vocabulary import CaseState, Channel
 from civicgrid.store.models import Case, CaseEvent, Category, Department
@@ -111,3 +114,40 @@ def active_service(session: Session, code: str) -> Category | None:
     if found is None or found.parent is None or not found.is_active or not found.parent.is_active:
         return None
     return found
+
+
+def for_reporter(session: Session, number: str) -> Case | None:
+    """Case ``number`` with what its public view shows (category, department, events), for
+    the portal to compare its reporter's phone; None for an unknown number."""
+    query = (
+        select(Case)
+        .options(joinedload(Case.category), joinedload(Case.department), selectinload(Case.events))
+        .where(Case.number == number)
+    )
+    return session.scalar(query)
+
+
+def reported_by_phone(session: Session, phone: str, limit: int) -> list[Row[Any]]:
+    """The newest ``limit`` cases whose reporter phone is ``phone`` (as stored), as rows of
+    number, title, state, creation time and category name."""
+    query = (
+        select(Case.number, Case.title, Case.state, Case.created_at, Category.name.label("category_name"))
+        .join(Category, Case.category_id == Category.id)
+        .where(Case.reporter_phone == phone)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def points(session: Session, states: Collection[CaseState], limit: int) -> list[Row[Any]]:
+    """Up to ``limit`` cases in ``states`` that have a point, newest first, as rows of
+    lng, lat (WGS-84), state, creation time and category name: nothing else of them."""
+    query = (
+        select(Case.lng, Case.lat, Case.state, Case.created_at, Category.name.label("category_name"))
+        .join(Category, Case.category_id == Category.id)
+        .where(Case.state.in_(list(states)), Case.lng.is_not(None), Case.lat.is_not(None))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query))

@@ -24,9 +24,11 @@ from civicgrid.domain.errors import (
     InvalidInput,
     NotFound,
     RoleNotAllowed,
+    TooLarge,
     TooManyAttempts,
     TransitionNotAllowed,
     Unauthenticated,
+    UnsupportedFile,
 )
 from civicgrid.domain.vocabulary import ROLE_LABELS, Role
 from civicgrid.services import auth
@@ -34,6 +36,7 @@ from civicgrid.services.notifications import unread_of_user
 from civicgrid.store.models import ApiToken, User
 from civicgrid.web import sessions
 from civicgrid.web.format import moment
+from civicgrid.web.maps import tile_source
 
 environment = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -47,8 +50,16 @@ environment.filters["pager"] = lambda params, cursor: urlencode(
 environment.filters["as_moment"] = datetime.fromisoformat
 templates = Jinja2Templates(env=environment)
 
-#: The Chinese heading of each refusal; the server's own reason is shown under it.
+
+class PhotoRefused(InvalidInput):
+    """A photo sent with a page's form was refused (too large, not a photo, damaged, too
+    many); ``detail`` says which and why, in Chinese. Nothing of the form was stored."""
+
+
+#: The Chinese heading of each refusal (the first that matches); the server's own reason is
+#: shown under it.
 REFUSALS: dict[type[DomainError], str] = {
+    PhotoRefused: "照片未能保存",
     Unauthenticated: "请先登录",
     RoleNotAllowed: "无权进行此操作",
     NotFound: "未找到该页面或案件",
@@ -56,27 +67,33 @@ REFUSALS: dict[type[DomainError], str] = {
     Conflict: "案件已被他人修改，请刷新后重试",
     InvalidInput: "填写的内容有误",
     TooManyAttempts: "操作过于频繁",
+    TooLarge: "文件过大",
+    UnsupportedFile: "文件类型不支持",
 }
 
 
 #: Pages run only the scripts and styles this server serves: no inline script or handler, so
 #: an injected one does nothing. Case files are private: never kept by a browser or proxy.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "connect-src 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-        ]
-    ),
-    "Cache-Control": "no-store",
-}
+#: Images come from this server, except the map's tiles from the host the centre set.
+def page_headers(tile_url: str) -> dict[str, str]:
+    """The headers of every page, for a centre whose map tiles come from ``tile_url``."""
+    tiles = tile_source(tile_url)
+    return {
+        "Content-Security-Policy": "; ".join(
+            [
+                "default-src 'self'",
+                "script-src 'self'",
+                "style-src 'self'",
+                "img-src 'self' data:" + (f" {tiles}" if tiles else ""),
+                "connect-src 'self'",
+                "form-action 'self'",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "object-src 'none'",
+            ]
+        ),
+        "Cache-Control": "no-store",
+    }
 
 
 #: Sent by live.js with the queue refreshes it makes on a live update.
@@ -186,7 +203,7 @@ def render(
     response = templates.TemplateResponse(
         request, template, {**base, **(context or {})}, status_code=status_code
     )
-    response.headers.update(PAGE_HEADERS)
+    response.headers.update(page_headers(settings.map_tile_url))
     if token is None:
         sessions.keep_pre_session(response, request)
     return response

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from civicgrid.domain.vocabulary import CaseState, Light, Role
+from civicgrid.domain.vocabulary import CaseState, Light, Role, Satisfaction
 
 S = CaseState
 
@@ -15,8 +15,9 @@ S = CaseState
 @dataclass(frozen=True)
 class Queue:
     """One tab of a workbench: the cases in ``states`` (all if empty) with ``light`` (and,
-    if ``mine_today``, that the user reported today); ``urgent_first``: red, yellow, green,
-    nearest deadline first (else newest first)."""
+    if ``mine_today``, that the user reported today; if ``satisfaction``, that the citizen
+    rated so at the call-back); ``urgent_first``: red, yellow, green, nearest deadline
+    first (else newest first)."""
 
     key: str
     label: str
@@ -24,6 +25,7 @@ class Queue:
     light: Light | None = None
     urgent_first: bool = True
     mine_today: bool = False
+    satisfaction: Satisfaction | None = None
 
 
 ALL = Queue("all", "全部案件", urgent_first=False)
@@ -50,6 +52,16 @@ OVERSIGHT = Workbench(
         YELLOW,
         Queue("extensions", "延期待批", (S.EXTENSION_REQUESTED,)),
         Queue("suspended", "挂账案件", (S.SUSPENDED,)),
+        # A citizen not satisfied at the call-back (by phone or on the portal): the workflow
+        # has no way back from 回访, so the case is flagged here for supervision until it
+        # is archived.
+        Queue(
+            "dissatisfied",
+            "不满意回访",
+            (S.REVISITED,),
+            urgent_first=False,
+            satisfaction=Satisfaction.NOT_SATISFIED,
+        ),
         ALL,
     ),
 )

@@ -9,16 +9,25 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from civicgrid.api.deps import DbSession, Now, UnsignedRules, get_settings
+from civicgrid.api.deps import DbSession, Now, UnsignedRules, get_rules_unsigned, get_settings
 from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.errors import InvalidInput, NotFound, RoleNotAllowed, TooManyAttempts, Unauthenticated
+from civicgrid.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    RoleNotAllowed,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from civicgrid.domain.vocabulary import (
     ACTION_LABELS,
+    ATTACHMENT_PURPOSE_LABELS,
     CASE_KIND_LABELS,
     CHANNEL_LABELS,
     GRID_KIND_LABELS,
@@ -32,11 +41,14 @@ from civicgrid.domain.vocabulary import (
     Action,
     CaseState,
     Channel,
+    CoordinateSystem,
     Light,
     RequestType,
+    Role,
     Satisfaction,
     Urgency,
 )
+from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import territory_index
 from civicgrid.schemas import (
     COUNT_LIMIT,
@@ -47,17 +59,18 @@ from civicgrid.schemas import (
     decode_cursor,
     encode_cursor,
 )
-from civicgrid.services import auth
+from civicgrid.services import auth, duplicates
 from civicgrid.services import cases as case_service
+from civicgrid.services import geo as geo_service
 from civicgrid.services.categories import list_categories
 from civicgrid.services.directory import list_departments
 from civicgrid.services.throttle import Limits
 from civicgrid.store import cases as case_queries
 from civicgrid.store import geo as geo_queries
 from civicgrid.store.models import Case, Category, Grid, Region, User
-from civicgrid.web import sessions
+from civicgrid.web import maps, photos, sessions
 from civicgrid.web.format import remaining
-from civicgrid.web.pages import Csrf, PageRoute, PageUser, SignInCsrf, refusal_page, render
+from civicgrid.web.pages import Csrf, PageRoute, PageUser, PhotoRefused, SignInCsrf, refusal_page, render
 from civicgrid.web.queues import WORKBENCHES, Queue
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -65,6 +78,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 30
 #: The navigation counts stop here ("999+"): a count of a large queue reads every row.
 NAV_COUNT_LIMIT = 999
+#: The duplicate hint lists at most this many cases, the nearest first.
+NEARBY_SHOWN = 10
 
 LABELS = {
     "state": STATE_LABELS,
@@ -196,6 +211,8 @@ def _queue_query(
             now.astimezone(rules.calendar.timezone).date(), time(), rules.calendar.timezone
         )
         query = case_queries.reported_by(query, user, today)
+    if queue.satisfaction is not None:
+        query = case_queries.rated(query, queue.satisfaction)
     return query
 
 
@@ -300,11 +317,27 @@ def _category_tree(session: Any) -> list[tuple[Category, list[Category]]]:
 # --- the case file and its actions --------------------------------------------------------
 
 
-@router.get("/cases/new", response_class=HTMLResponse)
-def intake_page(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
+def _may_report(user: User) -> None:
     if user.role not in case_service.REPORTING_ROLES:
         raise RoleNotAllowed(f"「{ROLE_LABELS[user.role]}」不登记案件")
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def intake_page(request: Request, session: DbSession, user: PageUser) -> HTMLResponse:
+    _may_report(user)
     return _intake(request, session, user, {}, [])
+
+
+def _photo_input(request: Request, user: User) -> dict[str, Any]:
+    """What a form's photo input says of its limits; the inspector's phone opens the camera."""
+    settings = get_settings(request)
+    return {
+        "max_photos": settings.web_max_photos,
+        "max_photo_bytes": settings.max_upload_bytes,
+        "max_photo_mb": f"{settings.max_upload_bytes / 2**20:g}",
+        "capture": user.role is Role.INSPECTOR,
+        "photo_field": photos.FIELD,
+    }
 
 
 def _intake(
@@ -319,8 +352,24 @@ def _intake(
         "request_types": list(RequestType),
         "urgencies": list(Urgency),
         "categories": _category_tree(session),
+        "map_config": maps.config(get_settings(request)),
+        **_photo_input(request, user),
     }
     return render(request, "intake.html", context, status_code=status)
+
+
+def _coordinate(lng: str, lat: str) -> tuple[float, float] | None:
+    """A typed (or picked) point, if both numbers are there and on the globe."""
+    try:
+        x, y = float(lng), float(lat)
+    except ValueError:
+        return None
+    return (x, y) if -180 <= x <= 180 and -90 <= y <= 90 else None
+
+
+#: The systems a point may come to the intake helpers in: typed (GPS, WGS-84) or picked on
+#: the map (the tiles' system).
+PICKED_CRS = {system.value: system for system in (CoordinateSystem.WGS84, CoordinateSystem.GCJ02)}
 
 
 @router.get("/cases/new/place", response_class=HTMLResponse)
@@ -330,20 +379,87 @@ def intake_place(
     user: PageUser,
     lng: Annotated[str, Query(max_length=30)] = "",
     lat: Annotated[str, Query(max_length=30)] = "",
+    crs: Annotated[str, Query(max_length=10)] = "wgs84",
+    picked: Annotated[str, Query(max_length=1)] = "",
 ) -> HTMLResponse:
-    """Where a typed coordinate lies: its grid and community, as soon as it is known."""
+    """Where a typed coordinate, or a point picked on the map (``picked``, in the tiles'
+    system ``crs``), lies: its grid and community as soon as it is known, with the point in
+    WGS-84 (a picked one fills the form's fields) and drawn for the map."""
     found: Grid | None = None
-    known = False
-    try:
-        x, y = float(lng), float(lat)
-        known = -180 <= x <= 180 and -90 <= y <= 90
-    except ValueError:
-        pass
-    if known:
-        placement = territory_index(session, geo_queries.territory_mark(session)).grids.place(x, y)
+    given = _coordinate(lng, lat)
+    system = PICKED_CRS.get(crs)
+    if system is None:
+        raise InvalidInput(f"坐标系「{crs}」无效：wgs84 或 gcj02")
+    point: tuple[float, float] | None = to_wgs84(*given, system) if given else None
+    drawn: dict[str, Any] | None = None
+    if point is not None:
+        placement = territory_index(session, geo_queries.territory_mark(session)).grids.place(*point)
         if placement.grid is not None:
             found = session.get(Grid, placement.grid.id)
-    return render(request, "place.html", {"known": known, "grid": found, "labels": LABELS})
+        shown = maps.tile_crs(get_settings(request))
+        drawn = {
+            "point": maps.point(*point, shown),
+            "grid": maps.grid_feature(found, shown) if found is not None else None,
+        }
+    context = {
+        "known": point is not None,
+        "point": point,
+        "picked": bool(picked),
+        "drawn": drawn,
+        "grid": found,
+        "labels": LABELS,
+    }
+    return render(request, "place.html", context)
+
+
+@router.get("/cases/new/nearby", response_class=HTMLResponse)
+def intake_nearby(
+    request: Request,
+    session: DbSession,
+    user: PageUser,
+    now: Now,
+    category_code: Annotated[str, Query(max_length=40)] = "",
+    lng: Annotated[str, Query(max_length=30)] = "",
+    lat: Annotated[str, Query(max_length=30)] = "",
+) -> HTMLResponse:
+    """The duplicate hint: open cases of the chosen small class in the point's grid or close
+    to it, registered lately, each to merge the new report into (合并)."""
+    _may_report(user)
+    settings = get_settings(request)
+    point = _coordinate(lng, lat)
+    found = None
+    if category_code and point is not None:
+        try:
+            found = duplicates.nearby_cases(
+                session,
+                user,
+                category_code,
+                *point,
+                CoordinateSystem.WGS84,
+                radius_m=settings.duplicate_radius_m,
+                days=settings.duplicate_days,
+                now=now,
+                limit=NEARBY_SHOWN,
+            )
+        except InvalidInput:  # a category code the form does not offer: no hint
+            found = None
+    context = {
+        "found": found,
+        "radius_m": f"{settings.duplicate_radius_m:g}",
+        "days": settings.duplicate_days,
+        "may_merge": Action.MERGE in workflow.allowed_actions(CaseState.REPORTED, user.role),
+        "labels": LABELS,
+    }
+    return render(request, "nearby.html", context)
+
+
+@router.get("/cases/new/grids")
+def intake_grids(request: Request, session: DbSession, user: PageUser) -> JSONResponse:
+    """The grids of the user's region, drawn on the intake map to pick a point in."""
+    _may_report(user)
+    shown = maps.tile_crs(get_settings(request))
+    layer = geo_service.layer(session, user, "grids", maps.LAYER_ZOOM, shown)
+    return JSONResponse(layer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 _INTAKE_FIELDS = (
@@ -361,20 +477,49 @@ _INTAKE_FIELDS = (
 )
 
 
-@router.post("/cases", response_class=HTMLResponse)
-async def intake(
-    request: Request, session: DbSession, user: PageUser, rules: UnsignedRules, now: Now, _csrf: Csrf
-) -> Response:
-    form = await request.form()
-    values = {name: str(form.get(name, "")).strip() for name in _INTAKE_FIELDS}
-    data = {name: value for name, value in values.items() if value}
-    try:
-        created = CaseCreate.model_validate(data)
-    except ValidationError as error:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or '位置'}: {e['msg']}" for e in error.errors()]
+def _intake_again(request: Request, user: User, values: dict[str, Any], problems: list[str]) -> HTMLResponse:
+    with photos.reading(request) as session:
         return _intake(request, session, user, values, problems, status=422)
-    case = case_service.create_case(session, user, created, rules, now)
-    return RedirectResponse(f"/cases/{case.number}", status_code=303)
+
+
+@router.post("/cases", response_class=HTMLResponse)
+async def intake(request: Request, session: DbSession, now: Now) -> Response:
+    """Register a case with its photos (tied to the report, 处置前); or, when the operator
+    chose 合并 on a case of the duplicate hint, register it and merge it into that case at
+    once: one transaction either way."""
+    with photos.reading(request) as reading:
+        user = photos.signed_in(request, reading, now)
+    _may_report(user)
+    async with photos.posted_form(request) as form:
+        values = {name: str(form.get(name, "")).strip() for name in _INTAKE_FIELDS}
+        merge_into = str(form.get("merge_into", "")).strip()
+        data = {name: value for name, value in values.items() if value}
+        try:
+            created = CaseCreate.model_validate(data)
+        except ValidationError as error:
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or '位置'}: {e['msg']}" for e in error.errors()]
+            if photos.chosen(form):
+                problems.append("照片需重新选择。")
+            return _intake_again(request, user, values, problems)
+        try:
+            prepared = await photos.prepare(request, photos.chosen(form))
+        except PhotoRefused as refusal:
+            return _intake_again(request, user, values, [refusal.detail, "未保存任何内容，照片需重新选择。"])
+
+    def register() -> str:
+        actor = photos.actor_again(request, session)
+        rules = get_rules_unsigned(request, session)
+        case = case_service.create_case(session, actor, created, rules, now)
+        photos.record(session, actor, case.number, prepared, Action.REPORT, 1, now)
+        if merge_into:
+            merge = TransitionRequest(
+                note=f"登记时发现与 {merge_into} 为同一问题，合并上报", merge_into=merge_into
+            )
+            case_service.transition(session, actor, case.number, Action.MERGE, merge, rules, now)
+        return case.number
+
+    number = await photos.write(request, session, prepared, register)
+    return RedirectResponse(f"/cases/{number}", status_code=303)
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse)
@@ -382,11 +527,16 @@ def case_file(
     request: Request, session: DbSession, user: PageUser, rules: UnsignedRules, now: Now, number: str
 ) -> HTMLResponse:
     case = case_queries.get_visible(session, user, number, case_file=True)
+    settings = get_settings(request)
     context = {
         **row_view(case, rules, now),
         "actions": [a for a in workflow.allowed_actions(case.state, user.role) if a is not Action.COMMENT],
         "may_comment": Action.COMMENT in workflow.allowed_actions(case.state, user.role),
         "department_names": {d.code: d.name for d in list_departments(session)},
+        "photos_by_event": photos.by_event(case),
+        "purpose_labels": ATTACHMENT_PURPOSE_LABELS,
+        "map_config": maps.config(settings),
+        "map_data": maps.case_map(case, maps.tile_crs(settings)),
         "labels": LABELS,
     }
     return render(request, "case.html", context)
@@ -403,18 +553,17 @@ def _open_action(case: Case, user: User, name: str) -> Action:
     return action
 
 
-@router.get("/cases/{number}/actions/{name}", response_class=HTMLResponse)
-def action_form(
+def _action_page(
     request: Request,
-    session: DbSession,
-    user: PageUser,
-    rules: UnsignedRules,
-    now: Now,
-    number: str,
-    name: str,
+    session: Any,
+    user: User,
+    case: Case,
+    action: Action,
+    rules: case_service.CentreRules,
+    now: datetime,
+    problems: list[str] | None = None,
+    note: str = "",
 ) -> HTMLResponse:
-    case = case_queries.get_visible(session, user, number, case_file=True)
-    action = _open_action(case, user, name)
     fields = case_service.ACTION_FIELDS.get(action, frozenset())
     departments = [d for d in list_departments(session) if d.is_active]
     wanted = case.category.department_function
@@ -427,27 +576,33 @@ def action_form(
         "departments": departments,
         "suggested": wanted,
         "satisfactions": list(Satisfaction),
+        "takes_photos": photos.takes_photos(action),
+        "purpose_label": ATTACHMENT_PURPOSE_LABELS[photos.purpose(action)],
+        "problems": problems or [],
+        "note": note,
         "labels": LABELS,
+        **_photo_input(request, user),
     }
-    return render(request, "action.html", context)
+    return render(request, "action.html", context, status_code=422 if problems else 200)
 
 
-@router.post("/cases/{number}/actions/{name}")
-async def act(
+@router.get("/cases/{number}/actions/{name}", response_class=HTMLResponse)
+def action_form(
     request: Request,
     session: DbSession,
     user: PageUser,
     rules: UnsignedRules,
     now: Now,
-    _csrf: Csrf,
     number: str,
     name: str,
-) -> Response:
-    try:
-        action = Action(name)
-    except ValueError:
-        raise NotFound(f"没有「{name}」这一操作") from None
-    form = await request.form()
+) -> HTMLResponse:
+    case = case_queries.get_visible(session, user, number, case_file=True)
+    action = _open_action(case, user, name)
+    return _action_page(request, session, user, case, action, rules, now)
+
+
+def _transition_data(form: Any, action: Action, rules: case_service.CentreRules) -> dict[str, Any]:
+    """The fields ``action`` takes, as the form sent them."""
     fields = case_service.ACTION_FIELDS.get(action, frozenset())
     data: dict[str, Any] = {"note": str(form.get("note", ""))}
     version = str(form.get("expected_version", ""))
@@ -469,10 +624,64 @@ async def act(
             )
         except ValueError:
             raise InvalidInput(f"新的期限「{typed}」不是有效的日期时间") from None
+    return data
+
+
+@router.post("/cases/{number}/actions/{name}")
+async def act(request: Request, session: DbSession, now: Now, number: str, name: str) -> Response:
+    """Take an action from its form, with the photos of the step if the action takes them:
+    the action and its photos are stored together, or nothing is."""
     try:
-        request_data = TransitionRequest.model_validate(data)
-    except ValidationError as error:
-        detail = "；".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        return refusal_page(request, 422, "填写的内容有误", detail, f"/cases/{number}")
-    case_service.transition(session, user, number, action, request_data, rules, now)
-    return RedirectResponse(f"/cases/{number}", status_code=303)
+        action = Action(name)
+    except ValueError:
+        raise NotFound(f"没有「{name}」这一操作") from None
+    # Who, which case, which action: refused before a byte of the body (photos) is read. The
+    # user is read apart, so that a refusal below (a rollback) leaves them readable.
+    with photos.reading(request) as reading:
+        user = photos.signed_in(request, reading, now)
+    with photos.reading(request) as reading:
+        case = case_queries.get_visible(reading, user, number)
+        version = case.version
+        try:
+            _open_action(case, user, name)
+            closed: DomainError | None = None
+        except DomainError as error:
+            closed = error
+        rules = get_rules_unsigned(request, reading)
+    async with photos.posted_form(request) as form:
+        data = _transition_data(form, action, rules)
+        if closed is not None:
+            # The step is not open (now): its photos are not even looked at. If the form was
+            # read from an older version, that is the better reason to give.
+            read = str(data.get("expected_version", ""))
+            if read and read != str(version):
+                raise Conflict(f"case {number} changed since you read it (version {read}, now {version})")
+            raise closed
+        try:
+            TransitionRequest.model_validate(data)
+        except ValidationError as error:
+            detail = "；".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+            return refusal_page(request, 422, "填写的内容有误", detail, f"/cases/{number}")
+        uploads = photos.chosen(form)
+        try:
+            if uploads and not photos.takes_photos(action):
+                raise PhotoRefused(f"「{ACTION_LABELS[action]}」这一步不附照片")
+            prepared = await photos.prepare(request, uploads)
+        except PhotoRefused as refusal:
+            with photos.reading(request) as again:
+                case = case_queries.get_visible(again, user, number, case_file=True)
+                problems = [refusal.detail, "未作任何更改，照片需重新选择。"]
+                return _action_page(request, again, user, case, action, rules, now, problems, data["note"])
+
+    def take() -> bool:
+        actor = photos.actor_again(request, session)
+        rules = get_rules_unsigned(request, session)
+        taken = photos.record(session, actor, number, prepared, action, None, now)
+        ids = {"attachment_ids": [attachment.id for attachment in taken]} if taken else {}
+        request_data = TransitionRequest.model_validate({**data, **ids})
+        case_service.transition(session, actor, number, action, request_data, rules, now)
+        return case_queries.is_visible(session, actor, number)
+
+    still_seen = await photos.write(request, session, prepared, take)
+    # A department that sent the case back (退单) no longer sees it: back to its workbench.
+    return RedirectResponse(f"/cases/{number}" if still_seen else "/workbench", status_code=303)

@@ -13,9 +13,12 @@ handler's department, so it is in scope for every role.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from io import BytesIO
 from itertools import count
 from typing import Any, Literal
@@ -30,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicgrid.calendar_file import format_calendar
+from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.calendar import official_arrangement
 from civicgrid.domain.vocabulary import (
     AlertKind,
@@ -45,8 +49,19 @@ from civicgrid.exchange.schemas import PartnerIn
 from civicgrid.services import attachments
 from civicgrid.services.api_keys import issue_key
 from civicgrid.services.cases import CentreRules
+from civicgrid.services.geo import cluster_size
 from civicgrid.store.files import FileStore
-from civicgrid.store.models import Case, Department, Grid, Notification
+from civicgrid.store.models import Briefing as StoredBriefing
+from civicgrid.store.models import (
+    BriefingFile,
+    BriefingSchedule,
+    Case,
+    Department,
+    Grid,
+    Notification,
+    PublishedEvaluation,
+    Region,
+)
 from civicgrid.web.pages import PageRoute
 from tests.factories import PASSWORD, World, act, new_case, region, square, user
 from tests.images import photo
@@ -114,8 +129,15 @@ class Targets:
     spare_grids: dict[str, str]
     points: dict[str, tuple[float, float]]
     cells: dict[str, str]
+    #: The id of the case cluster (at zoom 18) each target case falls in.
+    clusters: dict[str, str]
     #: A stored photo on each case.
     attachments: dict[str, int]
+    #: A briefing schedule, and a stored monthly briefing (PDF), of each region.
+    schedules: dict[str, int]
+    briefings: dict[str, int]
+    #: A schedule per admin and region, for each admin to delete its own.
+    deletable_schedules: dict[tuple[str, str], int]
     serial: Iterator[int]
     #: An Open311 key of the in-scope street (东湖), and how to issue a fresh key in a region.
     api_key: str
@@ -216,6 +238,9 @@ def build_targets(
         photos[key] = recorded.id
     # A partner for the partner routes (its orders come signed, not with a token).
     create_partner(session, None, PartnerIn(code="12345-city", name="市12345热线"), now)
+    for code in ("T010101", "T010201", "T020101"):
+        publish_directly(session, world, code, now)
+    schedules, briefings, deletable = _briefing_targets(session, world, files, now)
     session.commit()
     points = {
         "in": (120.005, 30.005),
@@ -256,7 +281,14 @@ def build_targets(
         spare_grids={"in": "T010101-S", "other_street": "T010201-S", "other_district": "T020101-S"},
         points=points,
         cells={key: h3.latlng_to_cell(lat, lng, 8) for key, (lng, lat) in points.items()},
+        clusters={
+            key: f"18/{math.floor((lng + 180) / cluster_size(18))}/{math.floor((lat + 90) / cluster_size(18))}"
+            for key, (lng, lat) in points.items()
+        },
         attachments=photos,
+        schedules=schedules,
+        briefings=briefings,
+        deletable_schedules=deletable,
         serial=count(1),
     )
 
@@ -280,6 +312,84 @@ def _notifications(session: Session, world: World, number: str, now: datetime) -
         made[role] = row.id
     session.commit()
     return made
+
+
+def publish_directly(session: Session, world: World, region_code: str, now: datetime) -> None:
+    """Versions 1 and 2 of August 2026's department evaluation for the region, stored as they
+    are (the probes read them; whether publishing computes them right is tested elsewhere)."""
+    region_row = session.scalars(select(Region).where(Region.code == region_code)).one()
+    for version in (1, 2):
+        session.add(
+            PublishedEvaluation(
+                kind="department",
+                period_key="2026-08",
+                period_start=datetime(2026, 7, 31, 16, tzinfo=UTC),
+                period_end=datetime(2026, 8, 31, 16, tzinfo=UTC),
+                period_label="2026年8月",
+                region=region_row,
+                version=version,
+                scheme_name="默认考核方案",
+                scheme_version="2026.1",
+                scheme_digest="0" * 64,
+                scheme={},
+                published_by=world.users["leader"],
+                published_at=now,
+                note="",
+                result=[],
+            )
+        )
+
+
+def _briefing_targets(
+    session: Session, world: World, files: FileStore, now: datetime
+) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
+    """For the communities of each scope: a monthly schedule with a stored briefing (as the
+    runner would store it), and a schedule for each admin to delete."""
+    regions = {"in": "T010101", "other_street": "T010201", "other_district": "T020101"}
+    sha256, _ = files.put(b"%PDF-1.7 briefing")
+    schedules, briefings, deletable = {}, {}, {}
+    for key, code in regions.items():
+        region = session.scalars(select(Region).where(Region.code == code)).one()
+
+        def schedule(region: Region = region) -> BriefingSchedule:
+            row = BriefingSchedule(
+                kind=BriefingKind.MONTHLY,
+                region=region,
+                formats=["pdf"],
+                hour=8,
+                is_active=True,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return row
+
+        made = schedule()
+        stored = StoredBriefing(
+            schedule_id=made.id,
+            kind=BriefingKind.MONTHLY,
+            region=region,
+            period_start=now,
+            period_end=now,
+            period_label="2026年9月",
+            title="工作简报",
+            created_at=now,
+            files=[
+                BriefingFile(
+                    format=BriefingFormat.PDF,
+                    content_type="application/pdf",
+                    filename="简报.pdf",
+                    size_bytes=17,
+                    sha256=sha256,
+                )
+            ],
+        )
+        session.add(stored)
+        session.flush()
+        schedules[key], briefings[key] = made.id, stored.id
+        for admin in ADMINS:
+            deletable[(admin, key)] = schedule().id
+    return schedules, briefings, deletable
 
 
 # --- the probes: how to call each endpoint, and what each role gets -----------------------
@@ -434,6 +544,30 @@ def statistics(suffix: str) -> Build:
     return build
 
 
+def dashboard(targets: Targets, role: str, scope: Scope) -> Request:
+    """The dashboard narrowed to the target region: one's own area's, never another's."""
+    return f"/api/v1/dashboard?region={targets.regions[targets.key(role, scope)]}", None
+
+
+def grid_summary(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/geo/grids/{targets.grids[targets.key(role, scope)]}/summary", None
+
+
+def published(suffix: str = "") -> Build:
+    """A request on August 2026's published department evaluation of the target region."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        region = targets.regions[targets.key(role, scope)]
+        joint = "&" if "?" in suffix else "?"
+        return f"/api/v1/evaluations/department/2026-08{suffix}{joint}region={region}", None
+
+    return build
+
+
+def publish_july(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/evaluations/department/2026-07?region={targets.regions[targets.key(role, scope)]}", {}
+
+
 #: Every staff role reads statistics of its own area; citizens none.
 STATISTICS_READERS = {role: (200, 403) for role in ACTORS} | {"anonymous": (401, 401), "citizen": (403, 403)}
 
@@ -478,6 +612,54 @@ SETTINGS = {"sms_phone": "13800000000", "kinds": ["red", "supervision"]}
 
 #: The public record: anyone reads it, with or without a token (every case: the public view).
 PUBLIC = everyone(200, anonymous=200)
+
+
+def briefing(suffix: str) -> Build:
+    """A daily briefing of the target region made on demand (a workbook: no charts to draw)."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        region = targets.regions[targets.key(role, scope)]
+        return f"/api/v1/briefings/{suffix}?date=2026-09-29&region={region}&format=xlsx", None
+
+    return build
+
+
+def on_stored_briefing(targets: Targets, role: str, scope: Scope) -> Request:
+    return f"/api/v1/briefings/stored/{targets.briefings[targets.key(role, scope)]}/pdf", None
+
+
+def on_schedule(body: dict[str, Any] | None, deleting: bool = False) -> Build:
+    """A schedule of the target region; deleting, each admin its own (a deleted one is gone)."""
+
+    def build(targets: Targets, role: str, scope: Scope) -> Request:
+        key = targets.key(role, scope)
+        ident = (
+            targets.deletable_schedules[(role, key)]
+            if deleting and role in ADMINS
+            else targets.schedules[key]
+        )
+        return f"/api/v1/briefings/schedules/{ident}", body
+
+    return build
+
+
+def new_schedule(targets: Targets, role: str, scope: Scope) -> Request:
+    body = {
+        "kind": "weekly",
+        "region_code": targets.regions[targets.key(role, scope)],
+        "formats": ["pdf", "xlsx"],
+    }
+    return "/api/v1/briefings/schedules", body
+
+
+#: Stored briefings are region-wide documents: staff of the region read them; a handler,
+#: whose figures are their department's, reads none; citizens none at all.
+STORED_BRIEFING_READERS = (
+    everyone("seen")
+    | {role: ("seen", "unseen") for role in ACTORS if role not in ("anonymous", "citizen", "handler")}
+    | {"handler": ("unseen", "unseen"), "citizen": (403, 403)}
+)
+
 
 MATRIX: dict[tuple[str, str], Probe] = {
     # Public: the service's own pages and liveness.
@@ -530,6 +712,16 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/v1/geo/cases"): Probe(
         fixed("/api/v1/geo/cases?bbox=119,29,122,32"), MAP_READERS, seen_by=("properties.number", "cases")
+    ),
+    ("GET", "/api/v1/geo/cases/clusters"): Probe(
+        fixed("/api/v1/geo/cases/clusters?bbox=119,29,122,32&zoom=18"),
+        MAP_READERS,
+        seen_by=("id", "clusters"),
+    ),
+    # A grid's people, open cases and month: staff, for the grids of their own area.
+    ("GET", "/api/v1/geo/grids/{code}/summary"): Probe(
+        grid_summary,
+        only({role: (200, 403) for role in ACTORS if role not in ("anonymous", "citizen")}),
     ),
     ("GET", "/api/v1/geo/hotspots/grids"): Probe(
         fixed("/api/v1/geo/hotspots/grids"), MAP_READERS, seen_by=("code", "grids")
@@ -606,6 +798,8 @@ MATRIX: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/statistics/evaluation/{target}"): Probe(
         statistics("evaluation/department?"), STATISTICS_READERS
     ),
+    # The dashboard: the figures of one's own area, as the statistics.
+    ("GET", "/api/v1/dashboard"): Probe(dashboard, STATISTICS_READERS),
     # Partners are the district's: only an admin of the top region manages them. Their work
     # orders are signed with the partner's secret: a token, any token, is not enough.
     ("GET", "/api/v1/partners"): Probe(fixed("/api/v1/partners"), only({"admin": (200, 200)})),
@@ -619,6 +813,61 @@ MATRIX: dict[tuple[str, str], Probe] = {
             "/api/v1/exchange/12345-city/orders", {"order_number": "1", "content": "x", "category": "C0101"}
         ),
         everyone(401),
+    ),
+    # Exports: the case list's file holds what the list shows; tables and evaluations as their
+    # JSON, within one's own area only.
+    ("GET", "/api/v1/cases/export"): Probe(
+        fixed("/api/v1/cases/export?format=csv"),
+        everyone("seen") | {role: ("seen", "unseen") for role in ACTORS if role != "anonymous"},
+        seen_by=("案件编号", "cases"),
+    ),
+    ("GET", "/api/v1/statistics/table/export"): Probe(
+        statistics("table/export?format=csv&group_by=department&"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/statistics/cases/export"): Probe(
+        statistics("cases/export?format=xlsx&indicator=reported&"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/statistics/evaluation/{target}/export"): Probe(
+        statistics("evaluation/department/export?format=csv&"), STATISTICS_READERS
+    ),
+    # Published evaluations: a leader publishes within their region (the centre's verdict is
+    # the leadership's act, not an admin's); staff read those of their own area.
+    ("GET", "/api/v1/evaluations"): Probe(
+        fixed("/api/v1/evaluations"),
+        STATISTICS_READERS
+        | {role: ("seen", "unseen") for role in STATISTICS_READERS if role not in ("anonymous", "citizen")},
+        seen_by=("region_code", "regions"),
+    ),
+    ("POST", "/api/v1/evaluations/{kind}/{period}"): Probe(publish_july, only({"leader": (201, 403)})),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}"): Probe(published("/1"), STATISTICS_READERS),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}/changes"): Probe(
+        published("/2/changes"), STATISTICS_READERS
+    ),
+    ("GET", "/api/v1/evaluations/{kind}/{period}/{version}/export"): Probe(
+        published("/2/export?format=xlsx"), STATISTICS_READERS
+    ),
+    # Briefings: made on demand within one's own area (as statistics); stored ones read by the
+    # region's staff; schedules managed by admins within their subtree.
+    ("GET", "/api/v1/briefings/{kind}"): Probe(briefing("daily"), STATISTICS_READERS),
+    ("GET", "/api/v1/briefings"): Probe(
+        fixed("/api/v1/briefings?limit=200"), STORED_BRIEFING_READERS, seen_by=("id", "briefings")
+    ),
+    ("GET", "/api/v1/briefings/stored/{briefing_id}/{file_format}"): Probe(
+        on_stored_briefing,
+        {role: (200, 404) for role in ACTORS}
+        | {"anonymous": (401, 401), "citizen": (403, 403), "handler": (404, 404)},
+    ),
+    ("GET", "/api/v1/briefings/schedules"): Probe(
+        fixed("/api/v1/briefings/schedules"),
+        only(dict.fromkeys(ADMINS, ("seen", "unseen"))),
+        seen_by=("id", "schedules"),
+    ),
+    ("POST", "/api/v1/briefings/schedules"): Probe(new_schedule, only(dict.fromkeys(ADMINS, (201, 403)))),
+    ("PATCH", "/api/v1/briefings/schedules/{schedule_id}"): Probe(
+        on_schedule({"title": "东湖街道工作简报"}), only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
+    ("DELETE", "/api/v1/briefings/schedules/{schedule_id}"): Probe(
+        on_schedule(None, deleting=True), only(dict.fromkeys(ADMINS, (204, 404)))
     ),
     ("PATCH", "/api/v1/categories/{code}"): Probe(
         fixed("/api/v1/categories/C0101", {"closure_standard": "井盖完好、平稳"}), only({"admin": (200, 200)})
@@ -717,10 +966,17 @@ def outcome(probe: Probe, reply: Any, target: str) -> Outcome:
     """The status, or for a list whether ``target`` is among its rows."""
     if probe.seen_by is None or reply.status_code != 200:
         return int(reply.status_code)
+    if reply.headers["content-type"].startswith("text/csv"):
+        return "seen" if any(row[probe.seen_by[0]] == target for row in csv_rows(reply.content)) else "unseen"
     rows = reply.json()
     if isinstance(rows, dict):  # a page's items, GeoJSON's features, or a hotspot list
         rows = next(rows[key] for key in ("items", "features", "grids") if key in rows)
     return "seen" if any(_field(row, probe.seen_by[0]) == target for row in rows) else "unseen"
+
+
+def csv_rows(content: bytes) -> list[dict[str, str]]:
+    """The rows of an exported CSV file by header."""
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

@@ -85,7 +85,24 @@ PLAN = ShardingPlan(
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
     # The outbox: written with the case, read by the one sender on the coordinator.
     # The live journal likewise (read by each server's feed), and the minute job's mark.
-    local=frozenset({"api_tokens", "sign_in_attempts", "outbox", "live_changes", "job_marks"}),
+    # The portal's codes and failed lookups: like sign-in attempts, its throttle's own.
+    # Published evaluations: a handful a month, read on their own, never joined with cases.
+    # Briefings and their schedules: a few rows a day, written by the runner, read by staff.
+    local=frozenset(
+        {
+            "api_tokens",
+            "sign_in_attempts",
+            "outbox",
+            "phone_codes",
+            "portal_lookup_failures",
+            "live_changes",
+            "job_marks",
+            "published_evaluations",
+            "briefing_schedules",
+            "briefings",
+            "briefing_files",
+        }
+    ),
 )
 
 

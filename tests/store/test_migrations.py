@@ -40,3 +40,19 @@ def test_migrations_upgrade_an_empty_database_and_go_down_again(tmp_path) -> Non
 def test_migration_files_are_date_prefixed() -> None:
     names = sorted(path.name for path in (MIGRATIONS / "versions").glob("*.py"))
     assert names and all(name[:4].isdigit() and name[4] == "_" for name in names)
+
+
+def test_published_evaluations_go_down_and_up_again(empty_engine: Engine) -> None:
+    """0015 drops its table (and on PostgreSQL the trigger function) and comes back."""
+    from alembic import command
+
+    from civicgrid.store.migrate import alembic_config
+
+    upgrade(empty_engine)
+    config = alembic_config()
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    assert "published_evaluations" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine)
+    assert "published_evaluations" in inspect(empty_engine).get_table_names()

@@ -333,3 +333,58 @@ def test_verification_by_inspectors(session: Session, world: World, rules: Centr
     }  # fmt: skip
     # The unverified one is due but nobody's yet: the row of cases without an inspector.
     assert figures(table, "none")["due_verification"] == 1
+
+
+def test_a_daily_trend_adds_up_to_the_month(session: Session, world: World, history: dict[str, Case]) -> None:
+    leader = world.users["leader"]
+    additive = ["reported", "registered", "closed", "handled", "dispatched"]
+    daily = statistics.table(session, leader, Query(OCTOBER, GroupBy.DAY, additive), LATER)
+    assert len(daily.rows) == 31 and daily.group_label == "日期"
+    assert (daily.rows[0].group.key, daily.rows[0].group.label) == ("2026-10-01", "2026-10-01")
+    assert daily.rows[-1].group.key == "2026-10-31"
+    monthly = statistics.table(session, leader, Query(OCTOBER, GroupBy.NONE, additive), LATER)
+    assert figures(daily) == figures(monthly)
+    for key in additive:
+        assert sum(figures(daily, row.group.key)[key] for row in daily.rows) == figures(monthly)[key], key  # type: ignore[misc]
+    # The cases behind one day's figure are that day's.
+    busiest = max(daily.rows, key=lambda row: row.values["reported"].value or 0)
+    behind = statistics.trace(
+        session, leader, Query(OCTOBER, GroupBy.DAY, ["reported"]), "reported", None, busiest.group.key, LATER
+    )
+    assert len(session.scalars(behind).all()) == busiest.values["reported"].value
+    with pytest.raises(InvalidInput, match="not in the period"):
+        statistics.trace(
+            session, leader, Query(OCTOBER, GroupBy.DAY, ["reported"]), "reported", None, "2026-11-01", LATER
+        )
+
+
+def test_days_cut_a_period_and_are_bounded() -> None:
+    span = Period(at(10, 20, 12), at(10, 22, 6), "x")
+    assert [(d.start, d.end, d.label) for d in span.days()] == [
+        (at(10, 20, 12), at(10, 21, 0), "2026-10-20"),
+        (at(10, 21, 0), at(10, 22, 0), "2026-10-21"),
+        (at(10, 22, 0), at(10, 22, 6), "2026-10-22"),
+    ]
+    assert len(Period.between(date(2026, 1, 1), date(2026, 4, 2), SH).days()) == 92
+    with pytest.raises(InvalidInput, match="at most 92 days"):
+        Period.between(date(2026, 1, 1), date(2026, 4, 3), SH).days()
+
+
+def test_a_table_narrowed_to_a_grid_is_that_grids_row(
+    session: Session, world: World, history: dict[str, Case]
+) -> None:
+    supervisor = world.users["supervisor"]
+    by_grid = statistics.table(
+        session, supervisor, Query(OCTOBER, GroupBy.GRID, ["reported", "closed"]), LATER
+    )
+    narrowed = statistics.table(
+        session,
+        supervisor,
+        Query(OCTOBER, GroupBy.NONE, ["reported", "closed"], grid_code="T010101-01"),
+        LATER,
+    )
+    assert figures(narrowed) == figures(by_grid, "T010101-01") and figures(narrowed)["reported"]
+    with pytest.raises(RoleNotAllowed, match="T010201-01"):
+        statistics.table(
+            session, supervisor, Query(OCTOBER, GroupBy.NONE, ["reported"], grid_code="T010201-01"), LATER
+        )

@@ -1,6 +1,7 @@
 """The pages in a real browser (headless chromium): a case worked through the whole loop by
-five people, each signing in and finding it in their queue; refusals; the phone layout;
-escaping; CSRF. Each main page is photographed (see the ``screenshots`` fixture)."""
+five people, each signing in and finding it in their queue, with photos; refusals; the
+phone layout; escaping; CSRF. Each main page is photographed (see the ``screenshots``
+fixture)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,30 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
+from tests.images import photo
 from tests.web.conftest import PHONE, LiveServer, no_horizontal_scroll
 
 # A point in 望江社区's first grid of the demo district (WGS-84).
 LNG, LAT = "120.1493", "30.2771"
 
+# Waits for an image to finish loading and fails if it loaded nothing (a broken or empty picture).
+LOADED = """img => new Promise((resolve, reject) => {
+    const judge = () => img.naturalWidth > 0 ? resolve() : reject(new Error("not loaded: " + img.src));
+    if (img.complete) judge();
+    else { img.addEventListener("load", judge); img.addEventListener("error", judge); }
+})"""
 LOOP = ["上报", "立案", "派遣", "签收", "处置反馈", "核查通过", "结案", "回访", "归档"]
 
 
-def report(page: Any, title: str, screenshots: Path | None = None) -> str:
-    """Register a hotline case through the intake form; its number."""
+def photo_file(name: str, size: tuple[int, int] = (640, 480)) -> dict[str, Any]:
+    """A JPEG as the browser's file chooser hands it over."""
+    return {"name": name, "mimeType": "image/jpeg", "buffer": photo(size)}
+
+
+def report(
+    page: Any, title: str, screenshots: Path | None = None, photos: list[dict[str, Any]] | None = None
+) -> str:
+    """Register a hotline case through the intake form (with ``photos`` if given); its number."""
     page.goto("/cases/new")
     page.select_option("select[name=channel]", "hotline_12345")
     page.select_option("select[name=request_type]", "complaint")
@@ -37,7 +52,10 @@ def report(page: Any, title: str, screenshots: Path | None = None) -> str:
     expect(page.locator("#place .placed")).to_contain_text("望江社区")
     page.fill("input[name=reporter_name]", "王先生")
     page.fill("input[name=reporter_phone]", "13800000000")
+    if photos:
+        page.set_input_files("input[name=photos]", photos)
     if screenshots:
+        expect(page.locator("#pick-map")).to_have_attribute("data-ready", "")
         page.screenshot(path=screenshots / "intake.png", full_page=True)
     page.click("button:has-text('提交登记')")
     page.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
@@ -57,13 +75,25 @@ def find_in_queue(page: Any, queue: str, number: str) -> None:
     page.wait_for_url(f"**/cases/{number}")
 
 
-def take(page: Any, action: str, note: str = "", choose: Callable[[Any], None] | None = None) -> None:
-    """Press the action button ``action`` on the open case file, fill its form and confirm."""
+def take(
+    page: Any,
+    action: str,
+    note: str = "",
+    choose: Callable[[Any], None] | None = None,
+    photos: list[dict[str, Any]] | None = None,
+    screenshot: Path | None = None,
+) -> None:
+    """Press the action button ``action`` on the open case file, fill its form (with
+    ``photos`` if given) and confirm."""
     page.click(f".action-buttons a:has-text('{action}')")
     if choose:
         choose(page)
     if note:
         page.fill("textarea[name=note]", note)
+    if photos:
+        page.set_input_files("input[name=photos]", photos)
+    if screenshot:
+        page.screenshot(path=screenshot, full_page=True)
     page.click(f"button:has-text('确认{action}')")
     page.wait_for_url(re.compile(r"/cases/[A-Z]+-\d{8}-\d{6}$"))
 
@@ -94,7 +124,19 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
     handler.screenshot(path=screenshots / "workbench-handler.png")
     find_in_queue(handler, "待签收", number)
     take(handler, "签收")
-    take(handler, "处置反馈", note="已补齐井盖")
+    take(
+        handler,
+        "处置反馈",
+        note="已补齐井盖",
+        photos=[photo_file("处置后.jpg")],
+        screenshot=screenshots / "action-handle-photo.png",
+    )
+    # The photo is on the timeline, under the step that took it, and its thumbnail loads.
+    handled = handler.locator(".event", has=handler.locator(".event-action", has_text="处置反馈"))
+    expect(handled.locator(".thumbs img")).to_have_count(1)
+    handled.locator(".thumbs img").scroll_into_view_if_needed()
+    handled.locator(".thumbs img").evaluate(LOADED)
+    expect(handler.locator(".media .thumb-meta")).to_contain_text("处置后")
 
     inspector = signed_in("inspector01", PHONE)
     find_in_queue(inspector, "待核查", number)
@@ -114,13 +156,20 @@ def test_a_case_through_the_whole_loop(signed_in: Callable[..., Any], screenshot
         "坐席/受理员", "坐席/受理员", "坐席/受理员",
     ]  # fmt: skip
     assert re.fullmatch(r".* · \d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", people[-1])
+    thumbnail = closer.locator(".event:has(.event-action:text-is('处置反馈')) .thumbs img")
+    expect(thumbnail).to_be_visible()
+    thumbnail.scroll_into_view_if_needed()
+    thumbnail.evaluate(LOADED)
     closer.screenshot(path=screenshots / "case-file.png", full_page=True)
+    expect(closer.locator("#case-map .leaflet-interactive")).not_to_have_count(0)  # grid and point
     no_horizontal_scroll(closer)
 
 
 def test_a_handler_does_not_see_another_departments_case(signed_in: Callable[..., Any]) -> None:
     operator = signed_in("operator")
-    number = report(operator, "望江路井盖缺失(范围测试)")
+    number = report(operator, "望江路井盖缺失(范围测试)", photos=[photo_file("现场.jpg")])
+    original = operator.locator(".media .thumb a").first.get_attribute("href")
+    assert original is not None and original.startswith(f"/cases/{number}/attachments/")
     find_in_queue(operator, "待立案", number)
     take(operator, "立案")
     dispatcher = signed_in("dispatcher")
@@ -129,10 +178,18 @@ def test_a_handler_does_not_see_another_departments_case(signed_in: Callable[...
     dispatcher.click("button:has-text('确认派遣')")
     expect(dispatcher.locator(".clock .state")).to_have_text("派遣")
 
+    # The department it was sent to sees the photo; another department's handler gets 404
+    # for the case, the photo and its thumbnail alike, never 403 (that would tell it exists).
+    assigned = signed_in("handler_sz")
+    assert assigned.request.get(original).status == 200
     other = signed_in("handler_cg")
     reply = other.goto(f"/cases/{number}")
     assert reply is not None and reply.status == 404
     expect(other.locator("h1")).to_have_text("未找到该页面或案件")
+    for url in (original, f"{original}/thumbnail"):
+        reply = other.goto(url)
+        assert reply is not None and reply.status == 404
+        expect(other.locator("h1")).to_have_text("未找到该页面或案件")
     other.goto("/workbench?queue=all")
     other.locator("details.filters summary").click()
     other.fill("input[name=q]", number)
@@ -179,6 +236,7 @@ def test_the_inspector_page_works_on_a_phone(signed_in: Callable[..., Any], scre
     inspector.screenshot(path=screenshots / "case-file-phone.png", full_page=True)
     inspector.goto("/cases/new")
     expect(inspector.locator("h1")).to_have_text("上报问题")
+    expect(inspector.locator("#pick-map")).to_have_attribute("data-ready", "")  # its grids drawn
     no_horizontal_scroll(inspector)
     inspector.screenshot(path=screenshots / "report-phone.png", full_page=True)
 

@@ -204,8 +204,8 @@ def test_intake_is_for_those_who_register_cases(pages: Pages) -> None:
     [
         ("lng=120.005&lat=30.005", "东湖一社区 · 东湖一社区网格(T010101-01，综合网格)"),
         ("lng=121.5&lat=31.2", "该坐标不在本辖区任何网格内"),
-        ("lng=abc&lat=30", "填写经纬度后显示所属社区和网格"),
-        ("lng=500&lat=30", "填写经纬度后显示所属社区和网格"),
+        ("lng=abc&lat=30", "显示所属社区和网格"),
+        ("lng=500&lat=30", "显示所属社区和网格"),
     ],
 )
 def test_the_grid_of_a_typed_point(pages: Pages, query: str, shown: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from io import BytesIO
 from itertools import count
 from typing import Any
 
@@ -21,12 +22,16 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from civicgrid.domain.vocabulary import AlertKind
+from civicgrid.domain.vocabulary import AlertKind, AttachmentPurpose
+from civicgrid.services import attachments
 from civicgrid.services.cases import CentreRules
+from civicgrid.settings import Settings
+from civicgrid.store.files import FileStore
 from civicgrid.store.models import Case, Notification
 from civicgrid.web.pages import PageRoute
 from tests import factories
 from tests.factories import PASSWORD, World
+from tests.images import photo
 from tests.web.conftest import csrf_of
 
 ACTORS: dict[str, str | None] = {
@@ -53,6 +58,8 @@ class Targets:
     """What the probes act on, in (东湖) and out of (西山) the street staff's scope."""
 
     case: dict[str, str]
+    #: A photo on each case (its id).
+    attachment: dict[str, int]
     username: dict[str, str]
     department: dict[str, str]
     region: dict[str, str]
@@ -75,6 +82,12 @@ def _table(anonymous: int, citizen: int, staff: Expected, **by_actor: Expected) 
 def _case_page(ok: int) -> dict[str, Expected]:
     # Street staff and the handler of its department see the east's case; the district sees both.
     return _table(303, 403, (ok, 404), leader=(ok, ok), admin=(ok, ok))
+
+
+def _intake_helper() -> dict[str, Expected]:
+    # The intake form's helpers answer those who register cases; what they list is scoped.
+    reporters = {actor: (200, 200) for actor in ("operator", "dispatcher", "inspector")}
+    return _table(303, 403, (403, 403), **reporters)
 
 
 def _admins_only(ok: Expected) -> dict[str, Expected]:
@@ -123,6 +136,14 @@ def new_department(targets: Targets, where: str) -> Request:
     return ("POST", "/admin/departments", fields)
 
 
+def _public(status: int) -> dict[str, Expected]:
+    # The citizens' portal answers everyone alike: a staff or citizen session grants nothing
+    # there, only a verified phone does (tests/portal covers those pages with one).
+    return _table(status, status, (status, status))
+
+
+PORTAL_PHONE = "13800138000"
+
 MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
     ("GET", "/"): (get("/"), _table(303, 303, (303, 303))),
     ("GET", "/login"): (get("/login"), _table(200, 200, (200, 200))),
@@ -141,6 +162,15 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
         get("/cases/new/place?lng=120.005&lat=30.005"),
         _table(303, 403, (200, 200)),
     ),
+    ("GET", "/cases/new/nearby"): (
+        lambda t, w: (
+            "GET",
+            f"/cases/new/nearby?category_code=C0101&lng={'120.005' if w == 'in' else '120.105'}&lat=30.005",
+            {},
+        ),
+        _intake_helper(),
+    ),
+    ("GET", "/cases/new/grids"): (get("/cases/new/grids"), _intake_helper()),
     ("POST", "/cases"): (
         new_case,
         _table(303, 403, (403, 403), operator=(303, 403), dispatcher=(303, 403), inspector=(303, 403)),
@@ -172,6 +202,22 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
     ("POST", "/notifications/settings"): (
         lambda t, w: ("POST", "/notifications/settings", {"sms_phone": "13800000000", "kinds": "red"}),
         _table(303, 403, (303, 303)),
+    ),
+    # The map and the dashboard: every staff member, each showing their own area (a region
+    # outside it is ignored: the dashboard shows the whole area).
+    ("GET", "/map"): (get("/map"), _table(303, 403, (200, 200))),
+    ("GET", "/dashboard"): (
+        lambda t, w: ("GET", f"/dashboard?region={t.region[w]}", {}),
+        _table(303, 403, (200, 200)),
+    ),
+    # A case's photos: for who may see the case; 404 for anyone else, as for the case.
+    ("GET", "/cases/{number}/attachments/{attachment_id}"): (
+        lambda t, w: ("GET", f"/cases/{t.case[w]}/attachments/{t.attachment[w]}", {}),
+        _case_page(200),
+    ),
+    ("GET", "/cases/{number}/attachments/{attachment_id}/thumbnail"): (
+        lambda t, w: ("GET", f"/cases/{t.case[w]}/attachments/{t.attachment[w]}/thumbnail", {}),
+        _case_page(200),
     ),
     ("GET", "/admin/users"): (get("/admin/users"), _admins_only((200, 200))),
     ("POST", "/admin/users"): (new_user, _admins_only((303, 403)) | {"admin": (303, 303)}),
@@ -213,6 +259,41 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
         ),
         _admins_only((403, 403)) | {"admin": (303, 303)},
     ),
+    # The citizens' portal: public pages; those of a verified phone send everyone else to
+    # the verification form (303); a lookup with a phone that is not the reporter's is 404.
+    ("GET", "/portal"): (get("/portal"), _public(200)),
+    ("GET", "/portal/verify"): (get("/portal/verify"), _public(200)),
+    ("POST", "/portal/verify/code"): (
+        lambda t, w: ("POST", "/portal/verify/code", {"phone": PORTAL_PHONE}),
+        _public(200),
+    ),
+    ("POST", "/portal/verify"): (
+        lambda t, w: ("POST", "/portal/verify", {"phone": PORTAL_PHONE, "code": "000000"}),
+        _public(422),  # no code was sent
+    ),
+    ("POST", "/portal/logout"): (lambda t, w: ("POST", "/portal/logout", {}), _public(303)),
+    ("GET", "/portal/report"): (get("/portal/report"), _public(303)),
+    ("POST", "/portal/report"): (
+        lambda t, w: ("POST", "/portal/report", {"category_code": "C0101", "description": "井盖"}),
+        _public(303),
+    ),
+    ("GET", "/portal/place"): (get("/portal/place?lng=120.005&lat=30.005"), _public(200)),
+    ("GET", "/portal/lookup"): (get("/portal/lookup"), _public(200)),
+    ("POST", "/portal/lookup"): (
+        lambda t, w: ("POST", "/portal/lookup", {"number": t.case[w], "phone": PORTAL_PHONE}),
+        _public(404),
+    ),
+    ("GET", "/portal/mine"): (get("/portal/mine"), _public(303)),
+    ("GET", "/portal/cases/{number}"): (
+        lambda t, w: ("GET", f"/portal/cases/{t.case[w]}", {}),
+        _public(303),
+    ),
+    ("POST", "/portal/cases/{number}/rating"): (
+        lambda t, w: ("POST", f"/portal/cases/{t.case[w]}/rating", {"satisfaction": "satisfied"}),
+        _public(303),
+    ),
+    ("GET", "/portal/map"): (get("/portal/map"), _public(200)),
+    ("GET", "/portal/map/data"): (get("/portal/map/data"), _public(200)),
 }
 
 
@@ -232,8 +313,21 @@ def test_every_page_has_a_row(app: FastAPI) -> None:
     assert sorted(MATRIX.keys() - page_endpoints(app)) == [], "rows for pages the application no longer has"
 
 
+def _photo_on(
+    session: Session, world: World, settings: Settings, case: Case, actor: str, now: datetime
+) -> int:
+    """A photo the case's reporter took, in the file store; its attachment id."""
+    prepared = attachments.prepare_upload(
+        FileStore(settings.files_path), BytesIO(photo()), "现场.jpg", max_bytes=10**6, thumbnail_pixels=100
+    )
+    added = attachments.record_upload(
+        session, world.users[actor], case.number, prepared, AttachmentPurpose.BEFORE, 1, now
+    )
+    return added.id
+
+
 @pytest.fixture
-def targets(session: Session, world: World, rules: CentreRules, now: datetime) -> Targets:
+def targets(session: Session, world: World, rules: CentreRules, settings: Settings, now: datetime) -> Targets:
     east: Case = factories.new_case(session, world, rules, now, title="东湖井盖")
     factories.act(session, world, rules, east, "operator", "register", now)
     factories.act(session, world, rules, east, "dispatcher", "dispatch", now, department_code="D-CG-E")
@@ -255,10 +349,15 @@ def targets(session: Session, world: World, rules: CentreRules, now: datetime) -
         session.add(row)
         session.flush()
         notification[actor] = row.id
+    photos = {
+        "in": _photo_on(session, world, settings, east, "operator", now),
+        "out of": _photo_on(session, world, settings, west, "operator_west", now),
+    }
     session.commit()
     return Targets(
         notification=notification,
         case={"in": east.number, "out of": west.number},
+        attachment=photos,
         username={"in": "operator", "out of": "operator_west"},
         department={"in": "D-HW-E", "out of": "D-CG-W"},
         region={"in": "T0101", "out of": "T0102"},
@@ -290,6 +389,8 @@ def test_page_matrix(
     if method == "POST":
         if endpoint == ("POST", "/login"):
             token = csrf_of(client.get("/login").text)  # the sign-in form's (the pre-session's)
+        elif path.startswith("/portal"):
+            token = csrf_of(client.get("/portal/verify").text)  # the portal's forms' token
         elif actor in STAFF:
             token = csrf_of(client.get("/workbench").text)  # the page session's
         else:

@@ -259,6 +259,19 @@ def test_htmx_is_served_from_the_pinned_npm_package(client: TestClient) -> None:
     assert f'version:"{pinned}"' in reply.text.replace(" ", "")
 
 
+def test_leaflet_is_served_from_the_pinned_npm_package(client: TestClient) -> None:
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert (
+        package["dependencies"]["leaflet"] == lock["packages"]["node_modules/leaflet"]["version"] == "1.9.4"
+    )
+    script = client.get("/assets/leaflet/dist/leaflet.js")
+    assert script.status_code == 200, "run `npm ci` in the checkout"
+    assert 'version = "1.9.4"' in script.text or '"1.9.4"' in script.text
+    assert client.get("/assets/leaflet/dist/leaflet.css").status_code == 200
+    assert client.get("/static/map.js").status_code == 200
+
+
 def test_without_the_libraries_the_server_warns_and_starts(
     settings: Settings, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

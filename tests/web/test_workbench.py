@@ -177,3 +177,29 @@ def test_my_registrations_today(
     assert numbers(pages("dispatcher").get("/workbench?queue=all").text)  # sees them, reported none
     page_clock(now + timedelta(days=1))
     assert numbers(pages("operator").get("/workbench?queue=mine_today").text) == []
+
+
+def test_cases_not_satisfied_at_the_call_back_wait_for_the_supervisors(
+    pages: Pages, session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    rated = {}
+    for satisfaction in ("satisfied", "not_satisfied", "basically_satisfied"):
+        case = factories.new_case(session, world, rules, now, title=f"{satisfaction} 井盖")
+        for actor, action, fields in (
+            ("operator", "register", {}),
+            ("dispatcher", "dispatch", {"department_code": "D-SZ-E"}),
+            ("handler_sz", "accept", {}),
+            ("handler_sz", "handle", {}),
+            ("inspector", "check", {}),
+            ("operator", "close", {}),
+            ("operator", "revisit", {"satisfaction": satisfaction, "note": "电话回访"}),
+        ):
+            factories.act(session, world, rules, case, actor, action, now, **fields)
+        rated[satisfaction] = case
+    archived = rated.pop("basically_satisfied")
+    factories.act(session, world, rules, archived, "operator", "archive", now)
+    session.commit()
+    for username in ("supervisor", "leader"):
+        page = pages(username).get("/workbench?queue=dissatisfied").text
+        assert numbers(page) == [rated["not_satisfied"].number]
+        assert re.search(r'不满意回访 <span class="count">1</span>', page)

@@ -42,4 +42,48 @@ document.addEventListener("DOMContentLoaded", () => {
       if (wanted && first && (!select.value || (current && current.hidden))) { select.value = first.value; }
     });
   }
+  // Photos: more, or larger, than the server takes are refused here at once, in Chinese
+  // (the server checks again, and refuses the same with the same words).
+  for (const input of document.querySelectorAll("input[type=file][data-max-bytes]")) {
+    const problem = input.closest(".photo-input").querySelector("[data-photo-problem]");
+    const count = input.closest(".photo-input").querySelector("[data-photo-count]");
+    const counted = () => {
+      const names = [...input.files].map((file) => file.name);
+      count.textContent = names.length ? `已选 ${names.length} 张：${names.join("、")}` : "未选择照片";
+    };
+    counted();
+    input.addEventListener("change", () => {
+      const most = Number(input.dataset.maxFiles);
+      const largest = Number(input.dataset.maxBytes);
+      const files = [...input.files];
+      let message = "";
+      if (files.length > most) {
+        message = `每次最多上传 ${most} 张照片`;
+      } else {
+        const big = files.find((file) => file.size > largest);
+        if (big) { message = `照片「${big.name}」超过 ${input.dataset.maxMb} MB 的上限，请压缩后重新选择`; }
+      }
+      problem.textContent = message;
+      problem.hidden = !message;
+      if (message) { input.value = ""; }
+      counted();
+    });
+  }
+  // Intake shown again (something was wrong): the place of the coordinate typed before.
+  const typedLat = document.querySelector("input[name=lat][hx-get]");
+  if (typedLat && typedLat.value && typedLat.form.elements.lng.value) {
+    typedLat.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  // Intake: once the place of a point is shown, a point picked on the map fills the
+  // coordinate (the server turned it into WGS-84), and the duplicate hint looks again.
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "place") { return; }
+    const found = document.getElementById("place-found");
+    const form = event.detail.target.closest("form");
+    if (found && found.dataset.picked !== undefined && form) {
+      form.elements.lng.value = found.dataset.lng;
+      form.elements.lat.value = found.dataset.lat;
+    }
+    document.body.dispatchEvent(new Event("placed"));
+  });
 });

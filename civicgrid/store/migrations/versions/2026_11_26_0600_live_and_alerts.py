@@ -1,7 +1,7 @@
 """the live journal, notifications, notification settings, job marks
 
-Revision ID: 0016
-Revises: 0014
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-11-26 03:00:00
 
 Rules for a civicgrid migration (reviewed like any code):
@@ -27,8 +27,8 @@ from alembic import op
 
 from civicgrid.store.types import UTCDateTime
 
-revision: str = "0016"
-down_revision: str | None = "0014"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

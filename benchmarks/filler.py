@@ -224,8 +224,16 @@ class FillReport:
     seconds: float
 
 
-def fill(engine: Engine, count: int, rules: CentreRules, now: datetime, seed: int = 1) -> FillReport:
-    """Write ``count`` cases with their histories into a store ``prepare`` made ready."""
+def fill(
+    engine: Engine,
+    count: int,
+    rules: CentreRules,
+    now: datetime,
+    seed: int = 1,
+    state_weights: dict[CaseState, int] | None = None,
+) -> FillReport:
+    """Write ``count`` cases with their histories into a store ``prepare`` made ready; their
+    final states drawn by ``state_weights`` (default: a year's store, ``STATE_WEIGHTS``)."""
     started = time.perf_counter()
     # PostgreSQL: the months of the histories get their partitions before the rows come, as
     # a centre's months would have (none lands in the default partition).
@@ -236,7 +244,16 @@ def fill(engine: Engine, count: int, rules: CentreRules, now: datetime, seed: in
             connection.exec_driver_sql("PRAGMA cache_size=-400000")
         first_id = (connection.scalar(select(func.max(Case.id))) or 0) + 1
         people = _people(connection)
-        rows = _cases(connection, count, first_id, people, rules, now, random.Random(seed))
+        rows = _cases(
+            connection,
+            count,
+            first_id,
+            people,
+            rules,
+            now,
+            random.Random(seed),
+            state_weights or STATE_WEIGHTS,
+        )
         _setup_paths(connection, people)
         for start in range(0, len(rows), BATCH):
             connection.execute(Case.__table__.insert(), rows[start : start + BATCH])
@@ -346,6 +363,7 @@ def _cases(
     rules: CentreRules,
     now: datetime,
     rng: random.Random,
+    weights: dict[CaseState, int],
 ) -> list[dict[str, object]]:
     """The case rows, oldest first, numbered per day after the numbers already given."""
     categories = connection.execute(
@@ -359,7 +377,7 @@ def _cases(
         select(Grid.id, Grid.region_id, Grid.boundary).where(Grid.id.in_(list(people.inspectors)))
     ).all()
     channels, channel_weights = list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values())
-    states, state_weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
+    states, state_weights = list(weights), list(weights.values())
     lights, light_weights = list(LIGHT_WEIGHTS), list(LIGHT_WEIGHTS.values())
     shapes = {(state, patrol): _shape(state, patrol) for state in CaseState for patrol in (False, True)}
     year = HISTORY.total_seconds()

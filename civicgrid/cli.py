@@ -396,12 +396,13 @@ def serve(
         bool,
         typer.Option(
             "--no-worker",
-            help="no background jobs here (outbox, scheduled briefings): run civicgrid worker instead",
+            help="no background jobs here (outbox, minute job, scheduled briefings): run civicgrid worker instead",
         ),
     ] = False,
 ) -> None:
     """Start the API server (migrating the database first) and, unless --no-worker, the
-    background jobs beside it: the outbox sender and the scheduled briefings."""
+    background jobs beside it: the outbox sender, the minute job (lights and alerts) and the
+    scheduled briefings."""
     settings = _settings()
     engine = _migrated_engine(settings)
     _serve_with_jobs(settings, engine, host, port, workers, jobs=not no_worker)
@@ -410,14 +411,16 @@ def serve(
 def _serve_with_jobs(
     settings: Settings, engine: Engine, host: str, port: int, workers: int | None, jobs: bool
 ) -> None:
-    """Serve, with the background jobs (outbox sender, scheduled briefings) beside the server
+    """Serve, with the background jobs (outbox sender, minute job, scheduled briefings) beside the server
     if asked; they stop with the server."""
     from civicgrid.briefings import runner as briefings_runner
+    from civicgrid.live import lights
     from civicgrid.outbox import sender as outbox_sender
 
     started = (
         [
             outbox_sender.start_in_background(engine, settings),
+            lights.start_in_background(engine, settings),
             briefings_runner.start_in_background(engine, settings),
         ]
         if jobs
@@ -445,13 +448,15 @@ def log_config() -> dict[str, Any]:
 
 @app.command()
 def worker() -> None:
-    """Deliver the outbox (webhooks, SMS, e-mail) and make the scheduled briefings until
-    stopped (Ctrl-C or SIGTERM). One sender is active at a time; a second waits on standby
-    and takes over when the first stops."""
+    """Deliver the outbox (webhooks, SMS, e-mail), run the minute job (lights turning yellow
+    or red, and their alerts) and make the scheduled briefings until stopped (Ctrl-C or
+    SIGTERM). One sender and one minute job are active at a time; a second worker waits on
+    standby and takes over when the first stops."""
     import signal
     import threading
 
     from civicgrid.briefings import runner as briefings_runner
+    from civicgrid.live.lights import LightJob
     from civicgrid.outbox.sender import Sender
 
     settings = _settings()
@@ -462,8 +467,11 @@ def worker() -> None:
     }
     typer.echo(
         f"civicgrid worker: delivering the outbox of {engine.url.render_as_string(hide_password=True)}"
+        f" and re-evaluating lights every {settings.light_job_seconds:g} s"
     )
     logging.config.dictConfig(log_config())
+    lights = threading.Thread(target=LightJob(engine, settings).run, args=(stop,), name="civicgrid-lights")
+    lights.start()
     briefings = threading.Thread(
         target=briefings_runner.keep_making, args=(engine, settings, stop), name="civicgrid-briefings"
     )
@@ -472,6 +480,7 @@ def worker() -> None:
         Sender(engine, settings).run(stop)
     finally:
         stop.set()
+        lights.join(settings.outbox_timeout_seconds + 5)
         briefings.join()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -666,6 +675,10 @@ def _fast_loop_options() -> dict[str, str]:
     return options
 
 
+#: How long a stopping server waits for open requests (live streams among them).
+SHUTDOWN_GRACE_SECONDS = 10
+
+
 def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: int | None = 1) -> None:
     import uvicorn
 
@@ -679,11 +692,14 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, workers: in
         f"civicgrid on http://{host}:{port}  (API docs: http://{host}:{port}/docs), "
         f"{count} worker process{'es' if count > 1 else ''}"
     )
-    options = {
+    options: dict[str, object] = {
         "host": host,
         "port": port,
         "log_level": "info",
         "log_config": log_config(),
+        # Live streams stay open until the client or the server ends them: at shutdown they
+        # are cut after this long (browsers reconnect to the next server and catch up).
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
         **_fast_loop_options(),
     }
     if count == 1:

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from civicgrid.domain.questions import Choice, Datatype, Question
 from civicgrid.domain.vocabulary import (
     Action,
+    AlertKind,
     AttachmentPurpose,
     CaseKind,
     CaseState,
@@ -697,3 +698,56 @@ class CalendarLoadOut(BaseModel):
     recomputed: int = Field(description="open cases whose stage clock was recomputed on the new calendar")
     changed: int = Field(description="of those, cases whose warning or deadline moved")
     calendar: CalendarOut
+
+
+# --- notifications ------------------------------------------------------------------------
+
+#: A phone number for text messages: digits, an optional leading +, spaces or hyphens.
+PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{4,38}$"
+#: An e-mail address, as far as a form can tell (the SMTP server has the last word).
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+
+class NotificationOut(BaseModel):
+    """An alert for the signed-in user about a case."""
+
+    id: int
+    kind: AlertKind
+    kind_label: str
+    number: str = Field(description="the case's number")
+    text: str
+    created_at: datetime
+    read_at: datetime | None
+    sent_by: list[str] = Field(description="how it also went out while you were signed out: sms, email")
+
+
+class NotificationPage(BaseModel):
+    """A page of your notifications: unread first, then newest first."""
+
+    items: list[NotificationOut]
+    page: int
+    page_size: int
+    total: int
+    unread: int
+    next_page: int | None
+
+
+class ReadAllOut(BaseModel):
+    marked: int = Field(description="how many were unread and are now read")
+    unread: int
+
+
+class NotificationSettingsIn(Strict):
+    """How alerts reach a user while signed out: SMS to ``sms_phone``, e-mail to ``email``
+    (empty or null: not that way), for the alert ``kinds`` listed."""
+
+    sms_phone: Line | None = Field(default=None, max_length=40, pattern=PHONE_PATTERN)
+    email: Line | None = Field(default=None, max_length=200, pattern=EMAIL_PATTERN)
+    kinds: list[AlertKind] = Field(default_factory=list, max_length=len(AlertKind))
+
+
+class NotificationSettingsOut(BaseModel):
+    username: str
+    sms_phone: str | None
+    email: str | None
+    kinds: list[AlertKind]

@@ -210,6 +210,24 @@ class Settings(BaseSettings):
     #: The public map shows each open case at the centre of a square of this many metres.
     portal_map_cell_m: int = Field(default=200, ge=50, le=5000)
 
+    #: The live stream (GET /live/events): a heartbeat comment this often, so that proxies
+    #: keep an idle connection open.
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: How long one connection lasts; the browser then reconnects with its Last-Event-ID
+    #: (a revoked or expired sign-in, or a new scope, takes effect at the latest then).
+    live_connection_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
+    #: SQLite: how often each server process reads the journal for changes that other
+    #: processes wrote (its own it reads at once). PostgreSQL uses LISTEN/NOTIFY instead.
+    live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How many journal entries a reconnecting client may have missed before it is told to
+    #: reload (``event: reset``) rather than replay them.
+    live_replay_limit: int = Field(default=2000, ge=1, le=100_000)
+    #: How long journal entries are kept (the minute job deletes older ones).
+    live_journal_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    #: The minute job: re-evaluates the lights of open cases this often and notifies the
+    #: users concerned of each that turned yellow or red (one job across all processes).
+    light_job_seconds: float = Field(default=60.0, gt=0, le=3600)
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment != "development" and (

@@ -169,6 +169,8 @@ def settings(tmp_path: Path) -> Settings:
         token_hours=720,
         secret_key="test-only-secret-" * 3,
         upload_dir=str(tmp_path / "files"),
+        # A live stream answers, then ends soon (test clients read a response to its end).
+        live_connection_seconds=0.05,
     )
 
 

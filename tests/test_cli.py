@@ -275,6 +275,7 @@ def test_serve_starts_one_worker_per_core_by_default(database: str, monkeypatch:
     assert args == ("civicgrid.api.app:create_app_from_environment",)
     assert options["factory"] is True and options["workers"] == 3
     assert options["loop"] == "uvloop" and options["http"] == "httptools"
+    assert options["timeout_graceful_shutdown"] == 10  # open live streams do not hold a stop
     _args, options = served_with(monkeypatch, "--workers", "2")
     assert options["workers"] == 2
 

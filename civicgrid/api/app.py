@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -21,6 +23,7 @@ from civicgrid.api import (
     errors,
     geo,
     health,
+    notifications,
     publications,
     statistics,
     territory,
@@ -30,6 +33,7 @@ from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.exchange import routes as exchange
+from civicgrid.live import routes as live
 from civicgrid.open311 import routes as open311
 from civicgrid.services import briefings as briefing_service
 from civicgrid.services import dashboard as dashboard_service
@@ -38,6 +42,14 @@ from civicgrid.settings import Settings, get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.files import FileStore
 from civicgrid.store.replicas import ReplicaRouter
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    hub = getattr(app.state, "live_hub", None)
+    if hub is not None:  # the server stops: its live connections end, the clients reconnect
+        hub.close()
 
 
 def create_app(
@@ -61,6 +73,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     # A scheme with a mistake stops the server here, with the reason (see check-scheme).
@@ -113,6 +126,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api_keys.router)
     app.include_router(open311.router)
+    app.include_router(notifications.router)
+    app.include_router(live.router)
     docs.install(app)
     web.install(app, settings)
     portal.install(app, settings)

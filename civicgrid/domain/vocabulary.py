@@ -248,6 +248,24 @@ LIGHT_LABELS: dict[Light, tuple[str, str]] = {
 NO_LIGHT_LABEL = ("未计时", "#78909c")
 
 
+class AlertKind(StrEnum):
+    """Why a user is notified about a case (提醒): its light turned, an extension waits for
+    approval, or a supervisor urged it on (督办)."""
+
+    YELLOW = "yellow"
+    RED = "red"
+    EXTENSION = "extension_requested"
+    SUPERVISION = "supervision"
+
+
+ALERT_KIND_LABELS: dict[AlertKind, str] = {
+    AlertKind.YELLOW: "黄灯预警",
+    AlertKind.RED: "红灯超期",
+    AlertKind.EXTENSION: "延期待批",
+    AlertKind.SUPERVISION: "督办",
+}
+
+
 class Satisfaction(StrEnum):
     """The citizen's verdict at the call-back (回访)."""
 

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from civicgrid.domain.errors import Unauthenticated
 from civicgrid.domain.vocabulary import SignInOutcome
+from civicgrid.live import journal
+from civicgrid.live.changes import SIGNOUT
 from civicgrid.services import throttle
 from civicgrid.store.db import session_scope
 from civicgrid.store.lookups import user_by_username
@@ -176,7 +178,9 @@ def purge_expired_tokens(session: Session, now: datetime, batch: int = PURGE_BAT
 
 
 def revoke_tokens(session: Session, user: User, now: datetime) -> None:
-    """Sign ``user`` out everywhere: revoke every live token of theirs."""
+    """Sign ``user`` out everywhere: revoke every live token of theirs (and end their live
+    connections once this commits)."""
+    journal.record(session, SIGNOUT, user.id, now, {"token_id": None})
     session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
@@ -206,6 +210,12 @@ def authenticate(session: Session, token: str, *, secret_key: str, now: datetime
     return _live_token(session, token, secret_key, now)[0].user
 
 
+def authenticate_token(session: Session, token: str, *, secret_key: str, now: datetime) -> ApiToken:
+    """``token``'s stored row (with its active user and their region), or Unauthenticated:
+    for a live connection, which ends when this very token is revoked."""
+    return _live_token(session, token, secret_key, now)[0]
+
+
 def authenticate_reading(
     session: Session, token: str, *, secret_key: str, now: datetime, reading: Sequence[ScalarSelect[Any]]
 ) -> tuple[User, tuple[Any, ...]]:
@@ -216,5 +226,8 @@ def authenticate_reading(
 
 
 def logout(session: Session, token: str, *, secret_key: str, now: datetime) -> None:
-    """Revoke ``token`` so it signs nobody in again."""
-    _live_token(session, token, secret_key, now)[0].revoked_at = now
+    """Revoke ``token`` so it signs nobody in again (and end the live connections opened
+    with it once this commits)."""
+    found = _live_token(session, token, secret_key, now)[0]
+    found.revoked_at = now
+    journal.record(session, SIGNOUT, found.user_id, now, {"token_id": found.id})

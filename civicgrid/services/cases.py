@@ -41,7 +41,7 @@ from civicgrid.exchange.reports import report_change
 from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.index import territory_index
 from civicgrid.schemas import CaseCreate, TransitionRequest
-from civicgrid.services import attachments
+from civicgrid.services import alerts, attachments
 from civicgrid.settings import Settings
 from civicgrid.store import cases as case_queries
 from civicgrid.store.facts import write_facts
@@ -181,6 +181,7 @@ def create_case(
         session.flush()
     except IntegrityError as error:  # two writers with the same external id at once
         raise Conflict(f"case could not be stored: {error.orig}") from None
+    alerts.after_change(session, case, case.events[0], (None, None), rules.calendar.timezone, now)
     return case
 
 
@@ -326,6 +327,7 @@ def transition(
         raise Conflict(
             f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
         )
+    before = (case.stage, case.deadline_at)
     previous = None
     if action is Action.RESUME:
         suspension = case_queries.last_event(case, Action.SUSPEND)
@@ -354,6 +356,7 @@ def transition(
         session.flush()
     except StaleDataError:
         raise Conflict(f"case {number} was changed by someone else at the same time; reload it") from None
+    alerts.after_change(session, case, event, before, rules.calendar.timezone, now)
     return case
 
 

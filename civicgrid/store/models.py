@@ -1,6 +1,7 @@
 """The centre's tables: territory (regions, grids), people (departments, users, tokens),
 the category tree, the loaded calendar, cases with their append-only events, tasks and
-attachments, and the briefings' schedules and stored documents."""
+attachments, the outbox, the live journal with the users' notifications, and the
+briefings' schedules and stored documents."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relat
 from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.vocabulary import (
     Action,
+    AlertKind,
     AttachmentPurpose,
     CaseKind,
     CaseState,
@@ -575,6 +578,103 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LiveChange(Base):
+    """One entry of the live journal: a case created or changed (its state, light, place and
+    who may see it, as committed), or an alert or unread count for one user. Written in the
+    transaction of the change, so an entry exists if and only if the change was committed;
+    the live stream (``GET /live/events``) sends entries in id order and replays those a
+    reconnecting client missed. Old entries are deleted by the minute job.
+
+    The scope columns (``region_path``, ``department_ids``, ``reporter_user_id``,
+    ``user_id``) let each server process decide who receives an entry without a query."""
+
+    __tablename__ = "live_changes"
+    # SQLite: ids are never reused, even after every entry was pruned (a client's cursor).
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's own declaration)
+
+    #: Increasing with the commit order (see ``civicgrid.live.journal``): the SSE event id.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: ``case``, ``alert``, ``unread`` or ``signout``.
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: The one user an alert, unread count or sign-out is for.
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    # A case entry copies what the stream sends and what its scope check reads; no foreign
+    # keys: the journal is a short-lived copy, and its writes stay one INSERT.
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    number: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(40))
+    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    region_code: Mapped[str | None] = mapped_column(String(32))
+    region_path: Mapped[str | None] = mapped_column(String(400))
+    grid_code: Mapped[str | None] = mapped_column(String(40))
+    category_code: Mapped[str | None] = mapped_column(String(20))
+    department_code: Mapped[str | None] = mapped_column(String(40))
+    #: The responsible department and the joint-handling ones, as ",3,7," (handlers' scope).
+    department_ids: Mapped[str | None] = mapped_column(String(400))
+    reporter_user_id: Mapped[int | None] = mapped_column(Integer)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: What an alert, unread count or sign-out entry carries.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Notification(Base):
+    """An alert (提醒) for one user about a case: its light turned yellow or red, an extension
+    waits for their approval, a supervisor urged it on (督办). Stored, so that nothing is missed
+    while signed out, and unique per user, kind, case and ``occasion``, so that each is given
+    exactly once however often the minute job or a retried write comes by."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "case_id", "occasion"),
+        # A user's unread count and list: their rows, unread (read_at NULL) first.
+        Index("ix_notifications_user_id_read_at_id", "user_id", "read_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[AlertKind] = mapped_column(enum_by_value(AlertKind))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: What makes the alert distinct: for a light, the stage and the deadline in force
+    #: ("handle@2026-10-09T09:30:00+00:00", so a new deadline after an extension or a rework
+    #: warns again); for an extension request or a supervision note, the event ("event:7").
+    occasion: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: How it also went out to a signed-out user: "sms", "email" or "sms,email" (the outbox).
+    sent_by: Mapped[str | None] = mapped_column(String(20))
+
+    user: Mapped[User] = relationship()
+    case: Mapped[Case] = relationship()
+
+
+class NotificationSetting(Base):
+    """How a user wants alerts while signed out: by SMS to a phone, by e-mail, and for which
+    kinds. Without a row (or with neither address), alerts wait on the notification page."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    sms_phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    #: The ``AlertKind`` values sent out (the others wait on the page).
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JobMark(Base):
+    """How far a periodic job got: the minute job re-evaluates the lights of the time
+    between its mark and now, then moves the mark, in one transaction."""
+
+    __tablename__ = "job_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    done_until: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PhoneCode(Base):

@@ -8,6 +8,9 @@ through ``managed_users``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from civicgrid.domain.vocabulary import Role
@@ -56,6 +59,43 @@ def scoped(query: Select[tuple[Case]], actor: User, *, by_time: bool = False) ->
     if actor.region is None:
         return query.where(false())
     return query.where(in_region(actor.region, by_time=by_time))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseScope:
+    """``scoped``'s rule for a case already in memory (a change on the live stream), held
+    per connection so that each change is checked without a query: a region subtree (by its
+    path), a department (responsible or joint-handling), a reporter (a citizen), or nothing.
+    Equal scopes compare equal, so connections of one scope are checked once per change."""
+
+    kind: str
+    path: str = ""
+    ident: int = 0
+
+    @classmethod
+    def of(cls, actor: User) -> CaseScope:
+        """The scope ``scoped`` applies for ``actor`` (their region must be loaded)."""
+        if actor.role is Role.CITIZEN:
+            return cls("reporter", ident=actor.id)
+        if actor.role is Role.HANDLER:
+            return cls("department", ident=actor.department_id) if actor.department_id else cls("none")
+        if actor.region is None:
+            return cls("none")
+        # The only root's subtree holds every case; a prefix test says the same for it.
+        return cls("region", path=actor.region.path)
+
+    def sees(
+        self, region_path: str | None, department_ids: Collection[int], reporter_user_id: int | None
+    ) -> bool:
+        """Whether a case in the region with ``region_path``, handled by ``department_ids``
+        and reported by ``reporter_user_id`` is in this scope."""
+        if self.kind == "region":
+            return region_path is not None and region_path.startswith(self.path)
+        if self.kind == "department":
+            return self.ident in department_ids
+        if self.kind == "reporter":
+            return reporter_user_id == self.ident
+        return False
 
 
 def region_in_scope(region: Region, actor: User) -> bool:

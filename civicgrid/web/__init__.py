@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from civicgrid.settings import Settings
-from civicgrid.web import admin, overview, photos, routes
+from civicgrid.web import admin, notifications, overview, photos, routes
 
 logger = logging.getLogger("civicgrid.web")
 
@@ -40,4 +40,5 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(routes.router)
     app.include_router(photos.router)
     app.include_router(admin.router)
+    app.include_router(notifications.router)
     app.include_router(overview.router)

@@ -32,7 +32,8 @@ from civicgrid.domain.errors import (
 )
 from civicgrid.domain.vocabulary import ROLE_LABELS, Role
 from civicgrid.services import auth
-from civicgrid.store.models import User
+from civicgrid.services.notifications import unread_of_user
+from civicgrid.store.models import ApiToken, User
 from civicgrid.web import sessions
 from civicgrid.web.format import moment
 from civicgrid.web.maps import tile_source
@@ -95,6 +96,10 @@ def page_headers(tile_url: str) -> dict[str, str]:
     }
 
 
+#: Sent by live.js with the queue refreshes it makes on a live update.
+LIVE_REFRESH_HEADER = "X-Civicgrid-Live"
+
+
 class SignInRequired(Exception):
     """The page needs a signed-in user; ``reason`` says why the old session ended, if one did."""
 
@@ -116,7 +121,14 @@ def page_user(request: Request, session: DbSession, now: Now) -> User:
     if sessions.is_idle(page_session, now, timedelta(minutes=settings.web_idle_minutes)):
         raise SignInRequired("idle")
     try:
-        user = auth.authenticate(session, page_session.token, secret_key=settings.secret_key, now=now)
+        # The navigation's unread badge rides along with the sign-in's one statement.
+        user, (unread,) = auth.authenticate_reading(
+            session,
+            page_session.token,
+            secret_key=settings.secret_key,
+            now=now,
+            reading=[unread_of_user(ApiToken.user_id).scalar_subquery()],
+        )
     except Unauthenticated:
         raise SignInRequired("expired") from None
     if user.role is Role.CITIZEN:
@@ -124,6 +136,7 @@ def page_user(request: Request, session: DbSession, now: Now) -> User:
     request.state.page_token = page_session.token
     request.state.page_user = user
     request.state.page_now = now
+    request.state.unread = int(unread or 0)
     return user
 
 
@@ -185,6 +198,7 @@ def render(
         "csrf_token": sessions.csrf_token(settings.secret_key, basis),
         "csrf_field": sessions.CSRF_FIELD,
         "when": lambda value: moment(value, zone),
+        "unread": getattr(request.state, "unread", 0),
     }
     response = templates.TemplateResponse(
         request, template, {**base, **(context or {})}, status_code=status_code
@@ -247,7 +261,14 @@ class PageRoute(APIRoute):
             except RequestValidationError as error:
                 return refusal_page(request, 422, "请求的参数有误", _validation_detail(error), back)
             token: str | None = getattr(request.state, "page_token", None)
-            if token is not None and sessions.SESSION_COOKIE not in response.headers.get("set-cookie", ""):
+            # A refresh that live.js asks for is no one's use of the page: an unattended
+            # screen is still signed out after CIVICGRID_WEB_IDLE_MINUTES.
+            live = request.headers.get(LIVE_REFRESH_HEADER) is not None
+            if (
+                token is not None
+                and not live
+                and sessions.SESSION_COOKIE not in response.headers.get("set-cookie", "")
+            ):
                 settings = get_settings(request)
                 sessions.set_session(response, request, settings.secret_key, token, request.state.page_now)
             return response

@@ -17,7 +17,7 @@ import csv
 import io
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from itertools import count
@@ -36,6 +36,7 @@ from civicgrid.calendar_file import format_calendar
 from civicgrid.domain.briefings import BriefingFormat, BriefingKind
 from civicgrid.domain.calendar import official_arrangement
 from civicgrid.domain.vocabulary import (
+    AlertKind,
     Channel,
     DepartmentFunction,
     DepartmentLevel,
@@ -54,8 +55,10 @@ from civicgrid.store.models import Briefing as StoredBriefing
 from civicgrid.store.models import (
     BriefingFile,
     BriefingSchedule,
+    Case,
     Department,
     Grid,
+    Notification,
     PublishedEvaluation,
     Region,
 )
@@ -140,6 +143,9 @@ class Targets:
     api_key: str
     key_names: dict[str, str]
     issue_key: Callable[[str], str]
+    #: A notification of each actor (by role) on the in-scope case, and one of a user of
+    #: the other district ("other").
+    notifications: dict[str, int] = field(default_factory=dict)
 
     def key(self, role: str, scope: Scope) -> str:
         """ "in", or the out-of-scope target for this role: another street or district."""
@@ -260,7 +266,9 @@ def build_targets(
         session, None, "matrix", region_code="T0101", channel=Channel.THIRD_PARTY, secret_key=SECRET, now=now
     )
     key_names = {"in": "matrix", "other_street": fresh_key("T0102"), "other_district": fresh_key("T02")}
+    notifications = _notifications(session, world, cases["in"], now)
     return Targets(
+        notifications=notifications,
         api_key=api_key,
         key_names=key_names,
         issue_key=fresh_key,
@@ -283,6 +291,27 @@ def build_targets(
         deletable_schedules=deletable,
         serial=count(1),
     )
+
+
+def _notifications(session: Session, world: World, number: str, now: datetime) -> dict[str, int]:
+    """A notification for each actor on case ``number``, and one for another district's user."""
+    case_id = session.scalars(select(Case.id).where(Case.number == number)).one()
+    owners = {role: username for role, username in ACTORS.items() if username} | {"other": "operator_t02"}
+    made = {}
+    for role, username in owners.items():
+        row = Notification(
+            user_id=world.users[username].id,
+            kind=AlertKind.SUPERVISION,
+            case_id=case_id,
+            occasion=f"matrix:{role}",
+            text="督办",
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        made[role] = row.id
+    session.commit()
+    return made
 
 
 def publish_directly(session: Session, world: World, region_code: str, now: datetime) -> None:
@@ -563,6 +592,23 @@ def open311_report(targets: Targets, role: str, scope: Scope) -> Request:
     body = {"api_key": targets.api_key, "service_code": "E0105", "lat": lat, "long": lng}
     return "/open311/v2/requests.json", body
 
+
+def on_notification(targets: Targets, role: str, scope: Scope) -> Request:
+    """One's own notification in scope; another user's out of it (404: not there for you)."""
+    owner = role if scope == "in" and role != "anonymous" else "other"
+    return f"/api/v1/notifications/{targets.notifications[owner]}/read", None
+
+
+def user_settings(targets: Targets, role: str, scope: Scope) -> Request:
+    username = targets.users[targets.key(role, scope)]
+    return f"/api/v1/users/{username}/notification-settings", {
+        "email": "someone@example.org",
+        "kinds": ["red"],
+    }
+
+
+#: Settings as a user or admin sets them.
+SETTINGS = {"sms_phone": "13800000000", "kinds": ["red", "supervision"]}
 
 #: The public record: anyone reads it, with or without a token (every case: the public view).
 PUBLIC = everyone(200, anonymous=200)
@@ -856,6 +902,27 @@ MATRIX: dict[tuple[str, str], Probe] = {
         fixed("/open311/v2/tokens/o311-none.json"), everyone(404, 404)
     ),
     ("POST", "/open311/v2/requests.{fmt}"): Probe(open311_report, {role: (200, 403) for role in ACTORS}),
+    # Live updates: every signed-in user gets a stream of what their scope sees (the events
+    # themselves are checked by scope in tests/live); without a sign-in, 401.
+    ("GET", "/live/events"): Probe(fixed("/live/events"), everyone(200)),
+    # Notifications: one's own only; settings one's own, or an admin's for the users they manage.
+    ("GET", "/api/v1/notifications"): Probe(fixed("/api/v1/notifications"), everyone(200)),
+    ("POST", "/api/v1/notifications/read-all"): Probe(fixed("/api/v1/notifications/read-all"), everyone(200)),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Probe(
+        on_notification, everyone(200) | {role: (200, 404) for role in ACTORS if role != "anonymous"}
+    ),
+    ("GET", "/api/v1/me/notification-settings"): Probe(
+        fixed("/api/v1/me/notification-settings"), everyone(200)
+    ),
+    ("PUT", "/api/v1/me/notification-settings"): Probe(
+        fixed("/api/v1/me/notification-settings", SETTINGS), everyone(200)
+    ),
+    ("GET", "/api/v1/users/{username}/notification-settings"): Probe(
+        user_settings, only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
+    ("PUT", "/api/v1/users/{username}/notification-settings"): Probe(
+        user_settings, only(dict.fromkeys(ADMINS, (200, 404)))
+    ),
 }
 
 

@@ -62,6 +62,8 @@ PLAN = ShardingPlan(
         "partner_orders": "district_id",
         # Numbers are given out per district, in the same single-shard transaction as the case.
         "case_number_counters": "district_id",
+        # A case's alerts are written with its changes, and read beside it.
+        "notifications": "district_id",
     },
     reference=frozenset(
         {
@@ -76,10 +78,13 @@ PLAN = ShardingPlan(
             # Read by every Open311 report (the key's hash), issued and revoked now and then.
             "api_keys",
             "partners",
+            # Read by the minute job for every alert, edited now and then.
+            "notification_settings",
         }
     ),
     # Written at every sign-in, read only by the sign-in path: no need to copy them to every node.
     # The outbox: written with the case, read by the one sender on the coordinator.
+    # The live journal likewise (read by each server's feed), and the minute job's mark.
     # The portal's codes and failed lookups: like sign-in attempts, its throttle's own.
     # Published evaluations: a handful a month, read on their own, never joined with cases.
     # Briefings and their schedules: a few rows a day, written by the runner, read by staff.
@@ -90,6 +95,8 @@ PLAN = ShardingPlan(
             "outbox",
             "phone_codes",
             "portal_lookup_failures",
+            "live_changes",
+            "job_marks",
             "published_evaluations",
             "briefing_schedules",
             "briefings",
@@ -253,6 +260,16 @@ KNOWN_GAPS: dict[Violation, str] = {
         "(district_id, event_id) → case_events (district_id, id)"
     ),
     Violation(FOREIGN_KEY_WITHOUT_KEY, "case_overlay_grids", "fk_case_overlay_grids_case_id_cases"): (
+        "(district_id, case_id) → cases (district_id, id)"
+    ),
+    Violation(NO_DISTRIBUTION_COLUMN, "notifications", "district_id"): (
+        "add notifications.district_id, copied from the notification's case"
+    ),
+    Violation(UNIQUE_WITHOUT_KEY, "notifications", "pk_notifications"): "primary key (district_id, id)",
+    Violation(UNIQUE_WITHOUT_KEY, "notifications", "uq_notifications_user_id"): (
+        "unique (district_id, user_id, kind, case_id, occasion)"
+    ),
+    Violation(FOREIGN_KEY_WITHOUT_KEY, "notifications", "fk_notifications_case_id_cases"): (
         "(district_id, case_id) → cases (district_id, id)"
     ),
 }

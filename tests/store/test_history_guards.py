@@ -51,7 +51,8 @@ def test_deleting_a_case_is_refused_with_a_clear_message(
         ("TRUNCATE case_events, case_tasks, attachments", "case_events is append-only"),
         ("TRUNCATE cases CASCADE", "cases are never deleted"),
         (
-            "TRUNCATE cases, case_events, case_tasks, attachments, case_overlay_grids, partner_orders",
+            "TRUNCATE cases, case_events, case_tasks, attachments, case_overlay_grids, partner_orders, "
+            "notifications",
             "cases are never deleted",
         ),
     ],

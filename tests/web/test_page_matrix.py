@@ -22,12 +22,12 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from civicgrid.domain.vocabulary import AttachmentPurpose
+from civicgrid.domain.vocabulary import AlertKind, AttachmentPurpose
 from civicgrid.services import attachments
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
 from civicgrid.store.files import FileStore
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, Notification
 from civicgrid.web.pages import PageRoute
 from tests import factories
 from tests.factories import PASSWORD, World
@@ -63,6 +63,8 @@ class Targets:
     username: dict[str, str]
     department: dict[str, str]
     region: dict[str, str]
+    #: A notification of each actor (by actor name), and one of another user ("out of").
+    notification: dict[str, int]
 
 
 #: A request: method, path, form fields (a CSRF token is added to every POST).
@@ -181,6 +183,25 @@ MATRIX: dict[tuple[str, str], tuple[Probe, dict[str, Expected]]] = {
     ("POST", "/cases/{number}/actions/{name}"): (
         lambda t, w: ("POST", f"/cases/{t.case[w]}/actions/comment", {"note": "已阅"}),
         _case_page(303),
+    ),
+    # Notifications: one's own (someone else's is not there for you); settings one's own.
+    ("GET", "/notifications"): (get("/notifications"), _table(303, 403, (200, 200))),
+    ("POST", "/notifications/read-all"): (
+        lambda t, w: ("POST", "/notifications/read-all", {}),
+        _table(303, 403, (303, 303)),
+    ),
+    ("POST", "/notifications/{notification_id}/read"): (
+        lambda t, w: (
+            "POST",
+            "/notifications/{mine}/read" if w == "in" else f"/notifications/{t.notification['out of']}/read",
+            {"open": "1"},
+        ),
+        _table(303, 403, (303, 404)),
+    ),
+    ("GET", "/notifications/settings"): (get("/notifications/settings"), _table(303, 403, (200, 200))),
+    ("POST", "/notifications/settings"): (
+        lambda t, w: ("POST", "/notifications/settings", {"sms_phone": "13800000000", "kinds": "red"}),
+        _table(303, 403, (303, 303)),
     ),
     # The map and the dashboard: every staff member, each showing their own area (a region
     # outside it is ignored: the dashboard shows the whole area).
@@ -313,12 +334,28 @@ def targets(session: Session, world: World, rules: CentreRules, settings: Settin
     west = factories.new_case(session, world, rules, now, actor="operator_west", lng=120.105, lat=30.005)
     factories.act(session, world, rules, west, "operator_west", "register", now)
     factories.act(session, world, rules, west, "dispatcher_west", "dispatch", now, department_code="D-CG-W")
+    notification = {}
+    for actor, username in [*ACTORS.items(), ("out of", "operator_west")]:
+        if username is None:
+            continue
+        row = Notification(
+            user_id=world.users[username].id,
+            kind=AlertKind.SUPERVISION,
+            case_id=east.id,
+            occasion=f"matrix:{actor}",
+            text="督办",
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        notification[actor] = row.id
     photos = {
         "in": _photo_on(session, world, settings, east, "operator", now),
         "out of": _photo_on(session, world, settings, west, "operator_west", now),
     }
     session.commit()
     return Targets(
+        notification=notification,
         case={"in": east.number, "out of": west.number},
         attachment=photos,
         username={"in": "operator", "out of": "operator_west"},
@@ -348,6 +385,7 @@ def test_page_matrix(
     username = ACTORS[actor]
     client = pages(username) if username else TestClient(app, follow_redirects=False)
     method, path, fields = probe(targets, where)
+    path = path.replace("{mine}", str(targets.notification.get(actor, 0)))
     if method == "POST":
         if endpoint == ("POST", "/login"):
             token = csrf_of(client.get("/login").text)  # the sign-in form's (the pre-session's)

@@ -216,6 +216,12 @@ def verify_page(
     return portal_render(request, "portal/verify.html", {"step": "phone", "then": _safe_then(next)})
 
 
+def _wrong_phone(request: Request, phone: str, then: str) -> HTMLResponse:
+    """The phone step again, saying the number typed is no mainland mobile number."""
+    context = {"step": "phone", "then": then, "phone": phone, "error": "请输入正确的11位手机号码。"}
+    return portal_render(request, "portal/verify.html", context, status_code=422)
+
+
 @router.post("/verify/code", response_class=HTMLResponse)
 def send_code(
     request: Request,
@@ -230,8 +236,7 @@ def send_code(
     then = _safe_then(next)
     number = phones.normalized(phone)
     if number is None:
-        context = {"step": "phone", "then": then, "phone": phone, "error": "请输入正确的11位手机号码。"}
-        return portal_render(request, "portal/verify.html", context, status_code=422)
+        return _wrong_phone(request, phone, then)
     context = {"step": "code", "then": then, "phone": number, "masked": phones.masked(number)}
     try:
         verification.send_code(
@@ -266,8 +271,7 @@ def verify(
     then = _safe_then(next)
     number = phones.normalized(phone)
     if number is None:
-        context = {"step": "phone", "then": then, "phone": phone, "error": "请输入正确的11位手机号码。"}
-        return portal_render(request, "portal/verify.html", context, status_code=422)
+        return _wrong_phone(request, phone, then)
     policy = verification.CodePolicy.from_settings(settings)
     outcome = verification.check_code(session, number, code, now, policy, settings.secret_key)
     if outcome is not verification.Check.ACCEPTED:

@@ -46,7 +46,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="run on a throw-away PostgreSQL cluster")
     args = parser.parse_args()
     now = datetime.now(UTC)
-    with server_for(args) as server, store_of(args.cases, server) as (engine, url):
+    backend = "postgresql" if args.postgres or args.database_url else "sqlite"
+    with server_for(backend, args.database_url) as server, store_of(args.cases, server) as (engine, url):
         rules = CentreRules.from_settings(Settings(database_url=url))
         prepare(engine, rules, now)
         report = fill(engine, args.cases, rules, now)

@@ -106,7 +106,8 @@ def main() -> None:
     from benchmarks.filler import fill, prepare
 
     now = datetime.now(UTC)
-    with server_for(args) as server, store_of(args.cases, server) as (engine, url):
+    backend = "postgresql" if args.postgres or args.database_url else "sqlite"
+    with server_for(backend, args.database_url) as server, store_of(args.cases, server) as (engine, url):
         rules = CentreRules.from_settings(Settings(database_url=url))
         prepare(engine, rules, now)
         report = fill(engine, args.cases, rules, now)

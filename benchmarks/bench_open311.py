@@ -33,6 +33,8 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from benchmarks.filler import fill, prepare
 from benchmarks.load_test import HOST, _free_port, _wait_until_up, percentile
 from civicgrid.demo import DISTRICT_CODE

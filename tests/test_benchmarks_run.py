@@ -1,5 +1,6 @@
-"""The benchmarks that fill a store of their own start and finish at a small size: a
-benchmark that no longer runs is found here, not on the day its figures are needed."""
+"""The benchmarks that fill a store of their own (one of them serving it over HTTP) start
+and finish at a small size: a benchmark that no longer runs is found here, not on the day
+its figures are needed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,24 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_statistics.py", ["--cases", "300", "--repeat", "1"], "department evaluation"),
         ("bench_briefings.py", ["--cases", "300", "--repeat", "1"], "cases"),
         ("bench_export.py", ["--cases", "300", "--formats", "csv"], "rows/s"),
+        (
+            "bench_open311.py",
+            [
+                "--cases",
+                "300",
+                "--clients",
+                "2",
+                "--seconds",
+                "2",
+                "--rounds",
+                "1",
+                "--workers",
+                "1",
+                "--min-rate",
+                "0",
+            ],
+            "GET requests.json",
+        ),
     ],
 )
 def test_a_benchmark_runs_at_a_small_size(script: str, arguments: list[str], printed: str) -> None:

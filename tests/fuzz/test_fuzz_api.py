@@ -76,6 +76,7 @@ def test_no_request_breaks_the_api(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     def send(case: Case) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        # A generous timeout: the check is for server errors, and CI machines can be slow.
+        case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=120)
 
     send()

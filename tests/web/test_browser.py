@@ -69,6 +69,8 @@ def find_in_queue(page: Any, queue: str, number: str) -> None:
     page.locator("details.filters summary").click()
     page.fill("input[name=q]", number)
     page.press("input[name=q]", "Enter")
+    # The search has answered once the address carries it; clicking earlier races its swap.
+    expect(page).to_have_url(re.compile(rf"[?&]q={number}"))
     link = page.locator(f"#queue a.case-link:has-text('{number}')")
     expect(link).to_have_count(1)
     link.click()
@@ -333,3 +335,22 @@ def test_the_admin_pages(signed_in: Callable[..., Any], screenshots: Path) -> No
     expect(admin.locator("input[name=limit_normal_handle]")).not_to_have_value("")
     no_horizontal_scroll(admin)
     admin.screenshot(path=screenshots / "admin-category.png", full_page=True)
+
+
+def test_the_filters_apply_on_a_choice_and_the_search_on_enter(signed_in: Callable[..., Any]) -> None:
+    operator = signed_in("operator")
+    operator.goto("/workbench?queue=all")
+    operator.locator("details.filters summary").click()
+    # Choosing from a list filters at once (the address records it, for the back button).
+    operator.select_option("select[name=state]", "registered")
+    expect(operator).to_have_url(re.compile(r"[?&]state=registered"))
+    states = operator.locator("#queue td .state").all_inner_texts()
+    assert states and set(states) == {"立案"}
+    # Typing and leaving the search box does not search (nor race a click on a case);
+    # Enter does.
+    operator.fill("input[name=q]", "不存在的案件标题")
+    operator.locator("input[name=q]").blur()
+    operator.wait_for_timeout(600)
+    expect(operator.locator("#queue .empty")).to_have_count(0)
+    operator.press("input[name=q]", "Enter")
+    expect(operator.locator("#queue .empty")).to_be_visible()

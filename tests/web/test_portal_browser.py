@@ -28,6 +28,7 @@ from civicgrid.store.db import make_engine
 from civicgrid.store.models import User
 from tests.images import photo
 from tests.web.conftest import OFFICE, PHONE, LiveServer, no_horizontal_scroll
+from tests.web.test_browser import find_in_queue
 
 # A point in 望江社区's first grid of the demo district (WGS-84), where the citizen stands.
 LNG, LAT = 120.1493, 30.2771
@@ -163,12 +164,7 @@ def test_a_citizen_reports_follows_and_rates_from_a_phone(
 
     # The centre: the operator finds it in their intake queue, on the web channel.
     operator = signed_in("operator")
-    operator.goto("/workbench?queue=to_register")
-    operator.locator("details.filters summary").click()
-    operator.fill("input[name=q]", number)
-    operator.press("input[name=q]", "Enter")
-    operator.locator(f"#queue a.case-link:has-text('{number}')").click()
-    operator.wait_for_url(f"**/cases/{number}")
+    find_in_queue(operator, "待立案", number)
     expect(operator.locator(".fields")).to_contain_text("网站")
     expect(operator.locator(".fields")).to_contain_text(CITIZEN_PHONE)
     expect(operator.locator(".events .event-meta").first).to_contain_text("市民服务门户")

@@ -405,34 +405,21 @@ def serve(
     scheduled briefings."""
     settings = _settings()
     engine = _migrated_engine(settings)
-    _serve_with_jobs(settings, engine, host, port, workers, jobs=not no_worker)
+    _serve_with_jobs(settings, engine, host, port, workers, jobs_wanted=not no_worker)
 
 
 def _serve_with_jobs(
-    settings: Settings, engine: Engine, host: str, port: int, workers: int | None, jobs: bool
+    settings: Settings, engine: Engine, host: str, port: int, workers: int | None, jobs_wanted: bool
 ) -> None:
     """Serve, with the background jobs (outbox sender, minute job, scheduled briefings) beside the server
     if asked; they stop with the server."""
-    from civicgrid.briefings import runner as briefings_runner
-    from civicgrid.live import lights
-    from civicgrid.outbox import sender as outbox_sender
+    from civicgrid import jobs
 
-    started = (
-        [
-            outbox_sender.start_in_background(engine, settings),
-            lights.start_in_background(engine, settings),
-            briefings_runner.start_in_background(engine, settings),
-        ]
-        if jobs
-        else []
-    )
+    started = jobs.start_all(engine, settings) if jobs_wanted else []
     try:
         _serve(settings, engine, host, port, workers)
-    finally:
-        for _thread, stop in started:  # the server has stopped: so do its jobs
-            stop.set()
-        for thread, _stop in started:
-            thread.join(settings.outbox_timeout_seconds + 5)
+    finally:  # the server has stopped: so do its jobs
+        jobs.stop_all(started, settings)
 
 
 def log_config() -> dict[str, Any]:
@@ -455,9 +442,7 @@ def worker() -> None:
     import signal
     import threading
 
-    from civicgrid.briefings import runner as briefings_runner
-    from civicgrid.live.lights import LightJob
-    from civicgrid.outbox.sender import Sender
+    from civicgrid import jobs
 
     settings = _settings()
     engine = _migrated_engine(settings)
@@ -470,18 +455,15 @@ def worker() -> None:
         f" and re-evaluating lights every {settings.light_job_seconds:g} s"
     )
     logging.config.dictConfig(log_config())
-    lights = threading.Thread(target=LightJob(engine, settings).run, args=(stop,), name="civicgrid-lights")
-    lights.start()
-    briefings = threading.Thread(
-        target=briefings_runner.keep_making, args=(engine, settings, stop), name="civicgrid-briefings"
-    )
-    briefings.start()
+    started = jobs.start_all(engine, settings, stop, daemon=False)
     try:
-        Sender(engine, settings).run(stop)
+        while not stop.wait(1.0):
+            ended = [thread.name for thread, _ in started if not thread.is_alive()]
+            if ended:  # a job failed: the others stop with it, and so does the worker
+                typer.echo(f"civicgrid worker: {', '.join(ended)} ended unexpectedly", err=True)
+                raise typer.Exit(1)
     finally:
-        stop.set()
-        lights.join(settings.outbox_timeout_seconds + 5)
-        briefings.join()
+        jobs.stop_all(started, settings)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     typer.echo("civicgrid worker: stopped")
@@ -756,7 +738,7 @@ def demo(
     if serve_after:
         # With the background jobs, as `civicgrid serve`: the demo's SMS (the portal's
         # verification codes) are written to the log.
-        _serve_with_jobs(settings, engine, host, port, 1, jobs=True)
+        _serve_with_jobs(settings, engine, host, port, 1, jobs_wanted=True)
 
 
 def _month_option(option: str, value: str | None) -> date | None:

@@ -101,16 +101,6 @@ def keep_making(
         stop.wait(every_s)
 
 
-def start_in_background(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
-    """Run ``keep_making`` in a daemon thread of this process; set the event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=keep_making, args=(engine, settings, stop), name="civicgrid-briefings", daemon=True
-    )
-    thread.start()
-    return thread, stop
-
-
 def run_due_briefings(
     now: datetime, settings: Settings | None = None, engine: Engine | None = None
 ) -> RunReport:

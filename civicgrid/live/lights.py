@@ -82,13 +82,3 @@ class LightJob:
                 stop.wait(max(period - (time.monotonic() - started), 0.0))
         finally:
             self.lock.release()
-
-
-def start_in_background(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
-    """Run the minute job in a daemon thread of this process; set the event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=LightJob(engine, settings).run, args=(stop,), name="civicgrid-lights", daemon=True
-    )
-    thread.start()
-    return thread, stop

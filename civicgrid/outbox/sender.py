@@ -141,13 +141,3 @@ class Sender:
                     stop.wait(min(poll, self.settings.outbox_retry_base_seconds))
         finally:
             self.lock.release()
-
-
-def start_in_background(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
-    """Run a sender in a daemon thread of this process (``civicgrid serve``); set the event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=Sender(engine, settings).run, args=(stop,), name="civicgrid-sender", daemon=True
-    )
-    thread.start()
-    return thread, stop

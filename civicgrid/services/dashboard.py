@@ -118,12 +118,26 @@ def dashboard(
     def table(period: Period, group_by: GroupBy, keys: list[str]) -> statistics.StatisticsTable:
         return statistics.table(session, actor, Query(period, group_by, keys, region_code), now)
 
-    headline = table(month, GroupBy.NONE, HEADLINE)
+    # The month's tables in one reading of the month.
+    this_month = statistics.tables(
+        session,
+        actor,
+        month,
+        {
+            GroupBy.NONE: HEADLINE,
+            GroupBy.CHANNEL: ["reported"],
+            GroupBy.CATEGORY: ["reported"],
+            GroupBy.DEPARTMENT: DEPARTMENT_FIGURES,
+        },
+        now,
+        region_code,
+    )
+    headline = this_month[GroupBy.NONE]
     by_channel = {
         name: {row.group.key: int(row.values["reported"].value or 0) for row in found.rows}
         for name, found in (
             ("today", table(day, GroupBy.CHANNEL, ["reported"])),
-            ("month", table(month, GroupBy.CHANNEL, ["reported"])),
+            ("month", this_month[GroupBy.CHANNEL]),
         )
     }
     intake = [
@@ -156,7 +170,7 @@ def dashboard(
         for light in (Light.RED, Light.YELLOW, Light.GREEN, None)
     ]
 
-    categories = table(month, GroupBy.CATEGORY, ["reported"])
+    categories = this_month[GroupBy.CATEGORY]
     ranked = sorted(
         (row for row in categories.rows if row.group.key not in (None, NONE_KEY)),
         key=lambda row: (-int(row.values["reported"].value or 0), row.group.key or ""),
@@ -194,7 +208,7 @@ def dashboard(
         open_by_light=open_by_light,
         top_categories=top,
         trend=trend,
-        departments=_departments(table(month, GroupBy.DEPARTMENT, DEPARTMENT_FIGURES)),
+        departments=_departments(this_month[GroupBy.DEPARTMENT]),
         red_total=lights[Light.RED],
         red_cases=[
             RedCase(

@@ -179,6 +179,55 @@ def table(session: Session, actor: User, query: Query, now: datetime) -> Statist
             target = grouped.setdefault(roll(key), {})
             for name, value in values.items():
                 target[name] = target.get(name, 0) + value
+    return _table(query, keys, counts, grouped, names, region)
+
+
+def tables(
+    session: Session,
+    actor: User,
+    period: Period,
+    groupings: dict[GroupBy, list[str]],
+    now: datetime,
+    region_code: str | None = None,
+) -> dict[GroupBy, StatisticsTable]:
+    """The tables of one ``period``, each grouping with its indicators, as ``table`` gives
+    them, counted in a single query grouped by all their columns together: a screen showing
+    one month several ways reads the month once. A table may have a row of zeros more than
+    ``table`` gives (a group whose cases count only for another table). Groupings by a
+    case's own columns (and NONE) only; indicators counted from events are refused."""
+    _require_reader(actor)
+    wanted = {group_by: require_indicators(keys) for group_by, keys in groupings.items()}
+    refused = [g.value for g in wanted if g is not GroupBy.NONE and _COLUMN[g] not in queries.CASE_COLUMNS]
+    if refused:
+        raise InvalidInput(f"these groupings cannot be counted together: {', '.join(refused)}")
+    counts = sorted({count for keys in wanted.values() for count in counts_needed(keys)})
+    columns = sorted({_COLUMN[g] or "" for g in wanted if g is not GroupBy.NONE})
+    narrow, region = _narrow(session, actor, Query(period, GroupBy.NONE, counts, region_code))
+    window = queries.Window.of(period.start, period.end, now)
+    raw = queries.count_grouped(session, actor, window, counts, columns, narrow)
+    found = {}
+    for group_by, keys in wanted.items():
+        position = columns.index(_COLUMN[group_by] or "") if group_by is not GroupBy.NONE else None
+        roll, names = _grouping(session, group_by)
+        grouped: dict[object, dict[str, int]] = {}
+        for key, values in raw.items():
+            target = grouped.setdefault(roll(None if position is None else key[position]), {})
+            for name, value in values.items():
+                target[name] = target.get(name, 0) + value
+        query = Query(period, group_by, keys, region_code)
+        found[group_by] = _table(query, keys, counts_needed(keys), grouped, names, region)
+    return found
+
+
+def _table(
+    query: Query,
+    keys: list[str],
+    counts: list[str],
+    grouped: dict[object, dict[str, int]],
+    names: dict[object, tuple[str, str]],
+    region: Region | None,
+) -> StatisticsTable:
+    """The table of ``query`` from its ``counts`` per row key (``grouped``), rows named by ``names``."""
     rows = [
         StatisticsRow(group=_group(key, names), values=_cells(keys, counts, values))
         for key, values in sorted(grouped.items(), key=lambda item: _order(item[0], names))

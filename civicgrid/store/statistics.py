@@ -300,11 +300,36 @@ def count(
         if is_event:
             query = _event_query(actor, window, keys, group, narrow)
         else:
-            query = _case_query(actor, window, keys, group, narrow)
+            query = _case_query(actor, window, keys, [] if group is None else [group], narrow)
         for row in session.execute(query):
             values = result.setdefault(row[0], {})
             for key, value in zip(keys, row[1:], strict=True):
                 values[key] = int(value or 0)
+    return result
+
+
+def count_grouped(
+    session: Session,
+    actor: User,
+    window: Window,
+    counts: list[str],
+    columns: list[str],
+    narrow: ColumnElement[bool],
+) -> dict[tuple[Key, ...], dict[str, int]]:
+    """The case ``counts`` in ``window`` of the cases ``actor`` sees that match ``narrow``,
+    grouped by the case dimensions ``columns`` (keys of CASE_COLUMNS) together, in one
+    query: a caller wanting the same period grouped several ways sums these rows per
+    dimension instead of reading the period once per grouping."""
+    events = [key for key in counts if key in EVENT_COUNTS]
+    if events:
+        raise InvalidInput(f"counts of events cannot be grouped together: {', '.join(events)}")
+    groups = [CASE_COLUMNS[column] for column in columns]
+    result: dict[tuple[Key, ...], dict[str, int]] = {}
+    for row in session.execute(_case_query(actor, window, counts, groups, narrow)):
+        width = len(groups)
+        result[tuple(row[:width])] = {
+            key: int(value or 0) for key, value in zip(counts, row[width:], strict=True)
+        }
     return result
 
 
@@ -334,14 +359,15 @@ def _sums(conditions: list[ColumnElement[bool]]) -> list[ColumnElement[int]]:
 
 
 def _case_query(
-    actor: User, w: Window, keys: list[str], group: ColumnElement[object] | None, narrow: ColumnElement[bool]
+    actor: User, w: Window, keys: list[str], groups: list[ColumnElement[object]], narrow: ColumnElement[bool]
 ) -> Select[tuple[object, ...]]:
+    """The sums of ``keys`` per combination of ``groups`` (one row labelled NULL if none)."""
     anchors = {column.key: column for key in keys for column in ANCHORS[key]}
     rows = or_(*(_in(column, w) for column in anchors.values()))
-    label = group if group is not None else null()
+    labels = groups or [null()]
     query = scoped(select(Case), actor, by_time=w.short).where(rows, narrow)
-    query = query.with_only_columns(label, *_sums([CASE_COUNTS[key](w) for key in keys]))
-    return query.group_by(group) if group is not None else query
+    query = query.with_only_columns(*labels, *_sums([CASE_COUNTS[key](w) for key in keys]))
+    return query.group_by(*groups) if groups else query
 
 
 def _event_query(

@@ -260,6 +260,19 @@ def test_the_worker_command_runs_until_it_is_stopped(database: Engine) -> None:
     assert signal.getsignal(signal.SIGTERM) == previous
 
 
+def test_the_worker_stops_with_an_error_when_one_of_its_jobs_fails(
+    database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, stop: threading.Event) -> None:
+        raise RuntimeError("the minute job broke")
+
+    monkeypatch.setattr("civicgrid.live.lights.LightJob.run", broken)
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1, result.output
+    assert "civicgrid-lights ended unexpectedly" in result.output
+    assert not any(t.name.startswith("civicgrid-") for t in threading.enumerate())  # the others stopped
+
+
 def test_serve_runs_the_sender_beside_the_server_unless_told_not_to(
     database: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from civicgrid.jobs import start
 from civicgrid.live import hub as hub_module
 from civicgrid.live import journal
 from civicgrid.live.changes import ALERT, CASE, SIGNOUT, Change, event_text
 from civicgrid.live.feed import Feed
 from civicgrid.live.hub import Hub, Viewer
-from civicgrid.live.lights import LightJob, start_in_background
+from civicgrid.live.lights import LightJob
 from civicgrid.services import alerts
 from civicgrid.settings import Settings
 from civicgrid.store.models import JobMark
@@ -170,7 +171,7 @@ def test_the_feed_goes_on_after_a_failed_read(
 
 def test_the_minute_job_runs_every_period_and_stops(committed: Committed, settings: Settings) -> None:
     quick = settings.model_copy(update={"light_job_seconds": 0.1})
-    thread, stop = start_in_background(committed.engine, quick)
+    thread, stop = start("civicgrid-lights", LightJob(committed.engine, quick).run)
     deadline = time.monotonic() + 10
     mark = None
     while mark is None and time.monotonic() < deadline:

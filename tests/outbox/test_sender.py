@@ -17,10 +17,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from civicgrid.exchange.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from civicgrid.jobs import start
 from civicgrid.outbox.channels import Channels, DeliveryFailed, HttpSms, LoggingEmail, LoggingSms, SmtpEmail
 from civicgrid.outbox.lock import SenderLock
 from civicgrid.outbox.messages import Kind, enqueue, enqueue_email, enqueue_sms
-from civicgrid.outbox.sender import Sender, backoff, start_in_background
+from civicgrid.outbox.sender import Sender, backoff
 from civicgrid.settings import Settings
 from civicgrid.store.models import OutboxMessage, Partner
 from tests.exchange.helpers import SECRET, add_partner
@@ -265,7 +266,7 @@ def test_the_background_sender_delivers_and_a_standby_waits(
 ) -> None:
     standby_lock = SenderLock(fresh_engine)
     assert standby_lock.try_acquire()  # another sender is active: the background one waits
-    thread, stop = start_in_background(fresh_engine, outbox_settings)
+    thread, stop = start("civicgrid-sender", Sender(fresh_engine, outbox_settings).run)
     put(fresh_engine, receiver.url, [("case:1", "{}")], datetime.now(now.tzinfo), partner_id)
     time.sleep(0.3)
     assert receiver.requests == []
@@ -306,7 +307,7 @@ def test_the_background_sender_keeps_retrying_while_the_receiver_is_down(
         update={"outbox_retry_base_seconds": 0.05, "outbox_retry_max_seconds": 0.1}
     )
     put(fresh_engine, Receiver().url, [("case:1", "{}")], datetime.now(now.tzinfo), partner_id)
-    thread, stop = start_in_background(fresh_engine, settings)
+    thread, stop = start("civicgrid-sender", Sender(fresh_engine, settings).run)
     deadline = time.monotonic() + 20
     while messages(fresh_engine)[0].attempts < 3 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
 from civicgrid.domain.indicators import Period, PeriodKind
+from civicgrid.schemas_statistics import StatisticsRow, StatisticsTable
 from civicgrid.services import statistics
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query
@@ -299,6 +300,58 @@ def test_a_table_costs_the_same_few_statements_however_many_cases(
     # One GROUP BY over the cases, one over the dispatch events, one for the departments' names.
     assert len(sent) == 3, sent
     assert all("GROUP BY" in statement for statement in sent[:2])
+
+
+def without_zeros(table: StatisticsTable) -> list[StatisticsRow]:
+    """The rows of ``table`` with any count or any part of a rate not zero."""
+    return [
+        row
+        for row in table.rows
+        if any(cell.value or cell.numerator or cell.denominator for cell in row.values.values())
+    ]
+
+
+def test_several_groupings_of_one_period_in_one_reading_equal_their_tables(
+    session: Session, world: World, history: dict[str, Case]
+) -> None:
+    leader = world.users["leader"]
+    case_counts = [key for key in EVERY if key not in ("dispatched", "misdispatched", "accurate_dispatched")]
+    groupings = {
+        GroupBy.NONE: case_counts,
+        GroupBy.CHANNEL: ["reported", "closure_rate"],
+        GroupBy.CATEGORY: ["reported"],
+        GroupBy.BIG_CATEGORY: ["closed", "satisfaction_rate"],
+        GroupBy.DEPARTMENT: ["due_handling", "handled_on_time", "on_time_handling_rate", "overdue"],
+        GroupBy.STREET: ["registered", "rework_rate"],
+        GroupBy.GRID: ["reported", "due_open"],
+    }
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    engine = session.get_bind().engine
+    for region_code in (None, "T0101"):
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            together = statistics.tables(session, leader, OCTOBER, groupings, LATER, region_code)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert sum("GROUP BY" in statement for statement in sent) == 1, sent
+        for group_by, keys in groupings.items():
+            alone = statistics.table(session, leader, Query(OCTOBER, group_by, keys, region_code), LATER)
+            # The one reading may add a group none of whose counts happened (a row of zeros).
+            assert together[group_by].total == alone.total, group_by
+            assert without_zeros(together[group_by]) == without_zeros(alone), group_by
+    assert figures(together[GroupBy.NONE])["reported"] == EAST["reported"]
+
+    with pytest.raises(InvalidInput, match="cannot be counted together: day, inspector"):
+        statistics.tables(
+            session, leader, OCTOBER, {GroupBy.DAY: ["reported"], GroupBy.INSPECTOR: ["checked"]}, LATER
+        )
+    with pytest.raises(InvalidInput, match="counts of events cannot be grouped together: dispatched"):
+        statistics.tables(session, leader, OCTOBER, {GroupBy.CHANNEL: ["dispatched"]}, LATER)
 
 
 def test_verification_by_inspectors(session: Session, world: World, rules: CentreRules) -> None:

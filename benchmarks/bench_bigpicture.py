@@ -3,7 +3,8 @@
 A store gets the synthetic territory (``benchmarks/synthetic_territory.py``: 10,000 grids by
 default, in 1,000 communities of 16 streets), a department of each kind, an inspector on
 every grid, a district leader and a street leader, then ``--cases`` cases
-(``benchmarks/filler.py``: about one in five open) and their statistics facts. Then, over
+(``benchmarks/filler.py``; ``--open-share`` of them open, one in ten by default as in the
+target: 100,000 open of 1,000,000) and their statistics facts. Then, over
 HTTP through the app (bearer tokens), beside ``/healthz``:
 
 - the map of a street-sized view (one street, 640 grids, zoom 14): the grids of the view,
@@ -15,7 +16,8 @@ HTTP through the app (bearer tokens), beside ``/healthz``:
 - the dashboard of the district leader and of the street leader, counted afresh (target
   under 500 ms), and as another screen of the same scope gets it within ten seconds.
 
-    python benchmarks/bench_bigpicture.py [--grids 10000] [--cases 100000] [--repeat 20]
+    python benchmarks/bench_bigpicture.py [--grids 10000] [--cases 100000] [--open-share 0.1]
+                                          [--repeat 20] [--store FILE]
                                           [--database-url postgresql+psycopg://… | --postgres]
 """
 
@@ -38,7 +40,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_store import server_for, store_of
-from benchmarks.filler import fill
+from benchmarks.filler import fill, with_open_share
 from benchmarks.synthetic_territory import (
     COMMUNITY_SIZE,
     DISTRICT_CODE,
@@ -72,6 +74,8 @@ from civicgrid.store.models import Case, Department, Grid, GridStaff, Region, Us
 PASSWORD = "benchmark-password"
 SECRET = "benchmark-only-secret-" * 2
 OPEN = [state.value for state in OPEN_STATES]
+#: The share of the cases left open: the target's 100,000 open of 1,000,000.
+OPEN_SHARE = 0.1
 TARGETS = {"map view, street": 200.0, "dashboard, district leader": 500.0, "dashboard, street leader": 500.0}
 
 
@@ -219,7 +223,13 @@ Row = tuple[str, float, float, str]
 
 
 def measure(
-    engine: Engine, url: str, grids: int, cases: int, repeat: int, fill_store: bool = True
+    engine: Engine,
+    url: str,
+    grids: int,
+    cases: int,
+    repeat: int,
+    fill_store: bool = True,
+    open_share: float = OPEN_SHARE,
 ) -> list[Row]:
     """Prepare and fill the store of ``engine`` (at ``url``; unless ``fill_store`` is
     false: a store this benchmark filled before), then time the requests: rows of (what,
@@ -232,7 +242,7 @@ def measure(
         prepare(engine, grids, now)
         took = time.perf_counter() - began
         print(f"{engine.dialect.name}: territory of {grids:,} grids with its people in {took:.1f} s")
-        report = fill(engine, cases, rules, now)
+        report = fill(engine, cases, rules, now, state_weights=with_open_share(open_share))
         print(f"filled {report.cases:,} cases, {report.events:,} events in {report.seconds:.1f} s")
         began = time.perf_counter()
         with session_scope(make_session_factory(engine)) as session:
@@ -301,6 +311,9 @@ def main() -> None:
     )
     parser.add_argument("--grids", type=int, default=10_000, help="grids in the synthetic territory")
     parser.add_argument("--cases", type=int, default=100_000, help="cases in the store")
+    parser.add_argument(
+        "--open-share", type=float, default=OPEN_SHARE, help="the share of the cases left open"
+    )
     parser.add_argument("--repeat", type=int, default=20, help="timed requests of each kind")
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default: a SQLite file)")
     parser.add_argument("--postgres", action="store_true", help="run on a throw-away PostgreSQL cluster")
@@ -317,12 +330,14 @@ def main() -> None:
         engine = make_engine(url)
         upgrade(engine)  # a store kept from an older version gets the new indexes
         try:
-            rows = measure(engine, url, args.grids, args.cases, args.repeat, fill_store=fresh)
+            rows = measure(
+                engine, url, args.grids, args.cases, args.repeat, fill_store=fresh, open_share=args.open_share
+            )
         finally:
             engine.dispose()
     else:
         with server_for(backend, args.database_url) as server, store_of(args.cases, server) as (engine, url):
-            rows = measure(engine, url, args.grids, args.cases, args.repeat)
+            rows = measure(engine, url, args.grids, args.cases, args.repeat, open_share=args.open_share)
     print(f"\n{'request':52} {'p50 ms':>8} {'p95 ms':>8}  note")
     for name, p50, p95, note in rows:
         print(name if p50 == p95 == 0 else f"{name:52} {p50:8.1f} {p95:8.1f}  {note}")

@@ -164,7 +164,7 @@ def main() -> int:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(args.workers),
         ]
         with log_path.open("wb") as log:
             server = subprocess.Popen(serve, env=env, stdout=log, stderr=subprocess.STDOUT)

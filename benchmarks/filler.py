@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from civicgrid.demo import CHANNEL_WEIGHTS, DISTRICT_CODE, LIGHT_WEIGHTS, load_demo
 from civicgrid.domain.clock import STAGE_OF_STATE, opens_stage
 from civicgrid.domain.vocabulary import (
+    OPEN_STATES,
     Action,
     CaseState,
     Channel,
@@ -70,6 +71,25 @@ STATE_WEIGHTS = {
     S.REJECTED_BY_DEPARTMENT: 8, S.REWORK: 10, S.ESCALATED: 6, S.EXTENSION_REQUESTED: 8,
     S.SUSPENDED: 8, S.MERGED: 15, S.VOIDED: 12, S.JOINT: 15,
 }  # fmt: skip
+
+
+def with_open_share(share: float, weights: dict[CaseState, int] = STATE_WEIGHTS) -> dict[CaseState, int]:
+    """``weights`` rescaled so that cases left open make ``share`` of the store (0 < share
+    < 1), each side keeping its own proportions: a benchmark can ask for the open queue a
+    figure names (e.g. 100,000 open of 1,000,000)."""
+    if not 0 < share < 1:
+        raise ValueError(f"the open share must lie between 0 and 1, not {share}")
+    open_total = sum(weight for state, weight in weights.items() if state in OPEN_STATES)
+    done_total = sum(weights.values()) - open_total
+    per_million = 1_000_000  # integer weights, fine enough for any share
+    return {
+        state: round(
+            per_million * weight * (share / open_total if state in OPEN_STATES else (1 - share) / done_total)
+        )
+        for state, weight in weights.items()
+    }
+
+
 #: Cases written per batch of the case INSERT.
 BATCH = 20_000
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine, func, select, text
 
-from benchmarks.filler import fill, prepare
+from benchmarks.filler import STATE_WEIGHTS, fill, prepare, with_open_share
 from civicgrid.domain.clock import light_at
-from civicgrid.domain.vocabulary import CaseState, Channel, Light
+from civicgrid.domain.vocabulary import OPEN_STATES, CaseState, Channel, Light
 from civicgrid.schemas import CaseCreate
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
@@ -62,3 +63,18 @@ def test_the_filled_histories_lie_in_their_months_partitions(
             text("SELECT DISTINCT tableoid::regclass::text FROM case_events")
         ).scalars()
         assert DEFAULT_PARTITION not in set(where)
+
+
+def test_a_store_with_the_open_share_asked_for() -> None:
+    weights = with_open_share(0.1)
+    share = sum(w for state, w in weights.items() if state in OPEN_STATES) / sum(weights.values())
+    assert abs(share - 0.1) < 1e-4
+    # Each side keeps its proportions: archived to closed, in progress to dispatched.
+    assert weights[CaseState.ARCHIVED] / weights[CaseState.CLOSED] == pytest.approx(
+        STATE_WEIGHTS[CaseState.ARCHIVED] / STATE_WEIGHTS[CaseState.CLOSED], rel=1e-4
+    )
+    assert weights[CaseState.IN_PROGRESS] / weights[CaseState.DISPATCHED] == pytest.approx(
+        STATE_WEIGHTS[CaseState.IN_PROGRESS] / STATE_WEIGHTS[CaseState.DISPATCHED], rel=1e-4
+    )
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        with_open_share(1.0)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
-from civicgrid.api.deps import AppSettings, DbSession, Now, Reader
+from civicgrid.api.deps import AppSettings, DbSession, Now, Reader, reading_factory
 from civicgrid.api.errors import ERROR_RESPONSES
 from civicgrid.schemas import CodeRef
 from civicgrid.schemas_dashboard import Dashboard
@@ -34,4 +34,7 @@ def dashboard(
     when), however many screens ask."""
     recent: dashboard_service.Recent = request.app.state.dashboards
     zone = ZoneInfo(settings.timezone)
-    return recent.get(actor, region, lambda: dashboard_service.dashboard(session, actor, now, zone, region))
+    reader = reading_factory(request)
+    return recent.get(
+        actor, region, lambda: dashboard_service.dashboard(session, actor, now, zone, region, reader)
+    )

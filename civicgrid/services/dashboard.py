@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import RoleNotAllowed
@@ -43,6 +47,7 @@ from civicgrid.schemas_dashboard import (
 from civicgrid.services import statistics
 from civicgrid.services.statistics import NONE_KEY, GroupBy, Query
 from civicgrid.store import cases as case_queries
+from civicgrid.store.db import is_memory_sqlite, session_scope
 from civicgrid.store.models import User
 
 #: The month's headline figures (keys of the statistics catalogue).
@@ -105,110 +110,150 @@ def _scope_label(actor: User) -> str:
 
 
 def dashboard(
-    session: Session, actor: User, now: datetime, zone: ZoneInfo, region_code: str | None = None
+    session: Session,
+    actor: User,
+    now: datetime,
+    zone: ZoneInfo,
+    region_code: str | None = None,
+    reader: Callable[[], Session] | None = None,
 ) -> Dashboard:
     """The big screen's figures for what ``actor`` may see (narrowed to ``region_code``,
-    which must lie in their scope), as of ``now``; days and months in ``zone``."""
+    which must lie in their scope), as of ``now``; days and months in ``zone``. Given
+    ``reader`` (read-only sessions on the same database), the parts that do not depend on
+    each other are read side by side, each on a connection of its own: the screen waits
+    for the slowest part, not for their sum."""
     _require_staff(actor)
     today = now.astimezone(zone).date()
     day = Period.containing(PeriodKind.DAY, today, zone)
     month = Period.containing(PeriodKind.MONTH, today, zone)
     last_days = Period.between(today - timedelta(days=TREND_DAYS - 1), today, zone)
 
-    def table(period: Period, group_by: GroupBy, keys: list[str]) -> statistics.StatisticsTable:
-        return statistics.table(session, actor, Query(period, group_by, keys, region_code), now)
-
-    # The month's tables in one reading of the month.
-    this_month = statistics.tables(
-        session,
-        actor,
-        month,
-        {
+    def this_month(s: Session, who: User) -> dict[GroupBy, statistics.StatisticsTable]:
+        """The month's tables, in one reading of the month."""
+        groupings = {
             GroupBy.NONE: HEADLINE,
             GroupBy.CHANNEL: ["reported"],
             GroupBy.CATEGORY: ["reported"],
             GroupBy.DEPARTMENT: DEPARTMENT_FIGURES,
-        },
-        now,
-        region_code,
-    )
-    headline = this_month[GroupBy.NONE]
-    by_channel = {
-        name: {row.group.key: int(row.values["reported"].value or 0) for row in found.rows}
-        for name, found in (
-            ("today", table(day, GroupBy.CHANNEL, ["reported"])),
-            ("month", this_month[GroupBy.CHANNEL]),
+        }
+        return statistics.tables(s, who, month, groupings, now, region_code)
+
+    def trend(s: Session, who: User) -> list[TrendDay]:
+        days = statistics.table(
+            s, who, Query(last_days, GroupBy.DAY, ["reported", "closed"], region_code), now
         )
-    }
+        return [
+            TrendDay(
+                day=row.group.key or "",
+                reported=int(row.values["reported"].value or 0),
+                closed=int(row.values["closed"].value or 0),
+            )
+            for row in days.rows
+        ]
+
+    def right_now(s: Session, who: User) -> _Now:
+        return _right_now(s, who, day, now, region_code)
+
+    if reader is not None and _own_connections(session):
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="civicgrid-dashboard") as pool:
+            later_trend = pool.submit(_aside, reader, actor, trend)
+            later_now = pool.submit(_aside, reader, actor, right_now)
+            month_tables = this_month(session, actor)
+            days, current = later_trend.result(), later_now.result()
+    else:
+        month_tables = this_month(session, actor)
+        days, current = trend(session, actor), right_now(session, actor)
+
+    headline = month_tables[GroupBy.NONE]
+    month_by_channel = _by_channel(month_tables[GroupBy.CHANNEL])
     intake = [
         ChannelIntake(
             channel=channel,
             label=CHANNEL_LABELS[channel],
-            today=by_channel["today"].get(channel.value, 0),
-            month=by_channel["month"].get(channel.value, 0),
+            today=current.today_by_channel.get(channel.value, 0),
+            month=month_by_channel.get(channel.value, 0),
         )
         for channel in Channel
     ]
-
-    filters = CaseFilters(region_code=region_code)
-    states: dict[str, int] = {}
-    lights: dict[Light | None, int] = dict.fromkeys([*Light, None], 0)
-    for state, light, count in case_queries.open_counts(session, actor, filters, now):
-        states[state.value] = states.get(state.value, 0) + count
-        lights[light] += count
-    open_by_state = [
-        StateCount(state=state, label=STATE_LABELS[state], count=states.get(state.value, 0))
-        for state in OPEN_STATES
-    ]
-    open_by_light = [
-        LightCount(
-            light=light,
-            label=LIGHT_LABELS[light][0] if light else NO_LIGHT_LABEL[0],
-            colour=LIGHT_LABELS[light][1] if light else NO_LIGHT_LABEL[1],
-            count=lights[light],
-        )
-        for light in (Light.RED, Light.YELLOW, Light.GREEN, None)
-    ]
-
-    categories = this_month[GroupBy.CATEGORY]
-    ranked = sorted(
-        (row for row in categories.rows if row.group.key not in (None, NONE_KEY)),
-        key=lambda row: (-int(row.values["reported"].value or 0), row.group.key or ""),
-    )
-    top = [
-        CategoryCount(
-            code=row.group.key or "", name=row.group.label, count=int(row.values["reported"].value or 0)
-        )
-        for row in ranked[:TOP_CATEGORIES]
-        if row.values["reported"].value
-    ]
-
-    trend = [
-        TrendDay(
-            day=row.group.key or "",
-            reported=int(row.values["reported"].value or 0),
-            closed=int(row.values["closed"].value or 0),
-        )
-        for row in table(last_days, GroupBy.DAY, ["reported", "closed"]).rows
-    ]
-
-    red = case_queries.most_overdue(session, actor, filters, now, RED_CASES)
     return Dashboard(
         generated_at=now,
         scope_label=_scope_label(actor),
         region_code=region_code,
         today_label=day.label,
         month_label=month.label,
-        today_reported=sum(by_channel["today"].values()),
+        today_reported=sum(current.today_by_channel.values()),
         month=headline.total.values,
         labels=headline.labels,
         intake=intake,
+        open_total=current.open_total,
+        open_by_state=current.open_by_state,
+        open_by_light=current.open_by_light,
+        top_categories=_top_categories(month_tables[GroupBy.CATEGORY]),
+        trend=days,
+        departments=_departments(month_tables[GroupBy.DEPARTMENT]),
+        red_total=current.red_total,
+        red_cases=current.red_cases,
+    )
+
+
+T = TypeVar("T")
+
+
+def _own_connections(session: Session) -> bool:
+    """Whether other sessions get connections of their own beside ``session``'s: not when
+    it runs on one given connection (a test's transaction), nor on an in-memory SQLite
+    database (one per thread, each empty)."""
+    bind = session.get_bind()
+    return isinstance(bind, Engine) and not is_memory_sqlite(bind.url)
+
+
+def _aside(reader: Callable[[], Session], actor: User, part: Callable[[Session, User], T]) -> T:
+    """``part`` read in a session of its own (for another thread), as ``actor``."""
+    with session_scope(reader) as side:
+        who = side.get(User, actor.id)
+        if who is None:  # removed since the request began
+            raise RoleNotAllowed("the signed-in user no longer exists")
+        return part(side, who)
+
+
+@dataclass(frozen=True)
+class _Now:
+    """The figures of the moment: today's intake by channel, the open cases by state and
+    light, the red cases."""
+
+    today_by_channel: dict[str | None, int]
+    open_by_state: list[StateCount]
+    open_by_light: list[LightCount]
+    open_total: int
+    red_total: int
+    red_cases: list[RedCase]
+
+
+def _right_now(session: Session, actor: User, day: Period, now: datetime, region_code: str | None) -> _Now:
+    today = statistics.table(session, actor, Query(day, GroupBy.CHANNEL, ["reported"], region_code), now)
+    filters = CaseFilters(region_code=region_code)
+    states: dict[str, int] = {}
+    lights: dict[Light | None, int] = dict.fromkeys([*Light, None], 0)
+    for state, light, count in case_queries.open_counts(session, actor, filters, now):
+        states[state.value] = states.get(state.value, 0) + count
+        lights[light] += count
+    red = case_queries.most_overdue(session, actor, filters, now, RED_CASES)
+    return _Now(
+        today_by_channel=_by_channel(today),
+        open_by_state=[
+            StateCount(state=state, label=STATE_LABELS[state], count=states.get(state.value, 0))
+            for state in OPEN_STATES
+        ],
+        open_by_light=[
+            LightCount(
+                light=light,
+                label=LIGHT_LABELS[light][0] if light else NO_LIGHT_LABEL[0],
+                colour=LIGHT_LABELS[light][1] if light else NO_LIGHT_LABEL[1],
+                count=lights[light],
+            )
+            for light in (Light.RED, Light.YELLOW, Light.GREEN, None)
+        ],
         open_total=sum(lights.values()),
-        open_by_state=open_by_state,
-        open_by_light=open_by_light,
-        top_categories=top,
-        trend=trend,
-        departments=_departments(this_month[GroupBy.DEPARTMENT]),
         red_total=lights[Light.RED],
         red_cases=[
             RedCase(
@@ -226,6 +271,25 @@ def dashboard(
             if case.deadline_at is not None
         ],
     )
+
+
+def _by_channel(table: statistics.StatisticsTable) -> dict[str | None, int]:
+    return {row.group.key: int(row.values["reported"].value or 0) for row in table.rows}
+
+
+def _top_categories(table: statistics.StatisticsTable) -> list[CategoryCount]:
+    """The most reported categories of ``table``, most first (ties by code)."""
+    ranked = sorted(
+        (row for row in table.rows if row.group.key not in (None, NONE_KEY)),
+        key=lambda row: (-int(row.values["reported"].value or 0), row.group.key or ""),
+    )
+    return [
+        CategoryCount(
+            code=row.group.key or "", name=row.group.label, count=int(row.values["reported"].value or 0)
+        )
+        for row in ranked[:TOP_CATEGORIES]
+        if row.values["reported"].value
+    ]
 
 
 def _departments(table: statistics.StatisticsTable) -> list[DepartmentRank]:

@@ -4,21 +4,28 @@ leader sees the street only."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.vocabulary import OPEN_STATES, Channel, Role
+from civicgrid.services import dashboard as dashboard_service
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.dashboard import HEADLINE, Recent
+from civicgrid.store import cases as case_queries
+from civicgrid.store.db import make_session_factory
+from civicgrid.store.models import User
 from tests import factories
 from tests.api.helpers import Headers, assert_error
-from tests.factories import World
+from tests.factories import World, build_world
 
 Login = Callable[[str], Headers]
 OPEN = [state.value for state in OPEN_STATES]
@@ -26,6 +33,10 @@ OPEN = [state.value for state in OPEN_STATES]
 
 @pytest.fixture
 def history(session: Session, world: World, rules: CentreRules, now: datetime) -> dict[str, str]:
+    return make_history(session, world, rules, now)
+
+
+def make_history(session: Session, world: World, rules: CentreRules, now: datetime) -> dict[str, str]:
     """Cases of 东湖 and 西山 over the last weeks, in several states and lights (some past
     their deadline), one closed and one dispatched to each street's squad; and a leader of
     东湖街道 alone."""
@@ -238,3 +249,29 @@ def test_a_dashboard_serves_its_scope_for_ten_seconds(
     # Ten seconds on, it is counted afresh.
     seconds[0] += 5
     assert get(client, login("leader"), "/api/v1/dashboard")["generated_at"] != first["generated_at"]
+
+
+def test_the_parts_read_side_by_side_equal_the_parts_read_in_turn(
+    fresh_engine: Engine, rules: CentreRules, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with make_session_factory(fresh_engine)() as session:
+        make_history(session, build_world(session), rules, now)
+    threads: list[str] = []
+    counted = case_queries.open_counts
+
+    def open_counts(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(case_queries, "open_counts", open_counts)
+    reader = make_session_factory(fresh_engine, read_only=True)
+    zone = ZoneInfo("Asia/Shanghai")
+    for username in ("leader", "leader_east", "handler_cg"):
+        with reader() as session:
+            actor = session.scalars(select(User).where(User.username == username)).one()
+            in_turn = dashboard_service.dashboard(session, actor, now, zone)
+            side_by_side = dashboard_service.dashboard(session, actor, now, zone, reader=reader)
+        assert side_by_side == in_turn, username
+        assert side_by_side.open_total > 0 and side_by_side.trend
+    assert threads[0] == threading.current_thread().name
+    assert threads[1].startswith("civicgrid-dashboard")

@@ -24,9 +24,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, String, cast, delete, event, func, insert, literal, select, text
+from sqlalchemy import Connection, String, bindparam, cast, delete, event, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import aggregate_strings
 
@@ -103,12 +104,14 @@ _CASE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _case_rows(ids: list[int], at: datetime) -> Any:
-    """INSERT … SELECT: the journal entries of the cases ``ids`` as they stand."""
+@cache
+def _case_rows(returning: bool) -> Any:
+    """INSERT … SELECT: the journal entries of the cases ``:ids`` as they stand, at ``:at``
+    (with the new entries' ids if ``returning``). Built once: every write runs it."""
     rows = (
         select(
             literal(CASE),
-            literal(at, UTCDateTime()),
+            bindparam("at", type_=UTCDateTime()),
             Case.id,
             Case.number,
             Case.state,
@@ -128,10 +131,11 @@ def _case_rows(ids: list[int], at: datetime) -> Any:
         .join(Category, Category.id == Case.category_id)
         .outerjoin(Grid, Grid.id == Case.grid_id)
         .outerjoin(Department, Department.id == Case.department_id)
-        .where(Case.id.in_(ids))
+        .where(Case.id.in_(bindparam("ids", expanding=True)))
         .order_by(Case.id)
     )
-    return insert(LiveChange).from_select(_CASE_COLUMNS, rows)
+    statement = insert(LiveChange).from_select(_CASE_COLUMNS, rows)
+    return statement.returning(LiveChange.id) if returning else statement
 
 
 #: PostgreSQL: one notification per new entry, in id order (the subquery sorts before the
@@ -158,11 +162,9 @@ def _write_journal(session: Session) -> None:
         ids = sorted({case if isinstance(case, int) else case.id for case, _ in cases.values()})
         at = max(moment for _, moment in cases.values())
         for chunk in chunks(ids, 5000):
-            statement = _case_rows(chunk, at)
+            found = connection.execute(_case_rows(postgresql), {"ids": chunk, "at": at})
             if postgresql:
-                written += connection.execute(statement.returning(LiveChange.id)).scalars().all()
-            else:
-                connection.execute(statement)
+                written += found.scalars().all()
     if rows:
         table = LiveChange.__table__
         if postgresql:

@@ -15,7 +15,7 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from civicgrid.domain.errors import Conflict, InvalidInput, NotFound, RoleNotAllowed, Unauthenticated
@@ -122,13 +122,17 @@ def revoke_key(session: Session, actor: User | None, name: str, now: datetime) -
     return row
 
 
+#: The key of ``:key_hash`` with its user and region (built once: every Open311 report reads it).
+_KEY_BY_HASH = (
+    select(ApiKey)
+    .options(joinedload(ApiKey.user).joinedload(User.region), joinedload(ApiKey.region))
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
 def authenticate_key(session: Session, key: str, *, secret_key: str) -> ApiKey:
     """The live key ``key``, with its user and region, or Unauthenticated."""
-    row = session.scalar(
-        select(ApiKey)
-        .options(joinedload(ApiKey.user).joinedload(User.region), joinedload(ApiKey.region))
-        .where(ApiKey.key_hash == _digest(key, secret_key))
-    )
+    row = session.scalar(_KEY_BY_HASH, {"key_hash": _digest(key, secret_key)})
     if row is None or row.revoked_at is not None or not row.user.is_active:
         raise Unauthenticated("invalid or revoked api_key")
     return row

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, null, or_, select
+from sqlalchemy import Select, bindparam, func, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -188,20 +189,31 @@ def create_case(
 def _lookups(session: Session, data: CaseCreate) -> tuple[Category, str | None, str]:
     """In one statement: the category, the number of a case that already has the report's
     external id (if any), and the territory's revision mark (for the grid index)."""
-    existing = (
-        select(Case.number).where(Case.channel == data.channel, Case.external_id == data.external_id)
-        if data.external_id is not None
-        else select(null())
-    )
-    mark = select(TerritoryRevision.mark).where(TerritoryRevision.id == 1)
+    with_external_id = data.external_id is not None
     row = session.execute(
-        select(Category, existing.scalar_subquery(), mark.scalar_subquery()).where(
-            Category.code == data.category_code
-        )
+        _lookups_statement(with_external_id),
+        {"code": data.category_code, "channel": data.channel, "external_id": data.external_id},
     ).one_or_none()
     if row is None:
         raise InvalidInput(f"unknown category code '{data.category_code}'")
     return row[0], row[1], row[2] or ""
+
+
+@cache
+def _lookups_statement(with_external_id: bool) -> Select[tuple[Category, str | None, str | None]]:
+    """The statement of ``_lookups`` (``:code``; ``:channel`` and ``:external_id`` if
+    ``with_external_id``), built once."""
+    existing = (
+        select(Case.number).where(
+            Case.channel == bindparam("channel"), Case.external_id == bindparam("external_id")
+        )
+        if with_external_id
+        else select(null())
+    )
+    mark = select(TerritoryRevision.mark).where(TerritoryRevision.id == 1)
+    return select(Category, existing.scalar_subquery(), mark.scalar_subquery()).where(
+        Category.code == bindparam("code")
+    )
 
 
 @dataclass(frozen=True)
@@ -269,7 +281,15 @@ def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, tupl
     (see ``_place``), by id, in one statement."""
     if not ids and code is None:
         return {}
-    wanted = Grid.id.in_(ids) if code is None else or_(Grid.id.in_(ids), Grid.code == code)
+    found = session.execute(_grids_statement(code is not None), {"ids": ids, "code": code})
+    return {grid.id: (grid, inspector_id) for grid, inspector_id in found}
+
+
+@cache
+def _grids_statement(with_code: bool) -> Select[tuple[Grid, int | None]]:
+    """The statement of ``_grids`` (``:ids``, and ``:code`` if ``with_code``), built once."""
+    ids = Grid.id.in_(bindparam("ids", expanding=True))
+    wanted = or_(ids, Grid.code == bindparam("code")) if with_code else ids
     inspector = (
         select(func.min(GridStaff.user_id))
         .join(User, User.id == GridStaff.user_id)
@@ -278,12 +298,11 @@ def _grids(session: Session, ids: list[int], code: str | None) -> dict[int, tupl
         .scalar_subquery()
     )
     # Without the polygons: the index placed the point already.
-    found = session.execute(
+    return (
         select(Grid, inspector)
         .options(defer(Grid.boundary), joinedload(Grid.region).defer(Region.boundary))
         .where(wanted)
     )
-    return {grid.id: (grid, inspector_id) for grid, inspector_id in found}
 
 
 def _counter_upsert(insert: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -46,6 +47,7 @@ def loaded_years(session: Session) -> list[LoadedYear]:
     ]
 
 
+@cache
 def revision_columns() -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
     """A cheap mark of the loaded calendar that changes whenever a year is loaded, as two
     scalar subqueries to read along with another statement."""

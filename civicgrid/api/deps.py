@@ -4,6 +4,7 @@ the clock and the centre's rules."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -32,13 +33,23 @@ def get_session(request: Request) -> Iterator[Session]:
     before the response leaves (``scope="function"``), so a 2xx means it is stored. Reading
     requests get a read-only session, so they never wait for or hold the write lock; with
     read replicas, on one that has replayed the client's own last write (else the primary)."""
-    replicas: ReplicaRouter | None = request.app.state.replicas
-    factory: Callable[[], Session] = request.app.state.session_factory
     if request.method in SAFE_METHODS:
-        factory = reading_factory(request)
-    with session_scope(factory) as session:
+        with session_scope(reading_factory(request)) as session:
+            yield session
+    else:
+        with writing(request) as session:
+            yield session
+
+
+@contextmanager
+def writing(request: Request) -> Iterator[Session]:
+    """One write transaction of ``request``, committed on leaving (rolled back on error).
+    A route that opens it itself, rather than taking ``DbSession``, holds SQLite's write
+    lock within its own call only, not across the hops between its dependencies."""
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-    if replicas is not None and request.method not in SAFE_METHODS:
+    replicas: ReplicaRouter | None = request.app.state.replicas
+    if replicas is not None:
         read_your_writes.note_write(request, replicas)
 
 
@@ -76,17 +87,17 @@ def get_rules(request: Request, session: DbSession, actor: Actor) -> CentreRules
     whenever the loaded calendar changed, through this process or another: each request
     compares the calendar's revision mark, read with its token (``get_actor``), with the
     one the rules were built on."""
-    return _rules_at(request, session, request.state.calendar_revision)
+    return rules_at(request, session, request.state.calendar_revision)
 
 
 def get_rules_unsigned(request: Request, session: DbSession) -> CentreRules:
     """The centre's rules for a route without a bearer token (the pages, Open311): the
     calendar's revision mark is read by a statement of its own."""
     count, latest = session.execute(select(*calendar_service.calendar_revision_columns())).one()
-    return _rules_at(request, session, (int(count), latest))
+    return rules_at(request, session, (int(count), latest))
 
 
-def _rules_at(request: Request, session: Session, revision: object) -> CentreRules:
+def rules_at(request: Request, session: Session, revision: object) -> CentreRules:
     """The rules built on calendar ``revision``, built again when the cached ones are older."""
     state = request.app.state
     built: tuple[object, CentreRules] | None = state.rules

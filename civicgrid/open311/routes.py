@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from civicgrid.api.deps import DbSession, Now, UnsignedRules, get_settings
+from civicgrid.api.deps import DbSession, Now, get_settings, rules_at, writing
 from civicgrid.api.errors import RETRY_AFTER_SECONDS, ErrorOut
 from civicgrid.domain.errors import (
     DomainError,
@@ -172,25 +172,26 @@ Body = Annotated[tuple[dict[str, Any], dict[str, list[str]]], Depends(read_body)
 
 
 @router.post("/v2/requests.{fmt}", summary="Open311: report a problem (api_key required)")
-def create_request(
-    fmt: Format, body: Body, request: Request, session: DbSession, rules: UnsignedRules, now: Now
-) -> Response:
+def create_request(fmt: Format, body: Body, request: Request, now: Now) -> Response:
     fields, attributes = body
     settings = get_settings(request)
     key_text = fields.get("api_key")
     if not isinstance(key_text, str) or not key_text:
         raise Unauthenticated("api_key is required to create a service request")
-    key = api_keys.authenticate_key(session, key_text, secret_key=settings.secret_key)
-    limiter: RateLimiter = request.app.state.open311_limiter
-    limiter.hit(key.id, now)
-    report = parse_report(fields, attributes)
-    check_jurisdiction(request, report.fields.jurisdiction_id)
-    case = submit(session, key, report, rules, now)
-    reply = {
-        "service_request_id": case.number,
-        "service_notice": mapping.service_notice(case.category.closure_standard),
-        "account_id": report.fields.account_id,
-    }
+    # The transaction opens and commits in this call: reports from many clients take turns
+    # at the write lock for their own work only.
+    with writing(request) as session:
+        key, calendar_revision = api_keys.authenticate_key(session, key_text, secret_key=settings.secret_key)
+        limiter: RateLimiter = request.app.state.open311_limiter
+        limiter.hit(key.id, now)
+        report = parse_report(fields, attributes)
+        check_jurisdiction(request, report.fields.jurisdiction_id)
+        case = submit(session, key, report, rules_at(request, session, calendar_revision), now)
+        reply = {
+            "service_request_id": case.number,
+            "service_notice": mapping.service_notice(case.category.closure_standard),
+            "account_id": report.fields.account_id,
+        }
     return render(fmt, "service_requests", [reply])
 
 

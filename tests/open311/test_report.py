@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.vocabulary import Action, CaseState, Channel, Role
@@ -307,3 +307,26 @@ def test_each_key_has_its_own_rate_limit(app: FastAPI, client: TestClient, issue
     assert "2 requests in the last minute" in errors_of(refused, 429)
     assert int(refused.headers["Retry-After"]) >= 1
     assert post_form(client, {**REPORT, "api_key": second}).status_code == 200
+
+
+def test_a_report_reads_its_key_and_the_calendar_mark_in_one_statement(
+    client: TestClient, key: str, connection: Connection
+) -> None:
+    assert post_form(client, {**REPORT, "api_key": key}).status_code == 200  # the grid index is built
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert post_form(client, {**REPORT, "api_key": key}).status_code == 200
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    [calendar] = [statement for statement in sent if "calendar_days" in statement]
+    assert "FROM api_keys" in calendar
+    # The key, the service, the case service's lookups and grid, the number, the case, its
+    # event and its journal entry (beside the test's savepoints and PostgreSQL's notify).
+    aside = ("SAVEPOINT", "RELEASE", "SELECT pg_advisory_xact_lock", "SELECT pg_notify")
+    work = [statement for statement in sent if not statement.startswith(aside)]
+    assert len(work) <= 8, work

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from civicgrid.domain.errors import InvalidInput, NotFound
 from civicgrid.open311.requests import Report
 from civicgrid.schemas import CaseCreate
-from civicgrid.services.cases import CentreRules, create_case
+from civicgrid.services.cases import CentreRules, Prepared, create_case
 from civicgrid.store import public_cases
 from civicgrid.store.models import ApiKey, Case
 
@@ -25,9 +25,10 @@ def submit(session: Session, key: ApiKey, report: Report, rules: CentreRules, no
     or inactive service is NotFound, a point outside the key's region RoleNotAllowed, bad
     answers InvalidInput. The report event records the key and the reporter's contact."""
     fields = report.fields
-    category = public_cases.active_service(session, fields.service_code)
-    if category is None:
+    found = public_cases.active_service_and_territory(session, fields.service_code)
+    if found is None:
         raise NotFound(f"service_code '{fields.service_code}' was not found")
+    category, territory = found
     address = fields.address_string or (f"地址编号 {fields.address_id}" if fields.address_id else "")
     name = "".join(filter(None, (fields.last_name, fields.first_name))) or None
     summary = fields.description.splitlines()[0][:60] if fields.description else ""
@@ -51,4 +52,5 @@ def submit(session: Session, key: ApiKey, report: Report, rules: CentreRules, no
         raise InvalidInput(str(error)) from None
     contact = {"email": fields.email, "device_id": fields.device_id, "account_id": fields.account_id}
     event_data = {"api_key": key.name, "open311": {k: v for k, v in contact.items() if v}}
-    return create_case(session, key.user, data, rules, now, event_data=event_data)
+    prepared = Prepared(category, territory)
+    return create_case(session, key.user, data, rules, now, event_data=event_data, prepared=prepared)

@@ -57,8 +57,8 @@ from civicgrid.store.models import (
     Grid,
     GridStaff,
     Region,
-    TerritoryRevision,
     User,
+    territory_mark,
 )
 from civicgrid.store.scoping import region_in_scope
 
@@ -124,15 +124,22 @@ def create_case(
     rules: CentreRules,
     now: datetime,
     event_data: dict[str, Any] | None = None,
+    prepared: Prepared | None = None,
 ) -> Case:
     """Register a new case from any channel; it starts ``reported`` with its first event
     (which records ``event_data``, e.g. the API key it came with). Answers, when given, are
-    checked against the category's questions."""
+    checked against the category's questions. ``prepared``: what the caller has read
+    already (then no lookup statement runs; a repeated external id is still refused, by the
+    store's unique constraint)."""
     if actor.role not in REPORTING_ROLES:
         raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
         raise RoleNotAllowed("citizens report through the web or wechat channels")
-    category, existing, territory = _lookups(session, data)
+    if prepared is not None and prepared.category.code != data.category_code:
+        raise ValueError("the prepared category is not the report's")
+    category, existing, territory = (
+        (prepared.category, None, prepared.territory) if prepared else _lookups(session, data)
+    )
     if category.parent_id is None or not category.is_active:
         raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
     if existing is not None:
@@ -186,6 +193,15 @@ def create_case(
     return case
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``create_case`` reads before it writes, read by a caller that needed it first:
+    the report's category and the territory's revision mark (``store.models.territory_mark``)."""
+
+    category: Category
+    territory: str
+
+
 def _lookups(session: Session, data: CaseCreate) -> tuple[Category, str | None, str]:
     """In one statement: the category, the number of a case that already has the report's
     external id (if any), and the territory's revision mark (for the grid index)."""
@@ -210,8 +226,7 @@ def _lookups_statement(with_external_id: bool) -> Select[tuple[Category, str | N
         if with_external_id
         else select(null())
     )
-    mark = select(TerritoryRevision.mark).where(TerritoryRevision.id == 1)
-    return select(Category, existing.scalar_subquery(), mark.scalar_subquery()).where(
+    return select(Category, existing.scalar_subquery(), territory_mark()).where(
         Category.code == bindparam("code")
     )
 

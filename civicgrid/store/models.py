@@ -19,11 +19,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    ScalarSelect,
     String,
     Table,
     Text,
     UniqueConstraint,
     event,
+    select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
@@ -121,6 +123,11 @@ class TerritoryRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: A fresh random value at each change, so a rolled-back change never reuses a mark.
     mark: Mapped[str] = mapped_column(String(32))
+
+
+def territory_mark() -> ScalarSelect[str]:
+    """The territory's revision mark as a scalar subquery, to read along with another statement."""
+    return select(TerritoryRevision.mark).where(TerritoryRevision.id == 1).scalar_subquery()
 
 
 def territory_changed(session: Session) -> None:

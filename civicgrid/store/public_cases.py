@@ -17,7 +17,7 @@ from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from civicgrid.domain.vocabulary import CaseState, Channel
-from civicgrid.store.models import Case, CaseEvent, Category, Department
+from civicgrid.store.models import Case, CaseEvent, Category, Department, territory_mark
 
 #: What a service request shows of its case, as plain columns in one statement: a list of a
 #: thousand reads no ORM objects.
@@ -113,18 +113,31 @@ def active_services(session: Session) -> list[Category]:
     return [c for c in session.scalars(query) if c.parent is not None and c.parent.is_active]
 
 
-#: The small class of ``:code`` with its big class (built once: every Open311 report reads it).
+#: The small class of ``:code`` with its big class, and the territory's revision mark
+#: (built once: every Open311 report reads it).
 _ACTIVE_SERVICE = (
-    select(Category).options(joinedload(Category.parent)).where(Category.code == bindparam("code"))
+    select(Category, territory_mark())
+    .options(joinedload(Category.parent))
+    .where(Category.code == bindparam("code"))
 )
 
 
 def active_service(session: Session, code: str) -> Category | None:
     """The active small class ``code``, if any."""
-    found = session.scalar(_ACTIVE_SERVICE, {"code": code})
-    if found is None or found.parent is None or not found.is_active or not found.parent.is_active:
+    found = active_service_and_territory(session, code)
+    return found[0] if found else None
+
+
+def active_service_and_territory(session: Session, code: str) -> tuple[Category, str] | None:
+    """The active small class ``code`` and the territory's revision mark (what a new case of
+    it needs), in one statement; None if there is no such active class."""
+    row = session.execute(_ACTIVE_SERVICE, {"code": code}).first()
+    if row is None:
         return None
-    return found
+    found, mark = row
+    if found.parent is None or not found.is_active or not found.parent.is_active:
+        return None
+    return found, mark or ""
 
 
 def for_reporter(session: Session, number: str) -> Case | None:

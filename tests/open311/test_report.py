@@ -325,8 +325,8 @@ def test_a_report_reads_its_key_and_the_calendar_mark_in_one_statement(
         event.remove(connection, "before_cursor_execute", record)
     [calendar] = [statement for statement in sent if "calendar_days" in statement]
     assert "FROM api_keys" in calendar
-    # The key, the service, the case service's lookups and grid, the number, the case, its
+    # The key, the service with the territory mark, the grid, the number, the case, its
     # event and its journal entry (beside the test's savepoints and PostgreSQL's notify).
     aside = ("SAVEPOINT", "RELEASE", "SELECT pg_advisory_xact_lock", "SELECT pg_notify")
     work = [statement for statement in sent if not statement.startswith(aside)]
-    assert len(work) <= 8, work
+    assert len(work) <= 7, work

@@ -8,7 +8,7 @@ computes the rates (``civicgrid.domain.indicators``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -174,11 +174,7 @@ def table(session: Session, actor: User, query: Query, now: datetime) -> Statist
         window = queries.Window.of(query.period.start, query.period.end, now)
         raw = queries.count(session, actor, window, counts, _COLUMN[query.group_by], narrow)
         roll, names = _grouping(session, query.group_by)
-        grouped = {}
-        for key, values in raw.items():
-            target = grouped.setdefault(roll(key), {})
-            for name, value in values.items():
-                target[name] = target.get(name, 0) + value
+        grouped = _rolled_up(raw.items(), roll)
     return _table(query, keys, counts, grouped, names, region)
 
 
@@ -209,14 +205,21 @@ def tables(
     for group_by, keys in wanted.items():
         position = columns.index(_COLUMN[group_by] or "") if group_by is not GroupBy.NONE else None
         roll, names = _grouping(session, group_by)
-        grouped: dict[object, dict[str, int]] = {}
-        for key, values in raw.items():
-            target = grouped.setdefault(roll(None if position is None else key[position]), {})
-            for name, value in values.items():
-                target[name] = target.get(name, 0) + value
+        stored = ((None if position is None else key[position], values) for key, values in raw.items())
+        grouped = _rolled_up(stored, roll)
         query = Query(period, group_by, keys, region_code)
         found[group_by] = _table(query, keys, counts_needed(keys), grouped, names, region)
     return found
+
+
+def _rolled_up(stored: Iterable[tuple[object, dict[str, int]]], roll: Roll) -> dict[object, dict[str, int]]:
+    """The counts of each stored key added up under the row key ``roll`` gives it."""
+    grouped: dict[object, dict[str, int]] = {}
+    for key, values in stored:
+        target = grouped.setdefault(roll(key), {})
+        for name, value in values.items():
+            target[name] = target.get(name, 0) + value
+    return grouped
 
 
 def _table(

@@ -324,9 +324,9 @@ def count_grouped(
     if events:
         raise InvalidInput(f"counts of events cannot be grouped together: {', '.join(events)}")
     groups = [CASE_COLUMNS[column] for column in columns]
+    width = len(groups)
     result: dict[tuple[Key, ...], dict[str, int]] = {}
     for row in session.execute(_case_query(actor, window, counts, groups, narrow)):
-        width = len(groups)
         result[tuple(row[:width])] = {
             key: int(value or 0) for key, value in zip(counts, row[width:], strict=True)
         }

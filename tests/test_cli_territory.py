@@ -8,14 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from civicgrid.cli import app
+from civicgrid.domain.vocabulary import DepartmentFunction, DepartmentLevel
 from civicgrid.services.auth import password_matches
 from civicgrid.settings import get_settings
 from civicgrid.store.db import make_engine, make_session_factory
 from civicgrid.store.lookups import user_by_username
-from tests.geo.territory_data import encoded, small_territory, spoiled
+from civicgrid.store.models import Department, Region
+from tests.geo.territory_data import encoded, malformed_files, small_territory, spoiled
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "territory.geojson"
@@ -93,6 +96,21 @@ def test_a_malformed_file_exits_1(database: str, tmp_path: Path, monkeypatch: py
     get_settings.cache_clear()
     result = runner.invoke(app, ["import-territory", write(tmp_path, small_territory())])
     assert result.exit_code == 1 and "more than CIVICGRID_TERRITORY_MAX_BYTES (1024)" in result.output
+
+
+@pytest.mark.parametrize("which", list(malformed_files()))
+def test_a_malformed_file_exits_1_naming_the_fault_and_changes_nothing(
+    database: str, tmp_path: Path, which: str
+) -> None:
+    assert runner.invoke(app, ["import-territory", str(EXAMPLE)]).exit_code == 0
+    before = runner.invoke(app, ["export-territory"]).stdout
+    malformed = malformed_files()[which]
+    path = tmp_path / malformed.name
+    path.write_bytes(malformed.data)
+    result = runner.invoke(app, ["import-territory", str(path)])
+    assert result.exit_code == 1
+    assert malformed.expected in result.output and "nothing imported" in result.output
+    assert runner.invoke(app, ["export-territory"]).stdout == before
 
 
 def test_a_shapefile_export_needs_a_file(database: str) -> None:
@@ -186,3 +204,51 @@ def test_a_wrong_placement_or_name_is_refused(database: str) -> None:
         app, ["create-user", "citizen1", "--role", "citizen", "--password-stdin"], input="Good-password-1\n"
     )
     assert result.exit_code == 0 and "created citizen citizen1 (scope: none)" in result.output
+
+
+def test_a_handler_is_created_in_a_department(database: str) -> None:
+    runner.invoke(app, ["import-territory", str(EXAMPLE)])
+    engine = make_engine(database)
+    with make_session_factory(engine)() as session:
+        street = session.scalars(select(Region).where(Region.code == "990201001")).one()
+        session.add(
+            Department(
+                code="D-SZ",
+                name="江滨市政所",
+                function=DepartmentFunction.MUNICIPAL,
+                level=DepartmentLevel.STREET,
+                region=street,
+            )
+        )
+        session.commit()
+    arguments = ["create-user", "handler1", "--role", "handler", "--region", "990201001", "--password-stdin"]
+    result = runner.invoke(app, [*arguments, "--department", "D-SZ"], input="Pipes-2026-fixed\n")
+    assert result.exit_code == 0, result.output
+    with make_session_factory(engine)() as session:
+        handler = user_by_username(session, "handler1")
+        assert handler is not None and handler.department is not None and handler.department.code == "D-SZ"
+    unknown = runner.invoke(
+        app, [arguments[0], "handler2", *arguments[2:], "--department", "D-XX"], input="Pipes-2026-fixed\n"
+    )
+    assert unknown.exit_code == 1 and "unknown department code 'D-XX'" in unknown.output
+    engine.dispose()
+
+
+@pytest.mark.parametrize("file_format", ["geojson", "shapefile"])
+def test_the_demo_territory_exports_and_imports_back_unchanged(
+    database: str, tmp_path: Path, file_format: str
+) -> None:
+    demo = runner.invoke(app, ["demo", "--cases", "5"])
+    assert demo.exit_code == 0, demo.output
+    out = tmp_path / ("demo.zip" if file_format == "shapefile" else "demo.geojson")
+    exported = runner.invoke(app, ["export-territory", "--out", str(out), "--format", file_format])
+    assert exported.exit_code == 0, exported.output
+    result = runner.invoke(app, ["import-territory", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "regions 0 added, 0 updated, 8 unchanged" in result.output, result.output
+    assert "grids 0 added, 0 updated, 47 unchanged" in result.output, result.output
+    again = runner.invoke(
+        app, ["export-territory", "--out", str(tmp_path / "again"), "--format", file_format]
+    )
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "again").read_bytes() == out.read_bytes()

@@ -20,6 +20,7 @@ from civicgrid.domain.errors import Conflict, InvalidInput
 from civicgrid.domain.vocabulary import REQUEST_TYPE_LABELS, Action, RequestType
 from civicgrid.exchange.reports import report_change
 from civicgrid.exchange.schemas import InboundOrder, OrderResult
+from civicgrid.geo.index import GridShape, Placement
 from civicgrid.schemas import CaseCreate, TransitionRequest
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
@@ -214,10 +215,12 @@ def store(
     now: datetime,
     *,
     flush: bool = True,
+    placed: Placement[GridShape] | None = None,
 ) -> Case:
     """Store a checked order as a new case, its order row and its acceptance report; with
-    ``flush`` false the order row waits for the session's next flush (bulk imports)."""
-    case = case_service.create_case(session, partner.user, prepared.case, rules, now)
+    ``flush`` false the order row waits for the session's next flush, and ``placed`` are the
+    grids at its point found with the other rows' (bulk imports)."""
+    case = case_service.create_case(session, partner.user, prepared.case, rules, now, placed=placed)
     case.partner_id = partner.id
     case.external_deadline_at = prepared.deadline
     session.add(

@@ -40,7 +40,7 @@ from civicgrid.domain.vocabulary import (
 )
 from civicgrid.exchange.reports import report_change
 from civicgrid.geo.crs import to_wgs84
-from civicgrid.geo.index import territory_index
+from civicgrid.geo.index import GridShape, Placement, territory_index
 from civicgrid.schemas import CaseCreate, TransitionRequest
 from civicgrid.services import alerts, attachments
 from civicgrid.settings import Settings
@@ -125,12 +125,15 @@ def create_case(
     now: datetime,
     event_data: dict[str, Any] | None = None,
     prepared: Prepared | None = None,
+    placed: Placement[GridShape] | None = None,
 ) -> Case:
     """Register a new case from any channel; it starts ``reported`` with its first event
     (which records ``event_data``, e.g. the API key it came with). Answers, when given, are
     checked against the category's questions. ``prepared``: what the caller has read
     already (then no lookup statement runs; a repeated external id is still refused, by the
-    store's unique constraint)."""
+    store's unique constraint). ``placed``: the grids at the case's point (in WGS-84), found
+    by the caller with the other points of a batch (``GridIndex.place_many``) in this
+    transaction."""
     if actor.role not in REPORTING_ROLES:
         raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
@@ -151,7 +154,7 @@ def create_case(
     if data.lng is not None and data.lat is not None and data.crs is not CoordinateSystem.WGS84:
         lng, lat = to_wgs84(data.lng, data.lat, data.crs)
         data = data.model_copy(update={"lng": lng, "lat": lat, "crs": CoordinateSystem.WGS84})
-    place = _place(session, data, territory, rules)
+    place = _place(session, data, territory, rules, placed)
     grid, region, overlays = place.grid, place.region, place.overlays
     if not region_in_scope(region, actor):
         raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
@@ -241,7 +244,13 @@ class _Place:
     inspector_id: int | None
 
 
-def _place(session: Session, data: CaseCreate, territory: str, rules: CentreRules) -> _Place:
+def _place(
+    session: Session,
+    data: CaseCreate,
+    territory: str,
+    rules: CentreRules,
+    placed: Placement[GridShape] | None = None,
+) -> _Place:
     """The grid, region, overlay grids and inspector of a new case. A coordinate picks the
     most specific grid that covers it (a dedicated grid before the comprehensive one) and the
     overlay grids it lies in; an explicit grid code wins over the coordinate's grid. The
@@ -252,10 +261,11 @@ def _place(session: Session, data: CaseCreate, territory: str, rules: CentreRule
     A point in no grid goes to the deepest region whose polygon holds it; outside every
     region too, it is refused, or given to the nearest district when the centre's
     ``outside_territory`` setting says ``district``."""
-    index, placement = None, None
+    index, placement = None, placed
     if data.lng is not None and data.lat is not None:
         index = territory_index(session, territory)
-        placement = index.grids.place(data.lng, data.lat)
+        if placement is None:
+            placement = index.grids.place(data.lng, data.lat)
     ids = [found.id for found in ([placement.grid, *placement.overlays] if placement else []) if found]
     grids = _grids(session, ids, data.grid_code)
     grid = None

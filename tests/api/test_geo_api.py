@@ -336,6 +336,29 @@ def test_hotspots_count_cases_per_hexagon(client: TestClient, login: Login) -> N
     assert_error(too_fine, 422, "invalid_request")
 
 
+def test_hexagon_hotspots_are_filtered_and_scoped_like_the_grid_hotspots(
+    client: TestClient, login: Login
+) -> None:
+    operator = login("operator")
+    new_case(client, operator, lng=120.001, lat=30.001)
+    new_case(client, operator, lng=120.001, lat=30.001, category_code="C0201")
+    new_case(client, operator, lng=120.015, lat=30.005, category_code="C0201")
+
+    def counts(headers: Headers, **params: object) -> dict[str, int]:
+        reply = client.get(
+            "/api/v1/geo/hotspots/hexagons", params={"resolution": 9, **params}, headers=headers
+        )
+        assert reply.status_code == 200, reply.text
+        return {f["properties"]["cell"]: f["properties"]["count"] for f in reply.json()["features"]}
+
+    here, there = h3.latlng_to_cell(30.001, 120.001, 9), h3.latlng_to_cell(30.005, 120.015, 9)
+    assert counts(operator) == {here: 2, there: 1}
+    assert counts(operator, category_code="C0201") == {here: 1, there: 1}
+    assert counts(operator, created_from="2026-10-01T00:00:00+08:00") == {}
+    assert counts(operator, created_to="2026-10-01T00:00:00+08:00") == {here: 2, there: 1}
+    assert counts(login("operator_west")) == {}
+
+
 def test_layers_beyond_the_cache_size_push_out_the_oldest(
     client: TestClient, login: Login, monkeypatch: pytest.MonkeyPatch
 ) -> None:

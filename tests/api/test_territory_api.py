@@ -16,7 +16,7 @@ from civicgrid.geo.territory_file import read_territory, write_shapefile_zip
 from civicgrid.settings import Settings
 from civicgrid.store.models import Case, Grid
 from tests.api.helpers import CASE, Headers, assert_error
-from tests.geo.territory_data import box, encoded, small_territory, spoiled
+from tests.geo.territory_data import box, encoded, malformed_files, small_territory, spoiled
 from tests.store.test_territory_service import snapshot
 
 Login = Callable[[str], Headers]
@@ -102,6 +102,21 @@ def test_a_malformed_upload_is_a_422_naming_the_fault(
     before = snapshot(session)
     reply = client.post(IMPORT, headers=login("admin"), **send)  # type: ignore[arg-type]
     assert expected in assert_error(reply, 422, "invalid")["detail"]
+    assert snapshot(session) == before
+
+
+@pytest.mark.parametrize("which", list(malformed_files()))
+def test_a_malformed_file_uploaded_is_a_422_naming_the_fault(
+    client: TestClient, login: Login, session: Session, which: str
+) -> None:
+    malformed = malformed_files()[which]
+    before = snapshot(session)
+    reply = client.post(
+        IMPORT,
+        files={"file": (malformed.name, malformed.data, "application/octet-stream")},
+        headers=login("admin"),
+    )
+    assert malformed.expected in assert_error(reply, 422, "invalid")["detail"]
     assert snapshot(session) == before
 
 

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from civicgrid.cli import app
+from civicgrid.geo.index import GridIndex, territory_index
 from civicgrid.settings import get_settings
 from civicgrid.store.db import make_engine
+from civicgrid.store.geo import territory_mark
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Case, OutboxMessage, Partner, PartnerOrder
 from tests.exchange.helpers import add_partner
@@ -171,6 +173,37 @@ def test_a_bad_row_among_good_ones_is_named_and_nothing_is_imported(partner: Eng
     assert "line 6 (GD-5): row: Value error, give both lng and lat, or neither" in result.output
     assert "6 rows: 1 new, 1 received before, 4 bad; nothing imported" in result.output
     assert counts(partner) == (0, 0, 0)
+
+
+def test_the_rows_points_are_placed_in_one_batch_as_one_by_one(
+    partner: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    points = {
+        "GD-1": (120.005, 30.005),
+        "GD-2": (120.015, 30.005),
+        "GD-3": (120.105, 30.005),
+        "GD-4": (120.5, 30.5),
+    }
+    rows = [[number, *GOOD[1:5], str(lng), str(lat), *GOOD[7:]] for number, (lng, lat) in points.items()]
+    with Session(partner) as session:
+        territory = territory_index(session, territory_mark(session))
+        expected = {n: territory.grids.place(lng, lat).grid for n, (lng, lat) in points.items()}
+
+    def one_at_a_time(*args: object) -> None:
+        raise AssertionError("an import places its rows in a batch")
+
+    monkeypatch.setattr(GridIndex, "place", one_at_a_time)
+    result = runner.invoke(app, ["import-orders", str(csv_file(tmp_path / "orders.csv", rows))])
+    assert result.exit_code == 0, result.output
+    with Session(partner) as session:
+        grids = {number: grid for number, grid in session.execute(select(Case.external_id, Case.grid_id))}
+    assert grids == {n: grid.id if grid else None for n, grid in expected.items()}
+    assert [g.code if g else None for g in expected.values()] == [
+        "T010101-01",
+        "T010102-01",
+        "T010201-01",
+        None,
+    ]
 
 
 def test_a_spreadsheet_with_a_missing_column_is_refused(partner: Engine, tmp_path: Path) -> None:

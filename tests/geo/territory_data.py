@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
-from typing import Any
+import zipfile
+from typing import Any, NamedTuple
+
+import shapefile
 
 Feature = dict[str, Any]
 
@@ -89,3 +93,69 @@ def spoiled(index: int, **changes: Any) -> dict[str, Any]:
 def encoded(document: Any) -> bytes:
     """A document as the file's bytes."""
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def zipped(**members: bytes) -> bytes:
+    """A zip archive of ``members``, each keyword's ``_`` standing for the name's dot."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name.replace("_", "."), data)
+    return out.getvalue()
+
+
+def members_of(data: bytes) -> dict[str, bytes]:
+    """The members of a zip archive by name."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def points_shapefile() -> bytes:
+    """A zipped Shapefile of points: the wrong geometry type for a territory."""
+    shp, shx, dbf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    writer = shapefile.Writer(shp=shp, shx=shx, dbf=dbf, shapeType=shapefile.POINT)
+    writer.field("code", "C")
+    writer.point(121.4, 31.2)
+    writer.record("x")
+    writer.close()
+    return zipped(p_shp=shp.getvalue(), p_shx=shx.getvalue(), p_dbf=dbf.getvalue())
+
+
+def with_strings_for_coordinates() -> dict[str, Any]:
+    """The small territory with one corner of feature 4 written as strings."""
+    geometry = box(121.40, 31.20, 121.41, 31.22)
+    geometry["coordinates"][0][2] = ["121.41", "31.22"]
+    return spoiled(4, geometry=geometry)
+
+
+class Malformed(NamedTuple):
+    """A file that cannot be read as a territory, and what its refusal must say."""
+
+    name: str
+    data: bytes
+    expected: str
+
+
+def malformed_files() -> dict[str, Malformed]:
+    """The malformed files every way in (file reader, command line, API) must refuse, by id."""
+    from civicgrid.geo.territory_file import read_territory, write_shapefile_zip
+
+    shapefile_zip = write_shapefile_zip(read_territory(encoded(small_territory()), "t.geojson", 10**8))
+    parts = members_of(shapefile_zip)
+    without_dbf = {name.replace(".", "_"): data for name, data in parts.items() if not name.endswith(".dbf")}
+    return {
+        "truncated-json": Malformed(
+            "t.geojson", encoded(small_territory())[:300], "not valid JSON at line 1"
+        ),
+        "zip-without-shp": Malformed("t.zip", zipped(readme_txt=b"hello"), "exactly one .shp file"),
+        "shp-without-dbf": Malformed("t.zip", zipped(**without_dbf), "territory.shp has no .dbf beside it"),
+        "geojson-point": Malformed(
+            "t.geojson",
+            encoded(spoiled(4, geometry={"type": "Point", "coordinates": [121.4, 31.2]})),
+            "feature 4 (990201001001-01): geometry is Point",
+        ),
+        "shapefile-of-points": Malformed("t.zip", points_shapefile(), "holds POINT shapes"),
+        "coordinates-as-strings": Malformed(
+            "t.geojson", encoded(with_strings_for_coordinates()), "must be [longitude, latitude] as numbers"
+        ),
+    }

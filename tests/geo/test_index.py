@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from civicgrid.domain.vocabulary import GridKind
-from civicgrid.geo.index import GridIndex, Territory
+from civicgrid.geo.index import GridIndex, Placement, Territory
 from civicgrid.store.models import Grid
 from tests.factories import square
 
@@ -107,6 +107,7 @@ def test_an_empty_index_places_nothing() -> None:
     index: GridIndex[Grid] = GridIndex([])
     assert len(index) == 0 and index.nearest(120, 30) is None
     assert list(index.locate([120.0], [30.0])) == [-1]
+    assert index.place_many([120.0], [30.0]) == [Placement(None, [])]
 
 
 def test_a_territory_without_grids_has_no_nearest_district_and_unknown_regions_no_path() -> None:
@@ -140,6 +141,9 @@ def test_batch_hits_agree_with_the_tree_on_overlapping_irregular_grids() -> None
         (p, g.code) for p, (x, y) in enumerate(zip(lngs, lats, strict=True)) for g in index.grids_at(x, y)
     }
     assert found == expected and len(found) > 3000
+    one_by_one = [index.place(x, y) for x, y in zip(lngs, lats, strict=True)]
     assert [index.grids[i] if i >= 0 else None for i in index.locate(lngs, lats)] == [
-        index.place(x, y).grid for x, y in zip(lngs, lats, strict=True)
+        placement.grid for placement in one_by_one
     ]
+    assert index.place_many(lngs, lats) == one_by_one
+    assert sum(len(placement.overlays) for placement in one_by_one) > 100  # overlays placed too

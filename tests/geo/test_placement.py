@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+import shapely
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.vocabulary import GridDuty
 from civicgrid.geo import index
 from civicgrid.services.cases import CentreRules
+from civicgrid.services.territory import export_features, import_territory
 from civicgrid.settings import Settings
 from civicgrid.store.db import make_engine
 from civicgrid.store.geo import territory_mark
@@ -92,11 +94,17 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def _move_first_grid(url: str) -> None:
-    """In another process: move 东湖一社区's grid far east, as a re-import would."""
+    """In another process: re-import the territory with 东湖一社区's grid moved far east."""
     engine = make_engine(url)
     with Session(engine) as session:
-        grid = session.scalars(select(Grid).where(Grid.code == "T010101-01")).one()
-        grid.boundary = square(120.50, 30.50)
+        features = [
+            replace(f, geometry=shapely.geometry.shape(square(120.50, 30.50)))
+            if f.code == "T010101-01"
+            else f
+            for f in export_features(session)
+        ]
+        report = import_territory(session, features, datetime.now(UTC))
+        assert report.grids.updated == 1, report.summary()
         session.commit()
     engine.dispose()
 

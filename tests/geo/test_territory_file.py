@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 
 import pytest
 import shapefile
@@ -18,7 +17,17 @@ from civicgrid.geo.territory_file import (
     write_geojson,
     write_shapefile_zip,
 )
-from tests.geo.territory_data import box, encoded, small_territory, spoiled
+from tests.geo.territory_data import (
+    box,
+    encoded,
+    malformed_files,
+    members_of,
+    points_shapefile,
+    small_territory,
+    spoiled,
+    with_strings_for_coordinates,
+    zipped,
+)
 
 LIMIT = 10_000_000
 
@@ -98,6 +107,12 @@ def test_malformed_geojson_is_refused_with_the_reason(data: bytes, expected: str
     assert expected in refused(data)
 
 
+@pytest.mark.parametrize("which", list(malformed_files()))
+def test_each_malformed_file_of_the_shared_set_is_refused(which: str) -> None:
+    malformed = malformed_files()[which]
+    assert malformed.expected in refused(malformed.data, malformed.name)
+
+
 def test_a_wrong_geometry_type_is_refused_naming_the_feature() -> None:
     point = {"type": "Point", "coordinates": [121.4, 31.2]}
     assert refused(encoded(spoiled(4, geometry=point))) == (
@@ -107,13 +122,12 @@ def test_a_wrong_geometry_type_is_refused_naming_the_feature() -> None:
 
 
 def test_coordinates_as_strings_are_refused_naming_the_feature() -> None:
-    geometry = box(121.40, 31.20, 121.41, 31.22)
-    geometry["coordinates"][0][2] = ["121.41", "31.22"]
-    message = refused(encoded(spoiled(4, geometry=geometry)))
+    document = with_strings_for_coordinates()
+    message = refused(encoded(document))
     assert message.startswith("feature 4 (990201001001-01): coordinate ['121.41', '31.22']")
     assert "must be [longitude, latitude] as numbers" in message
-    geometry["coordinates"] = "121.4,31.2"
-    assert "nested lists of numbers" in refused(encoded(spoiled(4, geometry=geometry)))
+    document["features"][4]["geometry"]["coordinates"] = "121.4,31.2"
+    assert "nested lists of numbers" in refused(encoded(document))
 
 
 def test_coordinates_that_form_no_polygon_are_refused() -> None:
@@ -127,19 +141,6 @@ def test_a_file_over_the_limit_is_refused_before_it_is_parsed() -> None:
 
 
 # --- Shapefiles ----------------------------------------------------------------------------
-
-
-def zipped(**members: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name.replace("_", "."), data)
-    return out.getvalue()
-
-
-def members_of(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def test_a_shapefile_round_trip_keeps_every_attribute_and_shape() -> None:
@@ -206,14 +207,7 @@ def test_a_cgcs2000_prj_is_accepted() -> None:
 
 
 def test_a_shapefile_of_points_is_refused() -> None:
-    shp, shx, dbf = io.BytesIO(), io.BytesIO(), io.BytesIO()
-    writer = shapefile.Writer(shp=shp, shx=shx, dbf=dbf, shapeType=shapefile.POINT)
-    writer.field("code", "C")
-    writer.point(121.4, 31.2)
-    writer.record("x")
-    writer.close()
-    data = zipped(p_shp=shp.getvalue(), p_shx=shx.getvalue(), p_dbf=dbf.getvalue())
-    assert "holds POINT shapes; regions and grids are polygons" in refused(data, "t.zip")
+    assert "holds POINT shapes; regions and grids are polygons" in refused(points_shapefile(), "t.zip")
 
 
 def test_a_shapefile_that_cannot_be_parsed_is_refused() -> None:

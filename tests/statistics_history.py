@@ -3,7 +3,10 @@ case of category C0101 (上水井盖: dispatch within 30 min, handle within 1 wo
 7.5 working hours of 08:30–12:00 and 13:30–17:30, check within 2 h).
 
 Each case's handling deadline is worked out by hand in the comment beside it; the tests
-check the facts against them, then the figures.
+check the facts against them, then the figures. The inspector serves 东湖一社区's grid, where
+every 东湖 case lies (西山's grid has none); the supervisors urge (督办) "extended" while it is
+still on time, "open" once it is overdue, "next_month" in November and "west" only after
+October has ended.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from civicgrid.domain.vocabulary import GridDuty
 from civicgrid.services.cases import CentreRules
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, GridStaff
 from tests.factories import World, act, new_case
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -55,6 +59,8 @@ DEADLINES = {
 def build_history(session: Session, world: World, rules: CentreRules) -> dict[str, Case]:
     """The cases of the history by name (see DEADLINES and the tests' hand counts)."""
     made: dict[str, Case] = {}
+    session.add(GridStaff(grid=world.grids["g1"], user=world.users["inspector"], duty=GridDuty.INSPECTOR))
+    session.flush()
 
     def case(name: str, reported: datetime, **fields: Any) -> Case:
         made[name] = new_case(session, world, rules, reported, **fields)
@@ -103,6 +109,7 @@ def build_history(session: Session, world: World, rules: CentreRules) -> dict[st
         new_deadline=at(10, 14, 9),
     )
     do("extended", "leader", "approve_extension", at(10, 12, 11))
+    do("extended", "supervisor", "supervise", at(10, 13, 10), note="请按延期后的时限完成")
     handled_and_closed("extended", at(10, 13, 16), at(10, 13, 17))
     do("extended", "operator", "revisit", at(10, 14, 10), satisfaction="not_satisfied")
 
@@ -123,6 +130,7 @@ def build_history(session: Session, world: World, rules: CentreRules) -> dict[st
 
     dispatched("open", at(10, 22, 9))
     do("open", "handler_sz", "accept", at(10, 22, 9, 10))
+    do("open", "supervisor", "supervise", at(10, 26, 10), note="已超期,请加快办理")
 
     case("duplicate", at(10, 22, 10))
     do("duplicate", "operator", "merge", at(10, 22, 10, 5), note="同一井盖", merge_into=made["open"].number)
@@ -136,9 +144,11 @@ def build_history(session: Session, world: World, rules: CentreRules) -> dict[st
     handled_and_closed("redispatched", at(10, 26, 15), at(10, 26, 16))
 
     dispatched("next_month", at(10, 30, 17))
+    do("next_month", "supervisor", "supervise", at(11, 3, 9), note="已超期,请加快办理")
 
     case("west", at(10, 9, 9), actor="operator_west", lng=120.105, lat=30.005)
     do("west", "operator_west", "register", at(10, 9, 9))
     do("west", "dispatcher_west", "dispatch", at(10, 9, 9), department_code="D-CG-W")
+    do("west", "leader", "supervise", at(11, 2, 9), note="已超期,请加快办理")
     session.flush()
     return made

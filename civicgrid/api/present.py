@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from civicgrid.domain import workflow
 from civicgrid.domain.clock import light_at
 from civicgrid.domain.vocabulary import (
     ACTION_LABELS,
@@ -29,6 +28,7 @@ from civicgrid.schemas import (
     TaskOut,
     UserOut,
 )
+from civicgrid.services.cases import open_actions
 from civicgrid.store.models import Attachment, Case, Category, Department, Grid, Region, User
 
 
@@ -102,7 +102,7 @@ def case_detail(case: Case, actor: User, now: datetime) -> CaseDetail:
         merged_into=case.merged_into.number if case.merged_into else None,
         overlay_grid_codes=[grid.code for grid in case.overlay_grids],
         closure_standard=case.category.closure_standard,
-        allowed_actions=workflow.allowed_actions(case.state, actor.role),
+        allowed_actions=open_actions(case, actor),
         timeline=[
             EventOut(
                 seq=event.seq,

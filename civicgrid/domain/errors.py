@@ -5,13 +5,22 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """Base of every refusal the domain or a service gives; ``code`` is stable for clients."""
+    """Base of every refusal the domain or a service gives; ``code`` is stable for clients.
+
+    ``detail`` is the reason the API answers (in English); ``zh``, if given, the same reason
+    in Chinese, for the pages."""
 
     code = "domain_error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, zh: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.zh = zh
+
+    @property
+    def reason_zh(self) -> str:
+        """The reason in Chinese, for the pages (``detail`` where none was given)."""
+        return self.zh or self.detail
 
 
 class TransitionNotAllowed(DomainError):
@@ -56,8 +65,8 @@ class TooManyAttempts(DomainError):
 
     code = "too_many_attempts"
 
-    def __init__(self, detail: str, retry_after_seconds: int) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, retry_after_seconds: int, zh: str | None = None) -> None:
+        super().__init__(detail, zh)
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -2,11 +2,11 @@
 
 A scheme names, for each kind of evaluated object (departments, streets, dispatchers …),
 the indicators used, how each becomes a score of 0–100 (``rate`` × 100, (1 − rate) × 100
-as ``inverse_rate``, or a ``steps`` table over a count), their weights (adding up to
-100 %), deductions and bonuses per unit of a count (e.g. per rework), and the grade bands.
-Schemes are TOML files a centre edits; ``parse_scheme`` refuses a bad one with a message
-naming the place of the mistake. The defaults are EVALUATION.md §3, modelled on
-GB/T 30428.4 (never the standard itself).
+as ``inverse_rate``, or a ``steps`` table over a count, written for one month and scaled
+to the period's length), their weights (adding up to 100 %), deductions and bonuses per
+unit of a count (e.g. per rework), and the grade bands. Schemes are TOML files a centre
+edits; ``parse_scheme`` refuses a bad one with a message naming the place of the mistake.
+The defaults are EVALUATION.md §3, modelled on GB/T 30428.4 (never the standard itself).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
+from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.indicators import COUNTS, RATES, Rate
 
 
@@ -68,11 +69,17 @@ class Item:
     class_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
 
     def score(
-        self, values: Mapping[str, int], grids: int = 1, of_class: str | None = None
+        self,
+        values: Mapping[str, int],
+        grids: int = 1,
+        of_class: str | None = None,
+        months: Decimal = Decimal(1),
     ) -> tuple[Decimal | None, str]:
         """The item's score 0–100 for the counts ``values`` of an object with ``grids``
-        grids in class ``of_class``, and the figure it came from (None when a rate's
-        denominator is 0: the item is then left out and the others reweighted)."""
+        grids in class ``of_class`` over a period of ``months`` months, and the figure it
+        came from (None when a rate's denominator is 0: the item is then left out and the
+        others reweighted). A step table is written for one month: its bounds are scaled
+        by ``months`` (a quarter's 301 dispatches score as a month's 101)."""
         if self.method is Method.STEPS:
             steps = self.class_steps.get(of_class or "", self.steps)
             count = values.get(self.indicator, 0)
@@ -80,7 +87,10 @@ class Item:
             if self.per_grid:
                 average = (Decimal(count) / max(grids, 1)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
                 figure, count = f"{count}/{grids}网格", int(average)
-            step = next(s for s in steps if s.low <= count and (s.high is None or count <= s.high))
+            if months != 1:
+                figure += f"({_months(months)}个月)"
+            # The steps run from 0 without gaps: the first whose scaled bound holds the count.
+            step = next(s for s in steps if s.high is None or count <= s.high * months)
             return step.score, figure
         rate = RATES[self.indicator]
         parts = Rate(values.get(rate.numerator, 0), values.get(rate.denominator, 0))
@@ -159,14 +169,27 @@ class Score:
     adjustments: tuple[tuple[str, Decimal], ...]
 
 
+def _months(months: Decimal) -> str:
+    """A number of months as the breakdown shows it: '3', '0.23'."""
+    return f"{months:.2f}".rstrip("0").rstrip(".")
+
+
 def evaluate(
-    scheme: Scheme, target: Target, values: Mapping[str, int], grids: int = 1, key: str | None = None
+    scheme: Scheme,
+    target: Target,
+    values: Mapping[str, int],
+    grids: int = 1,
+    key: str | None = None,
+    months: Decimal = Decimal(1),
 ) -> Score:
     """The score of the object ``key`` with the counts ``values`` (and ``grids`` grids)
-    under ``target`` of ``scheme``. Items whose rate has a zero denominator are left out and
-    the rest reweighted to 100 %."""
+    over a period of ``months`` months under ``target`` of ``scheme``. Items whose rate has
+    a zero denominator are left out and the rest reweighted to 100 %. InvalidInput if
+    ``months`` is not more than 0."""
+    if months <= 0:
+        raise InvalidInput(f"a period of {months} months cannot be scored: it must be more than 0")
     of_class = target.classes.get(key or "")
-    scored = [(item, *item.score(values, grids, of_class)) for item in target.items]
+    scored = [(item, *item.score(values, grids, of_class, months)) for item in target.items]
     weight = sum((item.weight for item, score, _ in scored if score is not None), Decimal(0))
     lines, total = [], Decimal(0)
     for item, score, figure in scored:

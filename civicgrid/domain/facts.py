@@ -1,5 +1,5 @@
 """The statistical facts of one case, read off its events: when it was registered, voided,
-suspended, revisited, and for each stage (verify, dispatch, handle, check) the deadline in
+suspended, first supervised (督办), revisited, and for each stage (verify, dispatch, handle, check) the deadline in
 force of its last run and when and by whom that run was completed.
 
 The deadline of a run is the one the stage clock (``civicgrid.domain.clock``) gave it:
@@ -69,6 +69,8 @@ class CaseFacts:
     #: When the case was parked (挂账), while it still is.
     suspended_at: datetime | None = None
     revisited_at: datetime | None = None
+    #: When the case was first supervised (督办).
+    supervised_at: datetime | None = None
     rejections: int = 0
     runs: dict[Stage, StageRun] = field(default_factory=dict)
 
@@ -85,7 +87,7 @@ def case_facts(
     registered_at: datetime | None = None
     registered_by: int | None = None
     register_deadline: datetime | None = None
-    voided_at = suspended_at = revisited_at = None
+    voided_at = suspended_at = revisited_at = supervised_at = None
     rejections = 0
     runs: dict[Stage, StageRun] = {}
     running: Stage | None = None
@@ -112,6 +114,8 @@ def case_facts(
             voided_at = event.at
         elif action is Action.REVISIT:
             revisited_at = event.at
+        elif action is Action.SUPERVISE and supervised_at is None:
+            supervised_at = event.at
         elif action is Action.REJECT:
             rejections += 1
     clock = stage_clock(events, limits, calendar)
@@ -125,6 +129,7 @@ def case_facts(
         voided_at=voided_at,
         suspended_at=suspended_at,
         revisited_at=revisited_at,
+        supervised_at=supervised_at,
         rejections=rejections,
         runs=runs,
     )

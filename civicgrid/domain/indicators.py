@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,12 @@ _COUNTS = [
     Count("voided", "作废数", "期内立案、后被作废的案件"),
     Count("accurate_registered", "准确立案数", "期内立案且未作废的案件(立案数 − 作废数)"),
     Count("registered_on_time", "按时立案数", "期内立案且不晚于立案时限(从上报起算的核实/立案时限)"),
+    Count("grid_registered", "网格立案数", "立案数中所在网格有网格员的案件(计入该网格员)"),
+    Count(
+        "missed_reports",
+        "漏报数",
+        "网格立案数中非监督员渠道(公众举报等)上报、未作废的案件:网格员未发现的问题",
+    ),
     Count("closed", "结案数", "期内结案的案件"),
     Count("closed_on_time", "按期结案数", "期内结案且结案时间不晚于处置时限(含批准的延期,扣除挂账时间)"),
     Count("due_open", "到期未结案数", "处置时限落在期内且已届满、期末仍未结案的案件,挂账和作废除外"),
@@ -61,6 +68,7 @@ _COUNTS = [
     Count("due_unhandled", "超期未处置数", "处置时限落在期内且已届满、期末仍未处置完毕的案件,挂账和作废除外"),
     Count("due_handling", "应处置数", "处置数 + 超期未处置数"),
     Count("overdue", "超期数", "超期处置数 + 超期未处置数"),
+    Count("supervised_overdue", "督办超期数", "超期数中期末前至少被督办过一次的案件"),
     Count("rework", "返工数", "期内处置完毕、此前至少一次核查不通过的案件"),
     Count("verified", "核实数", "期内完成核实的任务"),
     Count("verified_on_time", "按时核实数", "期内完成且不晚于核实时限"),
@@ -77,6 +85,7 @@ _COUNTS = [
     Count("revisited", "回访数", "期内结案、已回访的案件"),
     Count("rated", "有效评价数", "期内结案、回访时有满意度评价的案件"),
     Count("satisfied", "满意数", "期内结案、评价为满意或基本满意的案件"),
+    Count("not_satisfied", "不满意数", "期内结案、评价为不满意的案件"),
     Count("merged", "重复工单数", "期内上报、被合并(并单)的重复诉求"),
 ]
 COUNTS: dict[str, Count] = {count.key: count for count in _COUNTS}
@@ -90,6 +99,7 @@ _RATES = [
     RateDef("overdue_rate", "超期率", "overdue", "due_handling", higher_is_better=False),
     RateDef("public_report_rate", "监督举报率", "public_verified", "registered", higher_is_better=False),
     RateDef("valid_report_rate", "监督员有效上报率", "valid_inspector_reports", "inspector_reported"),
+    RateDef("missed_report_rate", "漏报率", "missed_reports", "grid_registered", higher_is_better=False),
     RateDef("on_time_verification_rate", "按时核实率", "verified_on_time", "due_verification"),
     RateDef("check_rate", "核查率", "checked", "due_check"),
     RateDef("on_time_check_rate", "按时核查率", "checked_on_time", "due_check"),
@@ -203,6 +213,21 @@ class Period:
             months.append(Period(max(month.start, self.start), min(month.end, self.end), month.label))
             cursor = _add_months(cursor, 1)
         return months
+
+    def length_in_months(self) -> Decimal:
+        """How many calendar months the period spans: 1 for a month, 3 for a quarter, 12 for
+        a year, and a share of each month for other spans (a week in a 30-day month: 7/30).
+        InvalidInput for an empty period."""
+        if self.end <= self.start:
+            raise InvalidInput(f"the period {self.label} is empty: it ends when it starts")
+        zone = self.start.tzinfo
+        assert isinstance(zone, ZoneInfo)
+        total = Decimal(0)
+        for part in self.months():
+            whole = Period.containing(PeriodKind.MONTH, part.start.astimezone(zone).date(), zone)
+            share = Decimal((part.end - part.start).total_seconds())
+            total += share / Decimal((whole.end - whole.start).total_seconds())
+        return total
 
     def days(self) -> list[Period]:
         """The calendar days this period covers, each cut to the period (for daily trends);

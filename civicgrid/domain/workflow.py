@@ -145,12 +145,22 @@ def _describe(state: CaseState, action: Action) -> str:
     return f"「{ACTION_LABELS[action]}」({action.value}) from state 「{STATE_LABELS[state]}」({state.value})"
 
 
+def _labels(actions: Iterable[Action]) -> str:
+    """The Chinese labels of ``actions``, as a list in a sentence."""
+    return "、".join(ACTION_LABELS[a] for a in actions)
+
+
 def edge_for(state: CaseState, action: Action) -> Edge:
     """The edge for ``action`` in ``state``, or TransitionNotAllowed naming both."""
     edge = TRANSITIONS.get((state, action))
     if edge is None:
-        allowed = ", ".join(a.value for a in allowed_actions(state)) or "none"
-        raise TransitionNotAllowed(f"{_describe(state, action)} is not allowed; allowed here: {allowed}")
+        open_here = allowed_actions(state)
+        allowed = ", ".join(a.value for a in open_here) or "none"
+        raise TransitionNotAllowed(
+            f"{_describe(state, action)} is not allowed; allowed here: {allowed}",
+            zh=f"案件处于「{STATE_LABELS[state]}」状态，不能进行「{ACTION_LABELS[action]}」；"
+            + (f"此时可进行：{_labels(open_here)}" if open_here else "此时不能再进行任何操作"),
+        )
     return edge
 
 
@@ -177,14 +187,25 @@ def apply(
     Raises TransitionNotAllowed, RoleNotAllowed or InvalidInput; changes nothing itself.
     """
     edge = edge_for(state, action)
+    where = f"案件处于「{STATE_LABELS[state]}」状态"
     if role not in edge.roles:
         roles = "、".join(f"{ROLE_LABELS[r]}({r.value})" for r in sorted(edge.roles))
-        raise RoleNotAllowed(f"{_describe(state, action)} needs the role {roles}, not {role.value}")
+        raise RoleNotAllowed(
+            f"{_describe(state, action)} needs the role {roles}, not {role.value}",
+            zh=f"{where}，「{ACTION_LABELS[action]}」只能由"
+            f"{'或'.join(ROLE_LABELS[r] for r in sorted(edge.roles))}进行，您的角色是{ROLE_LABELS[role]}",
+        )
     if action in NEEDS_REASON and not (reason and reason.strip()):
-        raise InvalidInput(f"{_describe(state, action)} needs a reason (note)")
+        raise InvalidInput(
+            f"{_describe(state, action)} needs a reason (note)",
+            zh=f"{where}，「{ACTION_LABELS[action]}」须填写理由",
+        )
     if edge.target is PREVIOUS:
         if previous is None:
-            raise TransitionNotAllowed(f"{_describe(state, action)}: the state before suspension is unknown")
+            raise TransitionNotAllowed(
+                f"{_describe(state, action)}: the state before suspension is unknown",
+                zh=f"{where}，但查不到挂账前的状态，无法「{ACTION_LABELS[action]}」",
+            )
         return previous
     return edge.target
 
@@ -197,7 +218,7 @@ def replay(actions: Iterable[Action]) -> CaseState:
     iterator = iter(actions)
     first = next(iterator, None)
     if first is not A.REPORT:
-        raise TransitionNotAllowed("a case history must begin with report")
+        raise TransitionNotAllowed("a case history must begin with report", zh="案件记录必须以「上报」开始")
     state = S.REPORTED
     before_suspension: CaseState | None = None
     for action in iterator:
@@ -206,7 +227,9 @@ def replay(actions: Iterable[Action]) -> CaseState:
             before_suspension = state
         if edge.target is PREVIOUS:
             if before_suspension is None:
-                raise TransitionNotAllowed("resume without a suspension before it")
+                raise TransitionNotAllowed(
+                    "resume without a suspension before it", zh="案件记录中「恢复办理」之前没有「挂账」"
+                )
             state = before_suspension
         else:
             state = edge.target

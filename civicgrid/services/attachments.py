@@ -157,16 +157,22 @@ def _target(
     session: Session, actor: User, number: str, event_seq: int | None
 ) -> tuple[Case, CaseEvent | None]:
     if actor.role is Role.CITIZEN:
-        raise RoleNotAllowed("citizens attach files when they report, through the public API")
+        raise RoleNotAllowed(
+            "citizens attach files when they report, through the public API",
+            zh="市民请在反映问题时通过公众渠道附上照片",
+        )
     case = case_queries.get_visible(session, actor, number)
     if event_seq is None:
         return case, None
     event = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.seq == event_seq))
     if event is None:
-        raise InvalidInput(f"case {number} has no event {event_seq}")
+        raise InvalidInput(
+            f"case {number} has no event {event_seq}", zh=f"案件 {number} 没有第 {event_seq} 条记录"
+        )
     if event.actor_id != actor.id:
         raise RoleNotAllowed(
-            f"event {event_seq} of case {number} is not yours: attach files to your own events"
+            f"event {event_seq} of case {number} is not yours: attach files to your own events",
+            zh=f"案件 {number} 的第 {event_seq} 条记录不是您办理的，照片只能附在自己的记录上",
         )
     return case, event
 
@@ -179,9 +185,14 @@ def stored_file(session: Session, actor: User, number: str, attachment_id: int) 
         select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id)
     )
     if attachment is None:
-        raise NotFound(f"case {number} has no attachment {attachment_id}")
+        raise NotFound(
+            f"case {number} has no attachment {attachment_id}", zh=f"案件 {number} 没有附件 {attachment_id}"
+        )
     if not attachment.is_stored:
-        raise NotFound(f"attachment {attachment_id} is a link to a file kept elsewhere: {attachment.uri}")
+        raise NotFound(
+            f"attachment {attachment_id} is a link to a file kept elsewhere: {attachment.uri}",
+            zh=f"附件 {attachment_id} 是外部文件的链接，文件不在本中心：{attachment.uri}",
+        )
     return attachment
 
 
@@ -192,7 +203,7 @@ def tie_to_event(
     photos of a verification, a handling or a check); refuses any other."""
     wanted = set(attachment_ids)
     if len(wanted) != len(attachment_ids):
-        raise InvalidInput("attachment_ids names an attachment twice")
+        raise InvalidInput("attachment_ids names an attachment twice", zh="同一份附件被选了两次")
     found = {
         attachment.id: attachment
         for attachment in session.scalars(
@@ -202,9 +213,18 @@ def tie_to_event(
     for attachment_id in attachment_ids:
         attachment = found.get(attachment_id)
         if attachment is None:
-            raise InvalidInput(f"case {case.number} has no attachment {attachment_id}")
+            raise InvalidInput(
+                f"case {case.number} has no attachment {attachment_id}",
+                zh=f"案件 {case.number} 没有附件 {attachment_id}",
+            )
         if attachment.uploaded_by_id != actor.id:
-            raise InvalidInput(f"attachment {attachment_id} was uploaded by someone else")
+            raise InvalidInput(
+                f"attachment {attachment_id} was uploaded by someone else",
+                zh=f"附件 {attachment_id} 不是您上传的",
+            )
         if attachment.event_id is not None:
-            raise InvalidInput(f"attachment {attachment_id} already belongs to another event")
+            raise InvalidInput(
+                f"attachment {attachment_id} already belongs to another event",
+                zh=f"附件 {attachment_id} 已附在另一条记录上",
+            )
         attachment.event = event

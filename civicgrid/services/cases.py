@@ -27,7 +27,10 @@ from civicgrid.domain.facts import case_facts
 from civicgrid.domain.limits import TimeLimit, parse_limit
 from civicgrid.domain.questions import Question, check_answers
 from civicgrid.domain.vocabulary import (
+    ACTION_LABELS,
+    CHANNEL_LABELS,
     FINAL_STATES,
+    ROLE_LABELS,
     STATE_LABELS,
     Action,
     CaseState,
@@ -135,18 +138,28 @@ def create_case(
     by the caller with the other points of a batch (``GridIndex.place_many``) in this
     transaction."""
     if actor.role not in REPORTING_ROLES:
-        raise RoleNotAllowed(f"the role {actor.role.value} cannot report cases")
+        raise RoleNotAllowed(
+            f"the role {actor.role.value} cannot report cases", zh=f"{ROLE_LABELS[actor.role]}不能登记案件"
+        )
     if actor.role is Role.CITIZEN and data.channel not in CITIZEN_CHANNELS:
-        raise RoleNotAllowed("citizens report through the web or wechat channels")
+        raise RoleNotAllowed(
+            "citizens report through the web or wechat channels", zh="市民请通过网站或微信反映问题"
+        )
     if prepared is not None and prepared.category.code != data.category_code:
         raise ValueError("the prepared category is not the report's")
     category, existing, territory = (
         (prepared.category, None, prepared.territory) if prepared else _lookups(session, data)
     )
     if category.parent_id is None or not category.is_active:
-        raise InvalidInput(f"category '{data.category_code}' is not an active small class (小类)")
+        raise InvalidInput(
+            f"category '{data.category_code}' is not an active small class (小类)",
+            zh=f"分类「{data.category_code}」不是启用中的小类，请选择一个小类",
+        )
     if existing is not None:
-        raise Conflict(f"{data.channel.value} id '{data.external_id}' is already case {existing}")
+        raise Conflict(
+            f"{data.channel.value} id '{data.external_id}' is already case {existing}",
+            zh=f"{CHANNEL_LABELS[data.channel]}编号「{data.external_id}」已登记为案件 {existing}",
+        )
     answers = None
     if data.answers is not None:
         given = {code: value if isinstance(value, list) else [value] for code, value in data.answers.items()}
@@ -157,7 +170,10 @@ def create_case(
     place = _place(session, data, territory, rules, placed)
     grid, region, overlays = place.grid, place.region, place.overlays
     if not region_in_scope(region, actor):
-        raise RoleNotAllowed(f"region {region.code} ({region.name}) is outside your scope")
+        raise RoleNotAllowed(
+            f"region {region.code} ({region.name}) is outside your scope",
+            zh=f"{region.name}({region.code})不在您的管辖范围内",
+        )
     case = Case(
         number=_next_number(session, rules, now),
         external_id=data.external_id,
@@ -191,7 +207,10 @@ def create_case(
     try:
         session.flush()
     except IntegrityError as error:  # two writers with the same external id at once
-        raise Conflict(f"case could not be stored: {error.orig}") from None
+        raise Conflict(
+            f"case could not be stored: {error.orig}",
+            zh="案件未能保存：同一来源编号的案件可能正在同时登记，请核对后重试",
+        ) from None
     alerts.after_change(session, case, case.events[0], (None, None), rules.calendar.timezone, now)
     return case
 
@@ -214,7 +233,9 @@ def _lookups(session: Session, data: CaseCreate) -> tuple[Category, str | None, 
         {"code": data.category_code, "channel": data.channel, "external_id": data.external_id},
     ).one_or_none()
     if row is None:
-        raise InvalidInput(f"unknown category code '{data.category_code}'")
+        raise InvalidInput(
+            f"unknown category code '{data.category_code}'", zh=f"没有编码为「{data.category_code}」的分类"
+        )
     return row[0], row[1], row[2] or ""
 
 
@@ -272,9 +293,14 @@ def _place(
     if data.grid_code is not None:
         grid = next((g for g, _ in grids.values() if g.code == data.grid_code), None)
         if grid is None:
-            raise InvalidInput(f"unknown grid code '{data.grid_code}'")
+            raise InvalidInput(
+                f"unknown grid code '{data.grid_code}'", zh=f"没有编码为「{data.grid_code}」的网格"
+            )
         if grid.retired_at is not None:
-            raise InvalidInput(f"grid {grid.code} is retired and takes no new cases")
+            raise InvalidInput(
+                f"grid {grid.code} is retired and takes no new cases",
+                zh=f"网格{grid.name}({grid.code})已撤销，不再受理新案件",
+            )
     elif placement is not None and placement.grid is not None:
         grid = grids[placement.grid.id][0]
     overlays = [grids[g.id][0] for g in placement.overlays if g.id in grids] if placement else []
@@ -283,7 +309,10 @@ def _place(
     if data.region_code is not None:
         region = by_code(session, Region, data.region_code)
         if grid is not None and not grid.region.path.startswith(region.path):
-            raise InvalidInput(f"grid {grid.code} does not lie in region {region.code}")
+            raise InvalidInput(
+                f"grid {grid.code} does not lie in region {region.code}",
+                zh=f"网格{grid.name}({grid.code})不在{region.name}({region.code})内",
+            )
         return _Place(grid, grid.region if grid is not None else region, overlays, inspector_id)
     if grid is not None:
         return _Place(grid, grid.region, overlays, inspector_id)
@@ -294,7 +323,8 @@ def _place(
     if found is None:
         raise InvalidInput(
             f"point ({data.lng:.6f}, {data.lat:.6f}) (WGS-84) lies outside the territory: "
-            "no grid or region covers it; give a region_code"
+            "no grid or region covers it; give a region_code",
+            zh=f"位置({data.lng:.6f}, {data.lat:.6f})不在本中心辖区的任何网格或区域内，请核对位置后重新选点",
         )
     stored = session.get(Region, found.id)
     assert stored is not None  # the index was built in this transaction's view
@@ -369,7 +399,8 @@ def transition(
     case = case_queries.get_visible(session, actor, number, for_update=True, options=loads)
     if request.expected_version is not None and request.expected_version != case.version:
         raise Conflict(
-            f"case {number} changed since you read it (version {request.expected_version}, now {case.version})"
+            f"case {number} changed since you read it (version {request.expected_version}, now {case.version})",
+            zh=changed_zh(number, request.expected_version, case.version),
         )
     before = (case.stage, case.deadline_at)
     previous = None
@@ -399,7 +430,10 @@ def transition(
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict(f"case {number} was changed by someone else at the same time; reload it") from None
+        raise Conflict(
+            f"case {number} was changed by someone else at the same time; reload it",
+            zh=f"案件 {number} 正被他人同时修改，请刷新后重试",
+        ) from None
     alerts.after_change(session, case, event, before, rules.calendar.timezone, now)
     return case
 
@@ -427,9 +461,15 @@ def _effects(
     facts the event records."""
     stray = request.model_fields_set - ALWAYS_ALLOWED_FIELDS - ACTION_FIELDS.get(action, frozenset())
     if stray:
-        raise InvalidInput(f"{action.value} does not take {', '.join(sorted(stray))}")
+        raise InvalidInput(
+            f"{action.value} does not take {', '.join(sorted(stray))}",
+            zh=f"「{ACTION_LABELS[action]}」不需要填写：{'、'.join(sorted(stray))}",
+        )
     if action in DEPARTMENT_ACTIONS and actor.department_id != case.department_id:
-        raise RoleNotAllowed(f"case {case.number} is not assigned to your department")
+        raise RoleNotAllowed(
+            f"case {case.number} is not assigned to your department",
+            zh=f"案件 {case.number} 没有派给您所在的部门",
+        )
     if case.state is CaseState.ESCALATED and action in UPPER_LEVEL_ACTIONS:
         _require_upper_level(session, case, actor)
     if action is Action.ESCALATE:
@@ -441,9 +481,12 @@ def _effects(
     if action is Action.DISPATCH_JOINT:
         codes = [request.department_code or "", *request.assisting_department_codes]
         if not request.department_code:
-            raise InvalidInput("dispatch_joint (lead) needs a department_code")
+            raise InvalidInput("dispatch_joint (lead) needs a department_code", zh="联合派遣须选择牵头部门")
         if len(codes) < 2 or len(set(codes)) != len(codes):
-            raise InvalidInput("dispatch_joint needs a lead and at least one other, distinct, department")
+            raise InvalidInput(
+                "dispatch_joint needs a lead and at least one other, distinct, department",
+                zh="联合派遣须有一个牵头部门和至少一个协办部门，且各部门不能重复",
+            )
         lead, *assisting = _departments(session, actor, codes, "dispatch_joint")
         case.department = lead
         for department in (lead, *assisting):
@@ -460,14 +503,17 @@ def _effects(
     if action is Action.HANDLE and case.state is CaseState.JOINT:
         waiting = [t.department.name for t in _current_tasks(case) if not t.is_lead and t.done_at is None]
         if waiting:
-            raise InvalidInput(f"assisting departments have not finished their part: {'、'.join(waiting)}")
+            raise InvalidInput(
+                f"assisting departments have not finished their part: {'、'.join(waiting)}",
+                zh=f"协办部门尚未完成各自的任务：{'、'.join(waiting)}",
+            )
     if action is Action.FAIL_CHECK:
         case.rework_count += 1
     if action is Action.CLOSE:
         case.closed_at = now
     if action is Action.REVISIT:
         if request.satisfaction is None:
-            raise InvalidInput("revisit needs the citizen's satisfaction")
+            raise InvalidInput("revisit needs the citizen's satisfaction", zh="回访须选择市民的满意度")
         case.satisfaction = request.satisfaction
         return {"satisfaction": request.satisfaction.value}
     if action is Action.MERGE:
@@ -484,7 +530,9 @@ def _department(session: Session, actor: User, code: str | None, action: str) ->
     """An active department the actor may send cases to: one serving the actor's region,
     a region above it (a district bureau) or one below it — never another street's."""
     if not code:
-        raise InvalidInput(f"{action} needs a department_code")
+        raise InvalidInput(
+            f"{action} needs a department_code", zh=f"「{ACTION_LABELS[Action(action)]}」须选择部门"
+        )
     return _departments(session, actor, [code], action)[0]
 
 
@@ -503,12 +551,17 @@ def _departments(session: Session, actor: User, codes: list[str], action: str) -
     for code in codes:
         department = found.get(code)
         if department is None:
-            raise InvalidInput(f"unknown department code '{code}'")
+            raise InvalidInput(f"unknown department code '{code}'", zh=f"没有编码为「{code}」的部门")
         if not department.is_active:
-            raise InvalidInput(f"department {code} is not active")
+            raise InvalidInput(
+                f"department {code} is not active", zh=f"{department.name}({code})已停用，不能接收案件"
+            )
         mine, theirs = actor.region.path if actor.region else "", department.region.path
         if not (mine.startswith(theirs) or theirs.startswith(mine)):
-            raise RoleNotAllowed(f"department {code} ({department.name}) serves another area than yours")
+            raise RoleNotAllowed(
+                f"department {code} ({department.name}) serves another area than yours",
+                zh=f"{department.name}({code})负责其他区域，不能向其派遣",
+            )
         departments.append(department)
     return departments
 
@@ -520,7 +573,10 @@ def _require_upper_level(session: Session, case: Case, actor: User) -> None:
     below = session.scalar(select(Region).where(Region.code == code)) if code else None
     mine = actor.region.path if actor.region else ""
     if below is None or not (below.path.startswith(mine) and below.path != mine):
-        raise RoleNotAllowed(f"case {case.number} was escalated to the upper centre; it is theirs to act on")
+        raise RoleNotAllowed(
+            f"case {case.number} was escalated to the upper centre; it is theirs to act on",
+            zh=f"案件 {case.number} 已上报上级，由上级指挥中心办理",
+        )
 
 
 def _current_tasks(case: Case) -> list[CaseTask]:
@@ -533,28 +589,38 @@ def _open_task(case: Case, actor: User) -> CaseTask:
     for task in _current_tasks(case):
         if task.department_id == actor.department_id and not task.is_lead:
             if task.done_at is not None:
-                raise InvalidInput(f"your department's part of case {case.number} is already done")
+                raise InvalidInput(
+                    f"your department's part of case {case.number} is already done",
+                    zh=f"您所在部门在案件 {case.number} 中的协办任务已经完成",
+                )
             return task
-    raise RoleNotAllowed(f"your department assists on no open part of case {case.number}")
+    raise RoleNotAllowed(
+        f"your department assists on no open part of case {case.number}",
+        zh=f"您所在部门在案件 {case.number} 中没有待完成的协办任务",
+    )
 
 
 def _merge(session: Session, case: Case, actor: User, request: TransitionRequest) -> dict[str, Any]:
     if not request.merge_into:
-        raise InvalidInput("merge needs merge_into: the number of the case that is kept")
+        raise InvalidInput(
+            "merge needs merge_into: the number of the case that is kept", zh="合并须填写要并入的案件编号"
+        )
     if request.merge_into == case.number:
-        raise InvalidInput("a case cannot be merged into itself")
+        raise InvalidInput("a case cannot be merged into itself", zh=f"案件 {case.number} 不能合并到自身")
     kept = case_queries.get_visible(session, actor, request.merge_into)
     # The kept case carries the duplicate's report from now on, so it must still be open:
     # a closed, revisited or archived file is not reopened by a merge, and a voided or merged
     # one will never be handled.
     if kept.state is CaseState.MERGED and kept.merged_into is not None:
         raise InvalidInput(
-            f"case {kept.number} is merged into {kept.merged_into.number}; merge into that case"
+            f"case {kept.number} is merged into {kept.merged_into.number}; merge into that case",
+            zh=f"案件 {kept.number} 已合并至 {kept.merged_into.number}，请改为合并到该案件",
         )
     if kept.state in FINAL_STATES:
         raise InvalidInput(
             f"case {kept.number} is {STATE_LABELS[kept.state]} ({kept.state.value}); "
-            "merge only into a case that is still open"
+            "merge only into a case that is still open",
+            zh=f"案件 {kept.number} 处于「{STATE_LABELS[kept.state]}」状态，只能合并到仍在办理的案件",
         )
     case.merged_into = kept
     return {"merged_into": kept.number}
@@ -564,23 +630,43 @@ def _extension_request(
     case: Case, request: TransitionRequest, rules: CentreRules, now: datetime
 ) -> dict[str, Any]:
     if request.new_deadline is None:
-        raise InvalidInput("request_extension needs new_deadline")
+        raise InvalidInput("request_extension needs new_deadline", zh="申请延期须填写新的期限")
     if request.new_deadline <= now:
-        raise InvalidInput(f"new_deadline {request.new_deadline.isoformat()} is in the past")
+        raise InvalidInput(
+            f"new_deadline {request.new_deadline.isoformat()} is in the past",
+            zh=f"新的期限 {_when(request.new_deadline, rules)} 已经过去，请选择今后的时间",
+        )
     if request.new_deadline - now > timedelta(days=rules.max_extension_days):
         raise InvalidInput(
             f"new_deadline {request.new_deadline.isoformat()} is more than {rules.max_extension_days} days "
-            "from now: an extension may reach at most that far (CIVICGRID_MAX_EXTENSION_DAYS)"
+            "from now: an extension may reach at most that far (CIVICGRID_MAX_EXTENSION_DAYS)",
+            zh=f"新的期限 {_when(request.new_deadline, rules)} 距今超过 {rules.max_extension_days} 天，"
+            f"延期最多只能延至 {rules.max_extension_days} 天以内",
         )
     if case.deadline_at is None or case.stage is None:
-        raise InvalidInput(f"case {case.number} has no running deadline to extend")
+        raise InvalidInput(
+            f"case {case.number} has no running deadline to extend",
+            zh=f"案件 {case.number} 当前没有正在计时的期限，无需延期",
+        )
     if request.new_deadline <= case.deadline_at:
         raise InvalidInput(
-            f"new_deadline must be later than the current deadline {case.deadline_at.isoformat()}"
+            f"new_deadline must be later than the current deadline {case.deadline_at.isoformat()}",
+            zh=f"新的期限须晚于当前期限 {_when(case.deadline_at, rules)}",
         )
     limit = stage_limits(case.category, case.urgency)[case.stage]
     extra = limit.measure(rules.calendar, case.deadline_at, request.new_deadline)
     return {"new_deadline": request.new_deadline.isoformat(), "extension_seconds": extra}
+
+
+def changed_zh(number: str, read: object, now: object) -> str:
+    """The refusal of a form read from an older version of case ``number``, in Chinese."""
+    return f"案件 {number} 已被他人修改(您看到的是第 {read} 版，现在是第 {now} 版)，请刷新后重试"
+
+
+def _when(moment: datetime, rules: CentreRules) -> str:
+    """``moment`` in the centre's timezone, as a refusal quotes it: 2026年11月25日 14:30."""
+    local = moment.astimezone(rules.calendar.timezone)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _append_event(
@@ -633,3 +719,27 @@ def refresh_facts(case: Case, rules: CentreRules) -> None:
 def _utc(moment: datetime | None) -> datetime | None:
     """Times leave the store in UTC; keep fresh ones the same, so answers do not vary."""
     return moment.astimezone(UTC) if moment is not None else None
+
+
+def open_actions(case: Case, actor: User) -> list[Action]:
+    """The actions ``actor`` may take on ``case`` now: the workflow table's for its state and
+    the actor's role, less those ``transition`` refuses for who the actor is: a step of
+    another department's case, a joint-handling part that is not theirs (the lead hands in
+    the result, an assisting department finishes its own part), and dispatching or sending
+    back a case their own centre escalated. The case's tasks (and events) must be loaded."""
+
+    def refused(action: Action) -> bool:
+        if action in DEPARTMENT_ACTIONS and actor.department_id != case.department_id:
+            return True
+        if action is Action.FINISH_TASK:
+            return not any(
+                t.department_id == actor.department_id and not t.is_lead and t.done_at is None
+                for t in _current_tasks(case)
+            )
+        if case.state is CaseState.ESCALATED and action in UPPER_LEVEL_ACTIONS:
+            escalation = case_queries.last_event(case, Action.ESCALATE)
+            sent_from = escalation.data.get("from_region") if escalation is not None else None
+            return actor.region is not None and actor.region.code == sent_from
+        return False
+
+    return [action for action in workflow.allowed_actions(case.state, actor.role) if not refused(action)]

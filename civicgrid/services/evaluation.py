@@ -1,5 +1,6 @@
-"""The evaluation service (考核评价): score each department, street or dispatcher of a
-period under the centre's scheme, from the statistics of its scope, and rank them."""
+"""The evaluation service (考核评价): score each department, street, dispatcher, inspector
+or operator of a period under the centre's scheme, from the statistics of its scope, and
+rank them."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from sqlalchemy.orm import Session
 from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.evaluation import Scheme, evaluate
 from civicgrid.domain.indicators import COUNTS, RATES, Period, counts_needed
-from civicgrid.domain.vocabulary import GridKind
+from civicgrid.domain.vocabulary import GridKind, Role
 from civicgrid.schemas_statistics import AdjustmentOut, EvaluationRow, EvaluationTable, ItemScoreOut
 from civicgrid.services import statistics
-from civicgrid.services.statistics import NONE_KEY, GroupBy, Query
+from civicgrid.services.statistics import NONE_KEY, PERSON_ROLES, GroupBy, Query
 from civicgrid.store.models import Grid, Region, User
 
 
@@ -32,22 +33,30 @@ def ranking(
     region_code: str | None = None,
 ) -> EvaluationTable:
     """The objects of ``kind`` in the actor's scope (narrowed to ``region_code``), scored
-    under ``scheme`` for ``period``, best first; equal values share a rank."""
+    under ``scheme`` for ``period``, best first; equal values share a rank. Step tables
+    (written for a month) are scaled to the period's length in months. People are ranked
+    among those of the target's role (an inspector's own report makes no operator)."""
     target = scheme.targets.get(kind)
     if target is None:
         raise InvalidInput(
             f"the evaluation scheme does not evaluate {kind}; it evaluates {', '.join(scheme.targets)}"
         )
+    months = period.length_in_months()
     counts = counts_needed(target.counts)
     table = statistics.table(session, actor, Query(period, GroupBy(kind), counts, region_code), now)
     grids = _grids_per_region(session) if any(item.per_grid for item in target.items) else {}
+    role = PERSON_ROLES.get(GroupBy(kind))
+    keys = [row.group.key for row in table.rows if row.group.key]
+    staff = None if role is None else set(_usernames(session, role, keys))
     scored = []
     for row in table.rows:
         if row.group.key == NONE_KEY or row.group.key is None:
             continue
+        if staff is not None and row.group.key not in staff:
+            continue
         values = {key: int(cell.value or 0) for key, cell in row.values.items()}
         scored.append(
-            (row.group, evaluate(scheme, target, values, grids.get(row.group.key, 1), row.group.key))
+            (row.group, evaluate(scheme, target, values, grids.get(row.group.key, 1), row.group.key, months))
         )
     scored.sort(key=lambda pair: (-pair[1].value, pair[0].key or ""))
     rows = []
@@ -86,6 +95,11 @@ def ranking(
         region_code=table.region_code,
         rows=rows,
     )
+
+
+def _usernames(session: Session, role: Role, names: list[str]) -> list[str]:
+    """Those of ``names`` that are users with ``role``."""
+    return list(session.scalars(select(User.username).where(User.role == role, User.username.in_(names))))
 
 
 def _grids_per_region(session: Session) -> dict[str, int]:

@@ -103,7 +103,8 @@ _LEVEL = {
     GroupBy.STREET: RegionLevel.STREET,
     GroupBy.COMMUNITY: RegionLevel.COMMUNITY,
 }
-_PERSON_ROLE = {
+#: The role of the people each person grouping lists (their evaluation ranks only these).
+PERSON_ROLES = {
     GroupBy.INSPECTOR: Role.INSPECTOR,
     GroupBy.OPERATOR: Role.OPERATOR,
     GroupBy.DISPATCHER: Role.DISPATCHER,
@@ -315,7 +316,7 @@ def _grouping(session: Session, group_by: GroupBy) -> tuple[Roll, dict[object, t
         }
     if group_by is GroupBy.REQUEST_TYPE:
         return (lambda key: key), {kind: (kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()}
-    if group_by in _PERSON_ROLE:
+    if group_by in PERSON_ROLES:
         people = session.execute(select(User.id, User.username, User.full_name)).all()
         return (lambda key: key), {row.id: (row.username, row.full_name) for row in people}
     return (lambda key: None), {}
@@ -372,7 +373,7 @@ def _group_condition(
 ) -> tuple[ColumnElement[bool], tuple[str, int | None] | None]:
     """The condition on cases of the row ``group`` (and, for a person, whom)."""
     missing = group == NONE_KEY
-    if group_by in _PERSON_ROLE:
+    if group_by in PERSON_ROLES:
         user_id = None if missing else session.scalar(select(User.id).where(User.username == group))
         if not missing and user_id is None:
             raise InvalidInput(f"unknown user '{group}'")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from civicgrid.domain.errors import NotFound
-from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, Light, Satisfaction
+from civicgrid.domain.vocabulary import FINAL_STATES, OPEN_STATES, CaseState, GridDuty, Light, Satisfaction
 from civicgrid.geo.distance import Box
 from civicgrid.schemas import CaseCursor, CaseFilters
 from civicgrid.store.lookups import by_code
@@ -24,6 +24,7 @@ from civicgrid.store.models import (
     Category,
     Department,
     Grid,
+    GridStaff,
     Region,
     User,
     case_overlay_grids,
@@ -41,6 +42,7 @@ CASE_FILE = (
     joinedload(Case.grid),
     joinedload(Case.department),
     joinedload(Case.merged_into),
+    joinedload(Case.inspector),
     joinedload(Case.overlay_grids),
     joinedload(Case.tasks).joinedload(CaseTask.department),
     selectinload(Case.events).joinedload(CaseEvent.actor),
@@ -69,7 +71,7 @@ def get_visible(
         query = query.options(*CASE_FILE)
     case = session.execute(query).unique().scalar_one_or_none()
     if case is None:
-        raise NotFound(f"no case '{number}' that you may see")
+        raise NotFound(f"no case '{number}' that you may see", zh=f"没有找到案件「{number}」，或您无权查看")
     return case
 
 
@@ -214,6 +216,18 @@ def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Sel
 def rated(query: Select[tuple[Case]], satisfaction: Satisfaction) -> Select[tuple[Case]]:
     """``query`` narrowed to the cases the citizen rated ``satisfaction`` at the call-back."""
     return query.where(Case.satisfaction == satisfaction)
+
+
+def in_own_grids(query: Select[tuple[Case]], actor: User) -> Select[tuple[Case]]:
+    """``query`` narrowed to the cases in the grids ``actor`` serves as inspector (their
+    appointments, and the grid of their account), if they serve any; else unchanged."""
+    served = select(GridStaff.grid_id).where(
+        GridStaff.user_id == actor.id, GridStaff.duty == GridDuty.INSPECTOR
+    )
+    if actor.grid_id is not None:
+        served = served.union(select(literal(actor.grid_id)))
+    own = served.subquery()
+    return query.where(or_(Case.grid_id.in_(select(own)), ~select(own).exists()))
 
 
 def _children(category_id: int) -> Select[tuple[int]]:

@@ -13,13 +13,16 @@ from civicgrid.store.models import Category, Department, Grid, Region, User
 Coded = TypeVar("Coded", Region, Grid, Department, Category)
 
 _WORDS = {Region: "region", Grid: "grid", Department: "department", Category: "category"}
+_WORDS_ZH = {Region: "区域", Grid: "网格", Department: "部门", Category: "分类"}
 
 
 def by_code(session: Session, model: type[Coded], code: str) -> Coded:
     """The ``model`` row with ``code``, or InvalidInput naming the unknown code."""
     found = session.scalar(select(model).where(model.code == code))
     if found is None:
-        raise InvalidInput(f"unknown {_WORDS[model]} code '{code}'")
+        raise InvalidInput(
+            f"unknown {_WORDS[model]} code '{code}'", zh=f"没有编码为「{code}」的{_WORDS_ZH[model]}"
+        )
     return found
 
 

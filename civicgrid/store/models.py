@@ -389,6 +389,8 @@ class Case(Base):
     #: When the case was parked (挂账), while it still is.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revisited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the case was first supervised (督办).
+    supervised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rejection_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Each stage's last run: its deadline in force, and when (by whom) it was completed.
     verify_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -135,6 +135,15 @@ def _handled_late(w: Window) -> ColumnElement[bool]:
     return and_(_handled(w), not_(_on_time(Case.handled_at, Case.handle_deadline_at)))
 
 
+def _overdue(w: Window) -> ColumnElement[bool]:
+    return or_(_handled_late(w), _due_unhandled(w))
+
+
+def _grid_registered(w: Window) -> ColumnElement[bool]:
+    """Registered in a grid that has an inspector (the one the case was placed with)."""
+    return and_(_registered(w), Case.inspector_id.is_not(None))
+
+
 #: Each case-based count: its condition. ``registered`` keeps voided cases (准确立案 needs
 #: them) and leaves out those parked (挂账) at the end of the period (立案 − 挂账).
 CASE_COUNTS: dict[str, Condition] = {
@@ -148,6 +157,11 @@ CASE_COUNTS: dict[str, Condition] = {
     "registered_on_time": lambda w: and_(
         _registered(w), _on_time(Case.registered_at, Case.register_deadline_at)
     ),
+    "grid_registered": _grid_registered,
+    # 漏报: a real problem (not voided) in an inspector's grid that reached the centre another way.
+    "missed_reports": lambda w: and_(
+        _grid_registered(w), Case.channel != Channel.INSPECTOR, Case.voided_at.is_(None)
+    ),
     "closed": _closed,
     "closed_on_time": lambda w: and_(_closed(w), _on_time(Case.closed_at, Case.handle_deadline_at)),
     "due_open": _due_open,
@@ -157,7 +171,9 @@ CASE_COUNTS: dict[str, Condition] = {
     "handled_late": _handled_late,
     "due_unhandled": _due_unhandled,
     "due_handling": _due_handling,
-    "overdue": lambda w: or_(_handled_late(w), _due_unhandled(w)),
+    "overdue": _overdue,
+    # Supervised (督办) before the end of the period, so that a finished period's figure stays put.
+    "supervised_overdue": lambda w: and_(_overdue(w), Case.supervised_at < w.end),
     "rework": lambda w: and_(_handled(w), Case.rework_count > 0),
     "verified": _verified,
     "verified_on_time": _verified_on_time,
@@ -173,6 +189,7 @@ CASE_COUNTS: dict[str, Condition] = {
     "satisfied": lambda w: and_(
         _closed(w), Case.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED])
     ),
+    "not_satisfied": lambda w: and_(_closed(w), Case.satisfaction == Satisfaction.NOT_SATISFIED),
     "merged": lambda w: and_(_reported(w), Case.state == CaseState.MERGED),
 }
 
@@ -188,11 +205,14 @@ ANCHORS: dict[str, tuple[InstrumentedAttribute[datetime | None] | InstrumentedAt
     "voided": (Case.registered_at,),
     "accurate_registered": (Case.registered_at,),
     "registered_on_time": (Case.registered_at,),
+    "grid_registered": (Case.registered_at,),
+    "missed_reports": (Case.registered_at,),
     "closed": (Case.closed_at,),
     "closed_on_time": (Case.closed_at,),
     "revisited": (Case.closed_at,),
     "rated": (Case.closed_at,),
     "satisfied": (Case.closed_at,),
+    "not_satisfied": (Case.closed_at,),
     "due_open": (Case.handle_deadline_at,),
     "due_closure": (Case.closed_at, Case.handle_deadline_at),
     "handled": (Case.handled_at,),
@@ -202,6 +222,7 @@ ANCHORS: dict[str, tuple[InstrumentedAttribute[datetime | None] | InstrumentedAt
     "due_unhandled": (Case.handle_deadline_at,),
     "due_handling": (Case.handled_at, Case.handle_deadline_at),
     "overdue": (Case.handled_at, Case.handle_deadline_at),
+    "supervised_overdue": (Case.handled_at, Case.handle_deadline_at),
     "verified": (Case.verified_at,),
     "verified_on_time": (Case.verified_at,),
     "due_verification": (Case.verified_at, Case.verify_deadline_at),
@@ -252,6 +273,8 @@ PERSON_COLUMNS: dict[str, dict[str, ColumnElement[int | None]]] = {
         **dict.fromkeys(("inspector_reported", "valid_inspector_reports"), Case.reported_by_id),
         **dict.fromkeys(("verified", "verified_on_time", "due_verification"), Case.verified_by_id),
         **dict.fromkeys(("checked", "checked_on_time", "due_check"), Case.checked_by_id),
+        # The cases of the grids the inspector served when each case was placed.
+        **dict.fromkeys(("grid_registered", "missed_reports"), Case.inspector_id),
     },
     "operator": {
         **dict.fromkeys(("reported", "merged"), Case.reported_by_id),

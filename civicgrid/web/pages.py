@@ -56,8 +56,8 @@ class PhotoRefused(InvalidInput):
     many); ``detail`` says which and why, in Chinese. Nothing of the form was stored."""
 
 
-#: The Chinese heading of each refusal (the first that matches); the server's own reason is
-#: shown under it.
+#: The Chinese heading of each refusal (the first that matches); the server's own reason, in
+#: Chinese (``DomainError.reason_zh``), is shown under it.
 REFUSALS: dict[type[DomainError], str] = {
     PhotoRefused: "照片未能保存",
     Unauthenticated: "请先登录",
@@ -223,7 +223,7 @@ def _sign_in_page(request: Request, reason: str) -> Response:
 def refusal_page(
     request: Request, status: int, heading: str, detail: str, back: str | None = None
 ) -> Response:
-    """A refusal as a page: a heading in Chinese, the server's reason, a way back."""
+    """A refusal as a page: a heading in Chinese, the server's reason (in Chinese), a way back."""
     return render(
         request,
         "refused.html",
@@ -257,7 +257,7 @@ class PageRoute(APIRoute):
             except DomainError as error:
                 status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
                 heading = next(text for kind, text in REFUSALS.items() if isinstance(error, kind))
-                return refusal_page(request, status, heading, error.detail, back)
+                return refusal_page(request, status, heading, error.reason_zh, back)
             except RequestValidationError as error:
                 return refusal_page(request, 422, "请求的参数有误", _validation_detail(error), back)
             token: str | None = getattr(request.state, "page_token", None)

@@ -16,8 +16,9 @@ S = CaseState
 class Queue:
     """One tab of a workbench: the cases in ``states`` (all if empty) with ``light`` (and,
     if ``mine_today``, that the user reported today; if ``satisfaction``, that the citizen
-    rated so at the call-back); ``urgent_first``: red, yellow, green, nearest deadline
-    first (else newest first)."""
+    rated so at the call-back; if ``own_grids``, that it lies in one of the grids the user
+    serves, for an inspector who serves any); ``urgent_first``: red, yellow, green,
+    nearest deadline first (else newest first)."""
 
     key: str
     label: str
@@ -26,6 +27,7 @@ class Queue:
     urgent_first: bool = True
     mine_today: bool = False
     satisfaction: Satisfaction | None = None
+    own_grids: bool = False
 
 
 ALL = Queue("all", "全部案件", urgent_first=False)
@@ -45,12 +47,13 @@ class Workbench:
         return next((q for q in self.queues if q.key == key), self.queues[0])
 
 
+#: The red and yellow cases, the suspended ones and those not satisfied at the call-back:
+#: the supervisors' and leaders' common queues.
 OVERSIGHT = Workbench(
     "督办工作台",
     (
         RED,
         YELLOW,
-        Queue("extensions", "延期待批", (S.EXTENSION_REQUESTED,)),
         Queue("suspended", "挂账案件", (S.SUSPENDED,)),
         # A citizen not satisfied at the call-back (by phone or on the portal): the workflow
         # has no way back from 回访, so the case is flagged here for supervision until it
@@ -65,6 +68,9 @@ OVERSIGHT = Workbench(
         ALL,
     ),
 )
+#: Extensions are approved or denied by a leader (the workflow table's rule), so only the
+#: leaders' workbench has them waiting.
+EXTENSIONS = Queue("extensions", "延期待批", (S.EXTENSION_REQUESTED,))
 
 WORKBENCHES: dict[Role, Workbench] = {
     Role.OPERATOR: Workbench(
@@ -100,13 +106,15 @@ WORKBENCHES: dict[Role, Workbench] = {
     Role.INSPECTOR: Workbench(
         "网格员工作台",
         (
-            Queue("to_check", "待核查", (S.HANDLED,)),
-            Queue("to_verify", "待核实", (S.REPORTED,)),
+            # On patrol an inspector goes to their own grids: the community's other grids
+            # have inspectors of their own (the whole community stays under 全部案件).
+            Queue("to_check", "待核查", (S.HANDLED,), own_grids=True),
+            Queue("to_verify", "待核实", (S.REPORTED,), own_grids=True),
             Queue("mine_today", "今日上报", urgent_first=False, mine_today=True),
             ALL,
         ),
     ),
     Role.SUPERVISOR: OVERSIGHT,
-    Role.LEADER: Workbench("领导工作台", OVERSIGHT.queues),
+    Role.LEADER: Workbench("领导工作台", (RED, YELLOW, EXTENSIONS, *OVERSIGHT.queues[2:])),
     Role.ADMIN: Workbench("管理工作台", (ALL,)),
 }

@@ -25,6 +25,7 @@ from civicgrid.domain.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from civicgrid.domain.questions import Question
 from civicgrid.domain.vocabulary import (
     ACTION_LABELS,
     ATTACHMENT_PURPOSE_LABELS,
@@ -213,6 +214,8 @@ def _queue_query(
         query = case_queries.reported_by(query, user, today)
     if queue.satisfaction is not None:
         query = case_queries.rated(query, queue.satisfaction)
+    if queue.own_grids:
+        query = case_queries.in_own_grids(query, user)
     return query
 
 
@@ -528,18 +531,36 @@ def case_file(
 ) -> HTMLResponse:
     case = case_queries.get_visible(session, user, number, case_file=True)
     settings = get_settings(request)
+    open_now = case_service.open_actions(case, user)
     context = {
         **row_view(case, rules, now),
-        "actions": [a for a in workflow.allowed_actions(case.state, user.role) if a is not Action.COMMENT],
-        "may_comment": Action.COMMENT in workflow.allowed_actions(case.state, user.role),
+        "actions": [a for a in open_now if a is not Action.COMMENT],
+        "may_comment": Action.COMMENT in open_now,
         "department_names": {d.code: d.name for d in list_departments(session)},
         "photos_by_event": photos.by_event(case),
+        "answers": answered(case),
         "purpose_labels": ATTACHMENT_PURPOSE_LABELS,
         "map_config": maps.config(settings),
         "map_data": maps.case_map(case, maps.tile_crs(settings)),
         "labels": LABELS,
     }
     return render(request, "case.html", context)
+
+
+def answered(case: Case) -> list[tuple[str, str]]:
+    """The case's answers to its category's questions, in the questions' order, as (question,
+    answer) with the names of the chosen options."""
+    given = case.answers or {}
+    shown = []
+    for question in sorted((Question.from_dict(q) for q in case.category.questions), key=lambda q: q.order):
+        if question.code in given:
+            names = {choice.key: choice.name for choice in question.values}
+            value = given[question.code]
+            values = value if isinstance(value, list) else [value]
+            shown.append(
+                (question.description or question.code, "、".join(names.get(str(v), str(v)) for v in values))
+            )
+    return shown
 
 
 def _open_action(case: Case, user: User, name: str) -> Action:
@@ -604,7 +625,10 @@ def action_form(
 def _transition_data(form: Any, action: Action, rules: case_service.CentreRules) -> dict[str, Any]:
     """The fields ``action`` takes, as the form sent them."""
     fields = case_service.ACTION_FIELDS.get(action, frozenset())
-    data: dict[str, Any] = {"note": str(form.get("note", ""))}
+    data: dict[str, Any] = {
+        "note": str(form.get("note", "")),
+        "note_is_public": bool(form.get("note_is_public")),
+    }
     version = str(form.get("expected_version", ""))
     if version:
         data["expected_version"] = version
@@ -655,7 +679,10 @@ async def act(request: Request, session: DbSession, now: Now, number: str, name:
             # read from an older version, that is the better reason to give.
             read = str(data.get("expected_version", ""))
             if read and read != str(version):
-                raise Conflict(f"case {number} changed since you read it (version {read}, now {version})")
+                raise Conflict(
+                    f"case {number} changed since you read it (version {read}, now {version})",
+                    zh=case_service.changed_zh(number, read, version),
+                )
             raise closed
         try:
             TransitionRequest.model_validate(data)

@@ -292,6 +292,11 @@ def test_refused_actions_get_the_right_status_and_change_nothing(
         reply = client.post(f"/api/v1/cases/{number}/actions/{action}", json=body, headers=login(user))
         assert (reply.status_code, reply.json()["error"]) == (status, error), reply.text
         assert reason in str(reply.json()["detail"])
+        # The API answers the English reason only; the Chinese one is for the pages.
+        assert set(reply.json()) == {"error", "detail", "request_id"}
+        assert (
+            "案件处于" not in reply.text and "已经过去" not in reply.text and "已被他人修改" not in reply.text
+        )
     assert counts(session) == before
     assert client.get("/api/v1/cases/JD-19990101-000001", headers=login("leader")).status_code == 404
 

@@ -175,8 +175,10 @@ def test_red_cases_hotspots_and_notable_cases(
     assert history["west"].number in column(table(district, "red_cases"), "案件编号")
     assert table(briefing, "grids").rows == [[1, "T010101-01", "东湖一社区网格", "综合网格", 10]]
     notable = table(briefing, "notable")
-    assert column(notable, "案件编号") == [history[name].number for name in ("extended", "open", "rework")]
-    assert column(notable, "关注原因") == ["群众不满意", "重复反映2次", "返工"]
+    # Supervision and a dissatisfied citizen weigh double, a repeat or a rework once.
+    shown = ("extended", "open", "next_month", "rework")
+    assert column(notable, "案件编号") == [history[name].number for name in shown]
+    assert column(notable, "关注原因") == ["督办、群众不满意", "督办、重复反映2次", "督办", "返工"]
     # Two reports at one address make a place reported again and again.
     assert table(briefing, "places").rows == []
     for moment in (at(10, 20, 9), at(10, 21, 9)):

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from civicgrid.domain.errors import InvalidInput
 from civicgrid.domain.evaluation import SchemeError, evaluate, parse_scheme
+from civicgrid.domain.indicators import Period, PeriodKind
 from civicgrid.evaluation_file import default_scheme_path, load_scheme
 
 DEFAULT = tomllib.loads(default_scheme_path().read_text(encoding="utf-8"))
@@ -18,9 +22,25 @@ DEFAULT = tomllib.loads(default_scheme_path().read_text(encoding="utf-8"))
 
 def test_the_default_scheme_is_evaluation_md_section_3() -> None:
     scheme = load_scheme(default_scheme_path())
-    assert set(scheme.targets) == {"department", "street", "dispatcher"}
-    weights = {item.indicator: item.weight for item in scheme.targets["department"].items}
-    assert weights == {"registered": 10, "closure_rate": 30, "on_time_handling_rate": 30, "rework_rate": 30}
+    assert set(scheme.targets) == {"department", "street", "dispatcher", "inspector", "operator"}
+
+    def weights(kind: str) -> dict[str, object]:
+        return {item.indicator: (item.weight, item.method.value) for item in scheme.targets[kind].items}
+
+    assert weights("department") == {
+        "registered": (10, "steps"), "closure_rate": (30, "rate"), "on_time_handling_rate": (30, "rate"),
+        "rework_rate": (30, "inverse_rate"),
+    }  # fmt: skip
+    assert weights("inspector") == {
+        "valid_report_rate": (40, "rate"), "missed_report_rate": (20, "inverse_rate"),
+        "on_time_verification_rate": (20, "rate"), "on_time_check_rate": (20, "rate"),
+    }  # fmt: skip
+    # 受理数 alone: the two 按时派发率 are not recorded, so its 25 % becomes the whole.
+    assert weights("operator") == {"reported": (100, "steps")}
+    operator_steps = [(s.low, s.high, s.score) for s in scheme.targets["operator"].items[0].steps]
+    assert operator_steps == [
+        (0, 100, 0), (101, 300, 40), (301, 500, 60), (501, 1200, 75), (1201, 2000, 90), (2001, None, 100)
+    ]  # fmt: skip
     assert [(g.name, g.minimum) for g in scheme.grades] == [
         ("A", 90),
         ("B", 75),
@@ -123,7 +143,10 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d["department"]["items"].__setitem__(0, 3), "department.items[1] must be a table"),
         (lambda d: d["department"]["items"][0]["steps"].__setitem__(0, 3), "steps[1] must be a table"),
         (lambda d: d.update(parks={}), "unknown section(s) parks"),
-        (lambda d: [d.pop(k) for k in ("department", "street", "dispatcher")], "evaluates nothing"),
+        (
+            lambda d: [d.pop(k) for k in ("department", "street", "dispatcher", "inspector", "operator")],
+            "evaluates nothing",
+        ),
         (lambda d: d.update(name=""), "name must be a non-empty text"),
         (lambda d: d["grades"].pop("E"), "must cover 0–100"),
         (lambda d: d["grades"].update(B=90), "two grades start at the same value"),
@@ -171,14 +194,60 @@ def test_a_file_that_is_not_toml_is_refused_with_its_name(tmp_path: Any) -> None
         load_scheme(path)
 
 
-def test_an_inspector_section_with_the_indicators_civicgrid_records() -> None:
-    data = copy.deepcopy(DEFAULT)
-    data["inspector"] = {
-        "items": [
-            {"indicator": "valid_report_rate", "method": "rate", "weight": 50},
-            {"indicator": "on_time_check_rate", "method": "rate", "weight": 50},
-        ]
-    }
-    scheme = parse_scheme(data)
-    values = {"valid_inspector_reports": 9, "inspector_reported": 10, "checked_on_time": 4, "due_check": 5}
-    assert evaluate(scheme, scheme.targets["inspector"], values).value == Decimal(85)
+def test_an_inspector_scored_by_hand() -> None:
+    scheme = parse_scheme(DEFAULT)
+    # 有效上报率 9/10 → 90; 漏报率 2/8 → (1 − 0.25) × 100 = 75; 按时核实率 3/4 → 75; 按时核查率 4/5 → 80.
+    values = {
+        "valid_inspector_reports": 9, "inspector_reported": 10, "missed_reports": 2, "grid_registered": 8,
+        "verified_on_time": 3, "due_verification": 4, "checked_on_time": 4, "due_check": 5,
+    }  # fmt: skip
+    score = evaluate(scheme, scheme.targets["inspector"], values)
+    # 90×40% + 75×20% + 75×20% + 80×20% = 36 + 15 + 15 + 16
+    assert score.value == Decimal(82) and score.grade == "B"
+    assert [line.figure for line in score.items] == ["90.00%", "25.00%", "75.00%", "80.00%"]
+
+
+def test_a_quarter_with_three_months_volume_scores_like_a_month_with_one() -> None:
+    scheme = parse_scheme(DEFAULT)
+    dispatcher, quarter = scheme.targets["dispatcher"], Decimal(3)
+
+    def volume_score(dispatched: int, months: Decimal) -> Decimal | None:
+        return evaluate(scheme, dispatcher, {"dispatched": dispatched}, months=months).items[0].score
+
+    # The monthly table: 501–1200 → 75, 1201–2000 → 90; a quarter's bounds are 1503–3600, 3601–6000.
+    for monthly in (0, 100, 101, 700, 1200, 1201, 2000, 2001):
+        assert volume_score(3 * monthly, quarter) == volume_score(monthly, Decimal(1)), monthly
+    assert [volume_score(n, quarter) for n in (300, 301, 3600, 3601, 6000, 6001)] == [0, 40, 75, 90, 90, 100]
+    # Unscaled, a quarter's 3600 would have scored 100.
+    assert volume_score(3600, Decimal(1)) == 100
+    # A week (7 of October's 31 days) needs far fewer: its 101–300 step holds 23–67.
+    week = Decimal(7) / Decimal(31)
+    assert [volume_score(n, week) for n in (22, 23, 67, 68)] == [0, 40, 40, 60]
+    line = evaluate(scheme, dispatcher, {"dispatched": 2100}, months=quarter).items[0]
+    assert line.figure == "2100(3个月)"
+    with pytest.raises(InvalidInput, match="must be more than 0"):
+        evaluate(scheme, dispatcher, {"dispatched": 1}, months=Decimal(0))
+
+
+def test_per_grid_steps_are_scaled_to_the_period_too() -> None:
+    scheme = parse_scheme(DEFAULT)
+    street = scheme.targets["street"]
+    # 18 cases over 2 grids in a quarter: 9 per grid, 3 per grid a month → the 3–4 step (75).
+    score = evaluate(scheme, street, {"registered": 18}, grids=2, months=Decimal(3))
+    assert score.items[1].figure == "18/2网格(3个月)" and score.items[1].score == 75
+    assert evaluate(scheme, street, {"registered": 18}, grids=2).items[1].score == 0
+
+
+def test_a_periods_length_in_months() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    day = date(2026, 10, 15)
+    assert Period.containing(PeriodKind.MONTH, day, zone).length_in_months() == 1
+    assert Period.containing(PeriodKind.QUARTER, day, zone).length_in_months() == 3
+    assert Period.containing(PeriodKind.YEAR, day, zone).length_in_months() == 12
+    # Mon 28 Sep – Sun 4 Oct: 3 of September's 30 days and 4 of October's 31.
+    week = Period.containing(PeriodKind.WEEK, date(2026, 9, 30), zone).length_in_months()
+    assert abs(week - (Decimal(3) / 30 + Decimal(4) / 31)) < Decimal("1e-20")
+    assert Period.between(date(2026, 2, 1), date(2026, 2, 14), zone).length_in_months() == Decimal("0.5")
+    start = datetime(2026, 10, 1, tzinfo=zone)
+    with pytest.raises(InvalidInput, match="is empty"):
+        Period(start, start, "空").length_in_months()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from civicgrid.domain import workflow
-from civicgrid.domain.errors import InvalidInput, RoleNotAllowed, TransitionNotAllowed
-from civicgrid.domain.vocabulary import FINAL_STATES, Action, CaseState, Role
+from civicgrid.domain.errors import DomainError, InvalidInput, RoleNotAllowed, TransitionNotAllowed
+from civicgrid.domain.vocabulary import (
+    ACTION_LABELS,
+    FINAL_STATES,
+    ROLE_LABELS,
+    STATE_LABELS,
+    Action,
+    CaseState,
+    Role,
+)
 
 S, A, R = CaseState, Action, Role
 EDGES = list(workflow.TRANSITIONS.values())
@@ -15,6 +25,14 @@ REASON = "因为需要"
 
 def _apply(state: CaseState, action: Action, role: Role) -> CaseState:
     return workflow.apply(state, action, role, reason=REASON, previous=S.IN_PROGRESS)
+
+
+def _in_chinese(refusal: DomainError) -> str:
+    """The refusal's Chinese reason, checked to be Chinese: no English sentence in it."""
+    assert refusal.zh and refusal.reason_zh == refusal.zh
+    assert re.search(r"[\u4e00-\u9fff]", refusal.zh)
+    assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", refusal.zh), refusal.zh
+    return refusal.zh
 
 
 @pytest.mark.parametrize("edge", EDGES, ids=lambda e: f"{e.source.value}-{e.action.value}")
@@ -31,6 +49,9 @@ def test_every_edge_is_refused_to_other_roles(edge: workflow.Edge) -> None:
             _apply(edge.source, edge.action, role)
         assert edge.source.value in refusal.value.detail
         assert edge.action.value in refusal.value.detail
+        shown = _in_chinese(refusal.value)
+        assert STATE_LABELS[edge.source] in shown and ACTION_LABELS[edge.action] in shown
+        assert ROLE_LABELS[role] in shown
 
 
 REFUSED = [
@@ -47,6 +68,10 @@ def test_every_pair_outside_the_table_is_refused_naming_state_and_action(
             _apply(state, action, role)
         assert f"({state.value})" in refusal.value.detail
         assert f"({action.value})" in refusal.value.detail
+        shown = _in_chinese(refusal.value)
+        assert f"「{STATE_LABELS[state]}」" in shown and f"「{ACTION_LABELS[action]}」" in shown
+        open_here = workflow.allowed_actions(state)
+        assert all(ACTION_LABELS[a] in shown for a in open_here)
 
 
 def test_the_table_has_a_reason_for_every_edge_and_reaches_every_state() -> None:
@@ -119,10 +144,20 @@ def test_replay_refuses_an_impossible_history() -> None:
 def test_refusals_and_orders_need_a_reason(action: Action) -> None:
     edge = next(edge for edge in EDGES if edge.action is action)
     role = next(iter(edge.roles))
-    with pytest.raises(InvalidInput, match="needs a reason"):
+    with pytest.raises(InvalidInput, match="needs a reason") as refusal:
         workflow.apply(edge.source, action, role, reason="  ", previous=S.IN_PROGRESS)
+    shown = _in_chinese(refusal.value)
+    assert "理由" in shown and ACTION_LABELS[action] in shown and STATE_LABELS[edge.source] in shown
 
 
 def test_resume_without_known_previous_state_is_refused() -> None:
-    with pytest.raises(TransitionNotAllowed, match="before suspension"):
+    with pytest.raises(TransitionNotAllowed, match="before suspension") as refusal:
         workflow.apply(S.SUSPENDED, A.RESUME, R.LEADER, reason=REASON)
+    assert "挂账" in _in_chinese(refusal.value)
+
+
+def test_a_refusal_without_a_chinese_reason_shows_its_detail() -> None:
+    plain = InvalidInput("a plain reason")
+    assert plain.zh is None and plain.reason_zh == "a plain reason"
+    both = InvalidInput("a plain reason", zh="一个理由")
+    assert (both.detail, both.reason_zh, str(both)) == ("a plain reason", "一个理由", "a plain reason")

@@ -3,6 +3,7 @@ worked out by hand below, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date, datetime
 
 import pytest
@@ -10,13 +11,16 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from civicgrid.domain.errors import InvalidInput, RoleNotAllowed
+from civicgrid.domain.evaluation import parse_scheme
 from civicgrid.domain.indicators import Period, PeriodKind
+from civicgrid.domain.vocabulary import GridDuty, Role
+from civicgrid.evaluation_file import default_scheme_path, load_scheme
 from civicgrid.schemas_statistics import StatisticsRow, StatisticsTable
-from civicgrid.services import statistics
+from civicgrid.services import evaluation, statistics
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query
-from civicgrid.store.models import Case
-from tests.factories import World, act, new_case
+from civicgrid.store.models import Case, GridStaff
+from tests.factories import World, act, new_case, user
 from tests.statistics_history import DEADLINES, SH, at, build_history
 
 OCTOBER = Period.containing(PeriodKind.MONTH, date(2026, 10, 15), SH)
@@ -27,6 +31,7 @@ EVERY = [
     "due_unhandled", "due_handling", "overdue", "rework", "verified", "due_verification", "checked",
     "checked_on_time", "due_check", "dispatched", "misdispatched", "accurate_dispatched", "dispatch_done",
     "dispatched_on_time", "due_dispatch", "revisited", "rated", "satisfied", "merged",
+    "not_satisfied", "supervised_overdue", "grid_registered", "missed_reports",
 ]  # fmt: skip
 
 #: October in 东湖街道, by hand (see the history's comments):
@@ -37,6 +42,11 @@ EVERY = [
 #: at the end of October: open (23 Oct) = 1 (next_month is due 2 Nov; parked has no running
 #: clock and is left out; voided never reached handling). Dispatches in October: parked,
 #: paused, extended, rework, late, open, redispatched twice, next_month = 9, one refused.
+#: Rated 3: holiday satisfied, rework basically satisfied, extended not satisfied = 1.
+#: Overdue: late (handled after its deadline) and open (due 23 Oct, still open); of these
+#: only open was supervised (26 Oct) = 1 (extended was supervised but handled on time).
+#: Every 东湖 case lies in the inspector's grid: 网格立案数 = 立案数 = 8; all came by the
+#: hotline, so all but the voided one are 漏报 = 7.
 EAST = {
     "reported": 10, "registered": 8, "voided": 1, "accurate_registered": 7, "registered_on_time": 8, "public_verified": 8,
     "inspector_reported": 0, "closed": 6, "closed_on_time": 5, "due_open": 1, "due_closure": 7,
@@ -44,8 +54,10 @@ EAST = {
     "overdue": 2, "rework": 1, "verified": 0, "due_verification": 0, "checked": 6, "checked_on_time": 6,
     "due_check": 6, "dispatched": 9, "misdispatched": 1, "accurate_dispatched": 8, "dispatch_done": 8,
     "dispatched_on_time": 8, "due_dispatch": 8, "revisited": 3, "rated": 3, "satisfied": 2, "merged": 1,
+    "not_satisfied": 1, "supervised_overdue": 1, "grid_registered": 8, "missed_reports": 7,
 }  # fmt: skip
-#: 西山街道: one case, dispatched 9 Oct, due Sat 10 Oct (an adjusted working day), still open.
+#: 西山街道: one case, dispatched 9 Oct, due Sat 10 Oct (an adjusted working day), still open;
+#: supervised only on 2 Nov, after October (no 督办超期); its grid has no inspector (no 漏报).
 WEST = dict.fromkeys(EAST, 0) | {
     "reported": 1, "registered": 1, "accurate_registered": 1, "registered_on_time": 1, "public_verified": 1, "due_open": 1,
     "due_closure": 1, "due_unhandled": 1, "due_handling": 1, "overdue": 1, "dispatched": 1,
@@ -64,13 +76,21 @@ def figures(table: statistics.StatisticsTable, row: str | None = None) -> dict[s
     return {key: cell.value for key, cell in found.values.items()}
 
 
-def test_the_facts_carry_the_deadline_in_force(history: dict[str, Case]) -> None:
+def test_the_facts_carry_the_deadline_in_force(world: World, history: dict[str, Case]) -> None:
     for name, deadline in DEADLINES.items():
         assert history[name].handle_deadline_at == deadline, name
     assert history["parked"].suspended_at == at(10, 9, 10)
     assert history["rework"].rework_count == 2 and history["redispatched"].rejection_count == 1
     assert history["redispatched"].dispatched_at == at(10, 26, 10)
     assert history["voided"].voided_at == at(10, 9, 9, 30) and history["voided"].handle_deadline_at is None
+    assert (history["extended"].supervised_at, history["open"].supervised_at) == (
+        at(10, 13, 10),
+        at(10, 26, 10),
+    )
+    assert history["late"].supervised_at is None and history["west"].supervised_at == at(11, 2, 9)
+    assert (
+        history["open"].inspector_id == world.users["inspector"].id and history["west"].inspector_id is None
+    )
 
 
 def test_each_count_on_the_hand_built_history(
@@ -139,6 +159,21 @@ def test_the_cases_behind_a_figure(session: Session, world: World, history: dict
     assert behind("on_time_closure_rate", "denominator", "T0101") == {*closed, "late", "open"}
     assert behind("on_time_closure_rate", "denominator", None) == {*closed, "late", "open", "west"}
     assert behind("due_open", None, "T0102") == {"west"}
+    assert behind("not_satisfied", None, None) == {"extended"}
+    assert behind("supervised_overdue", None, None) == {"open"}
+    assert behind("overdue", None, None) == {"late", "open", "west"}
+    inspector = Query(OCTOBER, GroupBy.INSPECTOR, ["missed_report_rate"])
+    missed = statistics.trace(
+        session, leader, inspector, "missed_report_rate", "numerator", "inspector", LATER
+    )
+    assert {c.id for c in session.scalars(missed)} == {
+        history[name].id
+        for name in ("paused", "extended", "rework", "late", "open", "redispatched", "next_month")
+    }
+    registered = statistics.trace(
+        session, leader, inspector, "missed_report_rate", "denominator", "none", LATER
+    )
+    assert [c.id for c in session.scalars(registered)] == []
     dispatcher = Query(OCTOBER, GroupBy.DISPATCHER, ["misdispatched"])
     cases = statistics.trace(session, leader, dispatcher, "misdispatched", None, "dispatcher", LATER)
     assert [c.id for c in session.scalars(cases)] == [history["redispatched"].id]
@@ -187,6 +222,12 @@ def test_a_monthly_trend(session: Session, world: World, history: dict[str, Case
     assert figures(trend, "2026-10") == {"closed": 6, "due_closure": 8}
     # next_month fell due on 2 Nov and is still open on 15 Nov; December has not begun.
     assert figures(trend, "2026-11") == {"closed": 0, "due_closure": 1}
+    # next_month, supervised on 3 Nov, is November's 督办超期; west, supervised on 2 Nov, fell
+    # due in October and so is overdue in no month whose end follows its supervision.
+    supervised = Query(quarter, GroupBy.MONTH, ["overdue", "supervised_overdue"])
+    supervised_trend = statistics.table(session, world.users["leader"], supervised, LATER)
+    assert figures(supervised_trend, "2026-10") == {"overdue": 3, "supervised_overdue": 1}
+    assert figures(supervised_trend, "2026-11") == {"overdue": 1, "supervised_overdue": 1}
     assert figures(trend, "2026-12") == {"closed": 0, "due_closure": 0}
     september = Query(quarter, GroupBy.MONTH, ["closed"])
     cases = statistics.trace(session, world.users["leader"], september, "closed", None, "2026-10", LATER)
@@ -441,3 +482,61 @@ def test_a_table_narrowed_to_a_grid_is_that_grids_row(
         statistics.table(
             session, supervisor, Query(OCTOBER, GroupBy.NONE, ["reported"], grid_code="T010201-01"), LATER
         )
+
+
+def test_missed_reports_per_inspector_and_their_ranking(
+    session: Session, world: World, rules: CentreRules
+) -> None:
+    """西山's grid gets an inspector too: its one October case came by the hotline, so it is
+    that inspector's 漏报 (1 of 1). The 东湖 inspector missed 7 of 8 (the voided one is no
+    problem) and checked all 6 handled cases in time."""
+    west = user(session, "inspector_west", Role.INSPECTOR, region=world.regions["west"])
+    session.add(GridStaff(grid=world.grids["g3"], user=west, duty=GridDuty.INSPECTOR))
+    session.flush()
+    build_history(session, world, rules)
+    leader = world.users["leader"]
+    keys = ["grid_registered", "missed_reports", "missed_report_rate", "checked_on_time", "due_check"]
+    table = statistics.table(session, leader, Query(OCTOBER, GroupBy.INSPECTOR, keys), LATER)
+    assert figures(table, "inspector") == {
+        "grid_registered": 8, "missed_reports": 7, "missed_report_rate": 0.875, "checked_on_time": 6, "due_check": 6
+    }  # fmt: skip
+    assert figures(table, "inspector_west") == {
+        "grid_registered": 1, "missed_reports": 1, "missed_report_rate": 1.0, "checked_on_time": 0, "due_check": 0
+    }  # fmt: skip
+
+    ranked = evaluation.ranking(
+        session, leader, load_scheme(default_scheme_path()), "inspector", OCTOBER, LATER
+    )
+    # 东湖: 有效上报率 and 按时核实率 are "—" (no patrol reports): (1 − 7/8) × 100 = 12.5 for 漏报率
+    # and 100 for 按时核查率, weighted 20 : 20 → 56.25. 西山: 漏报率 100 % alone → 0. The
+    # operators, whose reports put them in the table's rows, are no inspectors: not ranked.
+    assert [(r.rank, r.group.key, r.value, r.grade) for r in ranked.rows] == [
+        (1, "inspector", 56.25, "D"),
+        (2, "inspector_west", 0.0, "E"),
+    ]
+    assert [item.figure for item in ranked.rows[0].items] == ["—", "87.50%", "—", "100.00%"]
+    assert [item.points for item in ranked.rows[0].items] == [0.0, 6.25, 0.0, 50.0]
+
+
+def test_a_quarters_volume_is_scored_against_three_months_of_the_monthly_table(
+    session: Session, world: World, history: dict[str, Case]
+) -> None:
+    """The dispatcher made 9 dispatches in October and none after: 9 in October, and 9 in the
+    fourth quarter, 3 a month."""
+    data = tomllib.loads(default_scheme_path().read_text(encoding="utf-8"))
+    data["dispatcher"]["items"][0]["steps"] = [
+        {"from": 0, "to": 3, "score": 60},
+        {"from": 4, "to": 8, "score": 75},
+        {"from": 9, "score": 100},
+    ]
+    scheme = parse_scheme(data)
+    quarter = Period.containing(PeriodKind.QUARTER, date(2026, 10, 1), SH)
+
+    def volume(period: Period) -> tuple[str, float | None]:
+        ranked = evaluation.ranking(session, world.users["leader"], scheme, "dispatcher", period, LATER)
+        line = next(r for r in ranked.rows if r.group.key == "dispatcher").items[0]
+        return line.figure, line.score
+
+    assert volume(OCTOBER) == ("9", 100)
+    # The quarter's bounds are 0–9, 10–24, 25 and more: 9 scores as a month's 3 does.
+    assert volume(quarter) == ("9(3个月)", 60)

@@ -1,6 +1,7 @@
 """Invariants of the statistics on random histories (hypothesis): every rate lies in 0–1,
-按期结案数 ≤ 结案数 ≤ 应结案数, the streets add up to the district, and the figures are the
-same after the facts are recomputed from the events."""
+按期结案数 ≤ 结案数 ≤ 应结案数, 督办超期数 ≤ 超期数, 满意数 + 不满意数 = 有效评价数,
+漏报数 ≤ 网格立案数 ≤ 立案数, the streets add up to the district, the inspectors to the
+whole, and the figures are the same after the facts are recomputed from the events."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicgrid.domain import workflow
 from civicgrid.domain.errors import DomainError
 from civicgrid.domain.indicators import COUNTS, RATES, Period, PeriodKind
-from civicgrid.domain.vocabulary import Action, Role
+from civicgrid.domain.vocabulary import Action, GridDuty, Role
 from civicgrid.services import statistics
 from civicgrid.services.cases import CentreRules
 from civicgrid.services.statistics import GroupBy, Query, rebuild_facts
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, GridStaff
 from tests.factories import World, act, new_case, user
 from tests.statistics_history import SH, at
 
@@ -43,7 +44,7 @@ DEPARTMENTS = {"east": ["D-SZ-E", "D-CG-E"], "west": ["D-CG-W"]}
 HANDLERS = {"D-SZ-E": "handler_sz", "D-CG-E": "handler_cg", "D-CG-W": "handler_west"}
 POINTS = {"east": [(120.005, 30.005), (120.015, 30.005)], "west": [(120.105, 30.005)]}
 SKIPPED = {Action.ESCALATE, Action.SEND_BACK, Action.DISPATCH_JOINT, Action.MERGE, Action.FINISH_TASK}
-SKIPPED |= {Action.COMMENT, Action.SUPERVISE}
+SKIPPED |= {Action.COMMENT}
 FORWARD = {
     Action.REGISTER,
     Action.DISPATCH,
@@ -62,6 +63,11 @@ def _west_staff(session: Session, world: World) -> None:
             session, "handler_west", Role.HANDLER, department=world.departments["cg_west"], region=west
         )
         world.users["inspector_west"] = user(session, "inspector_west", Role.INSPECTOR, region=west)
+        # 东湖一社区's and 西山's grids have an inspector; 东湖二社区's has none.
+        for grid, inspector in (("g1", "inspector"), ("g3", "inspector_west")):
+            session.add(
+                GridStaff(grid=world.grids[grid], user=world.users[inspector], duty=GridDuty.INSPECTOR)
+            )
         session.flush()
 
 
@@ -72,7 +78,12 @@ def _random_history(
         street = rng.choice(["east", "west"])
         lng, lat = rng.choice(POINTS[street])
         moment = at(9, 20, 8) + timedelta(minutes=rng.randrange(60 * 24 * 70))
-        case = new_case(session, world, rules, moment, actor=ACTORS[street][Role.OPERATOR], lng=lng, lat=lat)
+        # Some problems an inspector finds on patrol, the others come in by the hotline.
+        if rng.random() < 0.3:
+            reporter, channel = ACTORS[street][Role.INSPECTOR], "inspector"
+        else:
+            reporter, channel = ACTORS[street][Role.OPERATOR], "hotline_12345"
+        case = new_case(session, world, rules, moment, actor=reporter, channel=channel, lng=lng, lat=lat)
         for _ in range(rng.randrange(16)):
             moment += timedelta(minutes=rng.choice([5, 30, 120, 600, 2000, 6000]))
             choice = _step(case, street, rng)
@@ -151,6 +162,13 @@ def test_invariants_on_random_histories(
                 assert 0 <= rate.numerator <= rate.denominator, (key, rate)
                 assert (rate.value is None) == (rate.denominator == 0)
             assert values["closed_on_time"].value <= values["closed"].value <= values["due_closure"].value  # type: ignore[operator]
+            assert values["supervised_overdue"].value <= values["overdue"].value  # type: ignore[operator]
+            assert values["satisfied"].value + values["not_satisfied"].value == values["rated"].value  # type: ignore[operator]
+            assert (
+                values["missed_reports"].value
+                <= values["grid_registered"].value
+                <= values["registered"].value
+            )  # type: ignore[operator]
         for key in COUNTS:
             assert sum(row.values[key].value for row in table.rows) == table.total.values[key].value  # type: ignore[misc]
         district = statistics.table(
@@ -162,8 +180,23 @@ def test_invariants_on_random_histories(
             if district.rows
             else all(table.total.values[k].value == 0 for k in COUNTS)
         )
+        # Each registered case of a staffed grid is its inspector's; the others are nobody's.
+        missed = ["grid_registered", "missed_reports"]
+        inspectors = statistics.table(
+            session, world.users["leader"], Query(period, GroupBy.INSPECTOR, missed), at(12, 31, 12)
+        )
+        assert all(
+            row.values[k].value == 0 for row in inspectors.rows if row.group.key == "none" for k in missed
+        )
+        assert {k: inspectors.total.values[k].value for k in missed} == {
+            k: table.total.values[k].value for k in missed
+        }
         # Replaying the events gives the same figures: wipe the cached facts, rebuild them.
-        session.execute(update(Case).values(handle_deadline_at=None, handled_at=None, registered_at=None))
+        session.execute(
+            update(Case).values(
+                handle_deadline_at=None, handled_at=None, registered_at=None, supervised_at=None
+            )
+        )
         with session_factory() as rebuilding:
             rebuild_facts(rebuilding, rules, batch=5, apply=True)
             rebuilding.commit()

@@ -187,6 +187,25 @@ def signed_in(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., A
         context.close()
 
 
+#: What a finger presses on a page: links that stand alone, buttons, tabs, fields, lists,
+#: the filters' toggle (links inside running text are not touch targets of their own).
+TOUCH_TARGETS = (
+    "a.tab, a.case-link, a.button, .main-nav a, button, summary, select, textarea, "
+    "input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=file])"
+)
+
+
+def small_touch_targets(page: Any) -> list[str]:
+    """The visible touch targets of the page under 44 px high, by their text or name."""
+    return list(
+        page.evaluate(
+            f"""[...document.querySelectorAll('{TOUCH_TARGETS}')]
+               .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+               .map(e => (e.textContent.trim() || e.name || e.tagName).slice(0, 40))"""
+        )
+    )
+
+
 def no_horizontal_scroll(page: Any) -> None:
     """The page fits its viewport's width."""
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

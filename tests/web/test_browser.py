@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
 from tests.images import photo
-from tests.web.conftest import PHONE, LiveServer, no_horizontal_scroll
+from tests.web.conftest import PHONE, LiveServer, no_horizontal_scroll, small_touch_targets
 
 # A point in 望江社区's first grid of the demo district (WGS-84).
 LNG, LAT = "120.1493", "30.2771"
@@ -227,19 +228,24 @@ def test_the_inspector_page_works_on_a_phone(signed_in: Callable[..., Any], scre
     expect(inspector.locator("#queue tbody tr").first).to_be_visible()
     no_horizontal_scroll(inspector)
     inspector.screenshot(path=screenshots / "workbench-inspector-phone.png", full_page=True)
-    small = inspector.evaluate(
-        """[...document.querySelectorAll('a.tab, a.case-link, button, a.button, .main-nav a')]
-           .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
-           .map(e => e.textContent.trim())"""
-    )
-    assert small == [], f"touch targets under 44 px: {small}"
-    inspector.locator("#queue a.case-link").first.click()
+    assert small_touch_targets(inspector) == []
+    inspector.locator(".filters summary").click()  # the filters, opened
+    assert small_touch_targets(inspector) == []
+    number = report(signed_in("operator"), "井盖松动(手机核实)")  # in the inspector's grid
+    find_in_queue(inspector, "待核实", number)
     no_horizontal_scroll(inspector)
+    assert small_touch_targets(inspector) == []
     inspector.screenshot(path=screenshots / "case-file-phone.png", full_page=True)
+    inspector.locator(".actions a.button, .actions button").first.click()  # the step's form
+    expect(inspector.locator("form textarea[name=note]")).to_be_visible()
+    no_horizontal_scroll(inspector)
+    assert small_touch_targets(inspector) == []
+    inspector.screenshot(path=screenshots / "action-phone.png", full_page=True)
     inspector.goto("/cases/new")
     expect(inspector.locator("h1")).to_have_text("上报问题")
     expect(inspector.locator("#pick-map")).to_have_attribute("data-ready", "")  # its grids drawn
     no_horizontal_scroll(inspector)
+    assert small_touch_targets(inspector) == []
     inspector.screenshot(path=screenshots / "report-phone.png", full_page=True)
 
 
@@ -354,3 +360,39 @@ def test_the_filters_apply_on_a_choice_and_the_search_on_enter(signed_in: Callab
     expect(operator.locator("#queue .empty")).to_have_count(0)
     operator.press("input[name=q]", "Enter")
     expect(operator.locator("#queue .empty")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "heading", "picture"),
+    [
+        ("supervisor", "/workbench?queue=red", "督办工作台", "workbench-supervisor-red.png"),
+        ("admin", "/admin/departments", "部门管理", "admin-departments.png"),
+        ("admin", "/admin/categories", "类别管理", "admin-categories.png"),
+        ("admin", "/admin/users/handler_sz", "用户 handler_sz", "admin-user.png"),
+        ("leader", "/notifications", "通知提醒", "notifications.png"),
+        ("leader", "/notifications/settings", "提醒设置", "notification-settings.png"),
+    ],
+)
+def test_each_main_page_fits_the_office_screen(
+    signed_in: Callable[..., Any], screenshots: Path, username: str, path: str, heading: str, picture: str
+) -> None:
+    page = signed_in(username)
+    page.goto(path)
+    expect(page.locator("h1")).to_have_text(heading)
+    no_horizontal_scroll(page)
+    page.screenshot(path=screenshots / picture, full_page=True)
+
+
+@pytest.mark.parametrize(
+    "username", ["operator", "dispatcher", "handler_sz", "inspector01", "supervisor", "leader", "admin"]
+)
+def test_every_queue_of_every_workbench_fits_the_office_screen(
+    signed_in: Callable[..., Any], username: str
+) -> None:
+    page = signed_in(username)
+    tabs = page.eval_on_selector_all(".tabs a.tab", "links => links.map(a => a.getAttribute('href'))")
+    assert tabs and all(href.startswith("/workbench?queue=") or href == "/cases/new" for href in tabs)
+    for href in tabs:  # each queue, and the intake form where the role has one
+        page.goto(href)
+        expect(page.locator("h1")).to_be_visible()
+        no_horizontal_scroll(page)

@@ -33,6 +33,16 @@ def reload(session: Session, number: str) -> Case:
     return session.scalars(select(Case).where(Case.number == number)).one()
 
 
+def reason_of(reply: httpx.Response) -> str:
+    """The reason a refusal page gives, checked to be in Chinese: no English sentence in it."""
+    found = re.search(r'<p class="reason">(.*?)</p>', reply.text, re.S)
+    assert found, reply.text
+    reason = found.group(1)
+    assert re.search(r"[\u4e00-\u9fff]", reason)
+    assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", reason), reason
+    return reason
+
+
 @pytest.fixture
 def registered(session: Session, world: World, rules: CentreRules, now: datetime) -> Case:
     case = factories.new_case(session, world, rules, now, title="望江路井盖缺失")
@@ -74,7 +84,35 @@ def test_actions_that_are_not_open_are_refused(pages: Pages, registered: Case) -
     assert post_action(client, registered.number, "nonsense").status_code == 404
 
 
+def test_a_refused_action_shows_its_reason_and_changes_nothing(
+    pages: Pages, session: Session, registered: Case
+) -> None:
+    before = stored(session)
+    closed = post_action(pages("operator"), registered.number, "close")
+    assert closed.status_code == 409 and "案件当前状态不允许此操作" in closed.text
+    reason = reason_of(closed)
+    assert "案件处于「立案」状态，不能进行「结案」" in reason and "此时可进行：派遣、上报上级" in reason
+    assert "is not allowed" not in closed.text and "allowed here" not in closed.text
+    forbidden = pages("operator").get(f"/cases/{registered.number}/actions/dispatch")
+    assert forbidden.status_code == 403
+    assert "「派遣」只能由派遣员进行，您的角色是坐席/受理员" in reason_of(forbidden)
+    stale = post_action(pages("dispatcher"), registered.number, "comment", note="看看", expected_version="1")
+    assert stale.status_code == 409
+    assert f"案件 {registered.number} 已被他人修改(您看到的是第 1 版" in reason_of(stale)
+    unknown = post_action(pages("dispatcher"), registered.number, "dispatch", department_code="D-NONE")
+    assert unknown.status_code == 422 and "没有编码为「D-NONE」的部门" in reason_of(unknown)
+    late = post_action(pages("dispatcher"), registered.number, "close", expected_version="1")
+    assert late.status_code == 409 and "您看到的是第 1 版" in reason_of(late)
+    assert stored(session) == before
+    assert reload(session, registered.number).state is CaseState.REGISTERED
+
+
 def test_joint_dispatch_then_each_part(pages: Pages, session: Session, registered: Case) -> None:
+    alone = post_action(
+        pages("dispatcher"), registered.number, "dispatch_joint", department_code="D-SZ-E", note="联合"
+    )
+    assert alone.status_code == 422 and "至少一个协办部门" in reason_of(alone)
+    assert "distinct" not in alone.text
     reply = post_action(
         pages("dispatcher"),
         registered.number,
@@ -88,6 +126,13 @@ def test_joint_dispatch_then_each_part(pages: Pages, session: Session, registere
     assert case.state is CaseState.JOINT and len(case.tasks) == 3
     page = pages("handler_cg").get(f"/cases/{registered.number}").text
     assert "东湖市政所(牵头)" in page and "协办：东湖城管中队、东湖环卫所" in page
+    early = post_action(pages("handler_sz"), registered.number, "handle", note="已处理")
+    assert early.status_code == 422
+    assert "协办部门尚未完成各自的任务：东湖城管中队、东湖环卫所" in reason_of(early)
+    not_lead = post_action(pages("handler_cg"), registered.number, "handle", note="已处理")
+    assert not_lead.status_code == 403
+    assert f"案件 {registered.number} 没有派给您所在的部门" in reason_of(not_lead)
+    assert "not assigned" not in not_lead.text
 
 
 def test_an_extension_requested_then_approved(pages: Pages, session: Session, registered: Case) -> None:
@@ -104,7 +149,8 @@ def test_an_extension_requested_then_approved(pages: Pages, session: Session, re
     past = post_action(
         handler, registered.number, "request_extension", note="需更换", new_deadline="2026-09-01T10:00"
     )
-    assert past.status_code == 422 and "in the past" in past.text
+    assert past.status_code == 422 and "in the past" not in past.text
+    assert "新的期限 2026年9月1日 10:00 已经过去" in reason_of(past)
     asked = post_action(
         handler, registered.number, "request_extension", note="需更换", new_deadline="2026-10-30T17:00"
     )
@@ -190,6 +236,34 @@ def test_intake_shows_what_is_wrong_and_keeps_what_was_typed(pages: Pages, sessi
     )
     assert reply.status_code == 422
     assert "请修改以下内容" in reply.text and 'value="井盖"' in reply.text
+    assert stored(session) == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"lng": "121.5", "lat": "31.2"}, "位置(121.500000, 31.200000)不在本中心辖区的任何网格或区域内"),
+        ({"category_code": "C01"}, "分类「C01」不是启用中的小类"),
+        ({"category_code": "C9999"}, "没有编码为「C9999」的分类"),
+    ],
+)
+def test_intake_refusals_are_in_chinese(
+    pages: Pages, session: Session, fields: dict[str, str], reason: str
+) -> None:
+    client = pages("operator")
+    before = stored(session)
+    data = {
+        "csrf_token": csrf_of(client.get("/cases/new").text),
+        "channel": "hotline_12345",
+        "request_type": "complaint",
+        "category_code": "C0101",
+        "title": "望江路井盖缺失",
+        "lng": "120.005",
+        "lat": "30.005",
+        **fields,
+    }
+    reply = client.post("/cases", data=data)
+    assert reply.status_code == 422 and reason in reason_of(reply)
     assert stored(session) == before
 
 

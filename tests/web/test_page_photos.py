@@ -148,7 +148,7 @@ def test_intake_photos_are_tied_to_the_report_and_served_to_who_may_see_the_case
 def test_the_handlers_photo_is_tied_to_the_handling(pages: Pages, session: Session, dispatched: Case) -> None:
     handler = pages("handler_sz")
     form = handler.get(f"/cases/{dispatched.number}/actions/handle").text
-    assert 'enctype="multipart/form-data"' in form and 'accept="image/*"' in form
+    assert 'enctype="multipart/form-data"' in form and 'accept="image/*,application/pdf"' in form
     assert "现场照片(处置后)" in form and 'capture="environment"' not in form
     reply = post(
         handler, f"/cases/{dispatched.number}/actions/handle", {"note": "已补齐"}, [jpeg("after.jpg")]

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from civicgrid.domain.vocabulary import GridDuty
 from civicgrid.services.cases import CentreRules
-from civicgrid.store.models import Case
+from civicgrid.store.models import Case, GridStaff
 from civicgrid.web import routes
 from tests import factories
 from tests.factories import World
@@ -203,3 +204,32 @@ def test_cases_not_satisfied_at_the_call_back_wait_for_the_supervisors(
         page = pages(username).get("/workbench?queue=dissatisfied").text
         assert numbers(page) == [rated["not_satisfied"].number]
         assert re.search(r'不满意回访 <span class="count">1</span>', page)
+
+
+def test_an_inspector_s_verification_and_check_queues_hold_the_grids_they_serve(
+    pages: Pages, lit: dict[str, Case], session: Session, world: World, rules: CentreRules, now: datetime
+) -> None:
+    other_grid = factories.new_case(session, world, rules, now, title="二社区 井盖", lng=120.015, lat=30.005)
+    session.commit()
+    east = [*sorted(lit[name].number for name in lit if name != "west"), other_grid.number]
+    inspector = pages("inspector")
+    assert sorted(numbers(inspector.get("/workbench?queue=to_verify").text)) == sorted(
+        east
+    )  # serves no grid yet
+    session.add(GridStaff(grid=world.grids["g1"], user=world.users["inspector"], duty=GridDuty.INSPECTOR))
+    session.commit()
+    page = inspector.get("/workbench?queue=to_verify").text
+    assert sorted(numbers(page)) == sorted(lit[name].number for name in lit if name != "west")
+    assert re.search(r'待核实 <span class="count">5</span>', page)
+    assert other_grid.number in numbers(inspector.get("/workbench?queue=all").text)  # the community's cases
+    world.users["inspector"].grid = world.grids["g2"]  # the grid of the account counts too
+    session.commit()
+    assert sorted(numbers(inspector.get("/workbench?queue=to_verify").text)) == sorted(east)
+
+
+def test_extensions_wait_on_the_leaders_workbench_who_alone_decide_them(pages: Pages) -> None:
+    tabs = re.compile(r'<a href="/workbench\?queue=[^"]+" class="tab[^>]*>\s*(\S+)')
+    leader = tabs.findall(pages("leader").get("/workbench").text)
+    supervisor = tabs.findall(pages("supervisor").get("/workbench").text)
+    assert leader == ["红灯案件", "黄灯案件", "延期待批", "挂账案件", "不满意回访", "全部案件"]
+    assert supervisor == ["红灯案件", "黄灯案件", "挂账案件", "不满意回访", "全部案件"]

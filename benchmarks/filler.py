@@ -92,6 +92,8 @@ def with_open_share(share: float, weights: dict[CaseState, int] = STATE_WEIGHTS)
 
 #: Cases written per batch of the case INSERT.
 BATCH = 20_000
+#: Cases made in memory and written in one transaction (a larger store takes several).
+PART = 1_000_000
 
 #: The path to each final state: (action, role of the actor, note). The patrol variant
 #: verifies after the report and archives without a revisit.
@@ -258,22 +260,45 @@ def fill(
     # PostgreSQL: the months of the histories get their partitions before the rows come, as
     # a centre's months would have (none lands in the default partition).
     maintain(engine, now, since=add_months(month_of(now - HISTORY), -1))
+    dialect, events = engine.dialect.name, 0
+    # In parts of at most PART cases, each one transaction: a part's rows are made in memory
+    # (about 5 GB for a million), and each part numbers its cases after the ones before.
+    weights = state_weights or STATE_WEIGHTS
+    for part, start in enumerate(range(0, count, PART)):
+        events += _fill_part(
+            engine, min(PART, count - start), rules, now, random.Random(seed + part), weights
+        )
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        if dialect == "sqlite":
+            connection.exec_driver_sql("PRAGMA optimize")
+        connection.commit()
+    if dialect == "sqlite":
+        # The filling connection's page cache (cache_size above) must not serve what is timed
+        # next: in WAL mode a connection empties its whole cache at the start of a transaction
+        # whenever another connection has written since, and emptying hundreds of MB of
+        # pages costs milliseconds each time. Handed to the raw-SQL baseline, it made the
+        # baseline's writes at 1,000,000 cases slower than civicgrid's.
+        engine.dispose()
+    return FillReport(count, events, time.perf_counter() - started)
+
+
+def _fill_part(
+    engine: Engine,
+    count: int,
+    rules: CentreRules,
+    now: datetime,
+    rng: random.Random,
+    state_weights: dict[CaseState, int],
+) -> int:
+    """Write ``count`` cases with their histories in one transaction; the events written."""
     with engine.begin() as connection:
         dialect = connection.dialect.name
         if dialect == "sqlite":
             connection.exec_driver_sql("PRAGMA cache_size=-400000")
         first_id = (connection.scalar(select(func.max(Case.id))) or 0) + 1
         people = _people(connection)
-        rows = _cases(
-            connection,
-            count,
-            first_id,
-            people,
-            rules,
-            now,
-            random.Random(seed),
-            state_weights or STATE_WEIGHTS,
-        )
+        rows = _cases(connection, count, first_id, people, rules, now, rng, state_weights)
         _setup_paths(connection, people)
         for start in range(0, len(rows), BATCH):
             connection.execute(Case.__table__.insert(), rows[start : start + BATCH])
@@ -303,19 +328,7 @@ def fill(
             )
         connection.exec_driver_sql("DROP TABLE fill_paths")
         connection.exec_driver_sql("DROP TABLE fill_people")
-    with engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE")
-        if dialect == "sqlite":
-            connection.exec_driver_sql("PRAGMA optimize")
-        connection.commit()
-    if dialect == "sqlite":
-        # The filling connection's page cache (cache_size above) must not serve what is timed
-        # next: in WAL mode a connection empties its whole cache at the start of a transaction
-        # whenever another connection has written since, and emptying hundreds of MB of
-        # pages costs milliseconds each time. Handed to the raw-SQL baseline, it made the
-        # baseline's writes at 1,000,000 cases slower than civicgrid's.
-        engine.dispose()
-    return FillReport(count, int(events or 0), time.perf_counter() - started)
+        return int(events or 0)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select, text
 
+from benchmarks import filler
 from benchmarks.filler import STATE_WEIGHTS, fill, prepare, with_open_share
 from civicgrid.domain.clock import light_at
 from civicgrid.domain.vocabulary import OPEN_STATES, CaseState, Channel, Light
@@ -22,7 +23,12 @@ from civicgrid.store.partitions import DEFAULT_PARTITION
 CASES = 400
 
 
-def test_filled_store_is_consistent(fresh_engine: Engine, rules: CentreRules) -> None:
+@pytest.mark.parametrize("part", [None, 150], ids=["one-part", "three-parts"])
+def test_filled_store_is_consistent(
+    fresh_engine: Engine, rules: CentreRules, part: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if part is not None:  # a large store is filled a part at a time, each numbering on
+        monkeypatch.setattr(filler, "PART", part)
     now = datetime.now(UTC)
     prepare(fresh_engine, rules, now, demo_cases=5)
     report = fill(fresh_engine, CASES, rules, now)

@@ -167,24 +167,37 @@ def import_orders(
     known = received_numbers(
         session, partner, sorted({v["order_number"] for _, v in rows if "order_number" in v})
     )
-    checked = [(line, values, _check_row(session, partner, values, rules, cache)) for line, values in rows]
+    checked = [
+        (line, values, _check_row(session, partner, values, known, rules, cache)) for line, values in rows
+    ]
     placements = _placements(session, [c for _, _, c in checked if isinstance(c, Prepared)])
     for line, values, row in checked:
-        report.rows.append(
-            _store_row(session, partner, line, row, known, rules, now, placements)
-            if isinstance(row, Prepared)
-            else RowOutcome(line, values.get("order_number", ""), "error", detail=row)
-        )
+        if isinstance(row, Prepared):
+            outcome = _store_row(session, partner, line, row, known, rules, now, placements)
+        elif isinstance(row, InboundOrder):
+            outcome = RowOutcome(line, row.order_number, "duplicate", known[row.order_number])
+        else:
+            outcome = RowOutcome(line, values.get("order_number", ""), "error", detail=row)
+        report.rows.append(outcome)
     session.flush()
     return report
 
 
 def _check_row(
-    session: Session, partner: Partner, values: dict[str, str], rules: CentreRules, cache: dict[str, str]
-) -> Prepared | str:
-    """A row checked and translated into a new case, or why it cannot be."""
+    session: Session,
+    partner: Partner,
+    values: dict[str, str],
+    known: dict[str, str],
+    rules: CentreRules,
+    cache: dict[str, str],
+) -> Prepared | InboundOrder | str:
+    """A row checked and translated into a new case; the order alone if it was received
+    before (``known``: it is not checked again); or why it cannot be."""
     try:
-        return prepare(session, partner, InboundOrder.model_validate(values), rules.calendar.timezone, cache)
+        order = InboundOrder.model_validate(values)
+        if order.order_number in known:
+            return order
+        return prepare(session, partner, order, rules.calendar.timezone, cache)
     except ValidationError as error:
         return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in error.errors())
     except DomainError as error:

@@ -175,6 +175,14 @@ def test_a_bad_row_among_good_ones_is_named_and_nothing_is_imported(partner: Eng
     assert counts(partner) == (0, 0, 0)
 
 
+def test_an_order_received_before_is_not_checked_again(partner: Engine, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["import-orders", str(csv_file(tmp_path / "a.csv", [GOOD]))]).exit_code == 0
+    since_renamed = [GOOD[0], GOOD[1], "天上掉馅饼", *GOOD[3:]]  # its category no longer maps
+    result = runner.invoke(app, ["import-orders", str(csv_file(tmp_path / "b.csv", [since_renamed]))])
+    assert result.exit_code == 0, result.output
+    assert "1 rows: 0 new, 1 received before, 0 bad" in result.output
+
+
 def test_the_rows_points_are_placed_in_one_batch_as_one_by_one(
     partner: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

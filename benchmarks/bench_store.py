@@ -24,15 +24,16 @@ are files; PostgreSQL ones are databases (one per size, created and dropped) on 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,13 +42,15 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import joinedload
 
 from benchmarks.filler import fill, prepare
+from benchmarks.throughput import measure_throughput, wrk_path
 from civicgrid.api.app import create_app
 from civicgrid.demo import DEMO_PASSWORD
 from civicgrid.domain.vocabulary import Action, Channel
-from civicgrid.schemas import CaseCreate, TransitionRequest
+from civicgrid.schemas import COUNT_LIMIT, CaseCreate, CaseFilters, TransitionRequest
 from civicgrid.services import cases as case_service
 from civicgrid.services.cases import CentreRules
 from civicgrid.settings import Settings
+from civicgrid.store import cases as case_queries
 from civicgrid.store.db import make_engine, make_session_factory, session_scope
 from civicgrid.store.migrate import upgrade
 from civicgrid.store.models import Region, User
@@ -57,6 +60,36 @@ NEW_CASE = CaseCreate(
     channel=Channel.HOTLINE_12345, category_code="C0101", title="基准测试", lng=120.1493, lat=30.2771
 )
 STREET_DISPATCHER = "dispatcher"  # 江滨街道's dispatcher
+#: The lists timed at the service layer (what the API route runs, HTTP left out): each role's
+#: scope, and the leader's list with each filter and with several at once.
+SERVICE_LISTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "leader": ("leader", {}),
+    "leader, light=red": ("leader", {"light": "red"}),
+    "leader, state=dispatched": ("leader", {"state": ["dispatched"]}),
+    "leader, region_code (a street)": ("leader", {"region_code": "990101001"}),
+    "leader, grid_code": ("leader", {"grid_code": "990101001001-01"}),
+    "leader, department_code": ("leader", {"department_code": "JB-SZ"}),
+    "leader, category_code (a big class)": ("leader", {"category_code": "C01"}),
+    "leader, channel=wechat": ("leader", {"channel": ["wechat"]}),
+    "leader, created in the last 30 days": ("leader", {"created_from": "LAST_30_DAYS"}),
+    "leader, q=井盖": ("leader", {"q": "井盖"}),
+    "leader, state + category + channel + light": (
+        "leader", {"state": ["dispatched", "in_progress"], "category_code": "C01", "channel": ["hotline_12345"],
+                   "light": "yellow"},
+    ),
+    "street dispatcher": (STREET_DISPATCHER, {}),
+    "street dispatcher, light=red": (STREET_DISPATCHER, {"light": "red"}),
+    "department handler": ("handler_sz", {}),
+    "grid inspector": ("inspector01", {}),
+}  # fmt: skip
+
+
+class LoadSettings(NamedTuple):
+    """How ``--throughput`` drives each store."""
+
+    workers: int
+    connections: int
+    seconds: float
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
@@ -160,6 +193,22 @@ class Store:
             case_service.transition(
                 session, actor, number, Action.REGISTER, TransitionRequest(), self.rules, _now()
             )
+
+    def service_list(self, who: str, filters: dict[str, Any]) -> None:
+        """A list of 50 with its capped count, as the API route runs it, without HTTP."""
+        now = _now()
+        if filters.get("created_from") == "LAST_30_DAYS":
+            filters = {**filters, "created_from": now - timedelta(days=30)}
+        with session_scope(self.factory) as session:
+            actor = self._user(session, who)
+            query = case_queries.filtered(session, actor, CaseFilters(**filters), now)
+            case_queries.page(session, query, None, 50)
+            case_queries.count_up_to(session, query, COUNT_LIMIT)
+
+    def service_case_file(self, number: str) -> None:
+        """The case file with its timeline, as the API route reads it, without HTTP."""
+        with session_scope(self.factory) as session:
+            case_queries.get_visible(session, self._user(session, "leader"), number, case_file=True)
 
     # --- raw SQL -------------------------------------------------------------------
 
@@ -293,7 +342,13 @@ def measure(store: Store, repeat: int) -> dict[str, tuple[list[float], list[floa
             lambda: store.raw_case_file(store.archived),
         ),
         "/healthz (HTTP alone)": (lambda: store.client.get("/healthz").raise_for_status(), None),
+        "service: case file + timeline": (lambda: store.service_case_file(store.archived), None),
     }
+    for name, (who, filters) in SERVICE_LISTS.items():
+        pairs[f"service: list, {name}"] = (
+            lambda who=who, filters=filters: store.service_list(who, filters),
+            None,
+        )
     results: dict[str, tuple[list[float], list[float]]] = {
         name: ([], []) for name in ("register a case", "transition (register)", *pairs)
     }
@@ -364,9 +419,12 @@ def server_for(backend: str, url: str | None) -> Iterator[str | None]:
         yield cluster
 
 
-def run(backend: str, server: str | None, sizes: list[int], repeat: int) -> list[str]:
-    """Fill a store of each size on ``backend`` and measure it: the table's rows."""
-    lines = []
+def run(
+    backend: str, server: str | None, sizes: list[int], repeat: int, load: LoadSettings | None
+) -> tuple[list[str], list[str]]:
+    """Fill a store of each size on ``backend`` and measure it: the rows of the ratio table and,
+    with ``load``, of the throughput table."""
+    lines, load_lines = [], []
     for size in sizes:
         with store_of(size, server) as (engine, url):
             rules = CentreRules.from_settings(Settings(database_url=url))
@@ -385,9 +443,23 @@ def run(backend: str, server: str | None, sizes: list[int], repeat: int) -> list
                 else:
                     raw, ratio = "—", "—"
                 lines.append(f"| {name} | {size:,} | {median:.2f} / {p95:.2f} | {raw} | {ratio} |")
+            numbers = [
+                row[0] for row in store.raw.run("SELECT number FROM cases ORDER BY random() LIMIT 1000")
+            ]
+            store.raw.end_read()
             store.client.close()
             store.raw.connection.close()
-    return lines
+            if load is not None:
+                print(f"{backend}: throughput at {size:,} cases", flush=True)
+                for result in measure_throughput(
+                    url, SECRET, DEMO_PASSWORD, NEW_CASE.model_dump(mode="json", exclude_none=True), numbers,
+                    STREET_DISPATCHER, load.workers, load.connections, load.seconds,
+                ):  # fmt: skip
+                    load_lines.append(
+                        f"| {result.operation} | {size:,} | {result.per_second:,.0f} | {result.p50_ms:.1f} | "
+                        f"{result.p99_ms:.1f} | {result.errors} |"
+                    )
+    return lines, load_lines
 
 
 def main() -> None:
@@ -401,21 +473,44 @@ def main() -> None:
     )
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default: a throw-away cluster)")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL only (--backends postgresql)")
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="then serve each store and drive it with wrk (see throughput.py)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (--throughput)"
+    )
+    parser.add_argument("--connections", type=int, default=16, help="open connections (--throughput)")
+    parser.add_argument("--seconds", type=float, default=20, help="seconds per operation (--throughput)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     backends = ["postgresql"] if args.postgres else args.backends.split(",")
     unknown = set(backends) - {"sqlite", "postgresql"}
     if unknown:
         parser.error(f"unknown backend {', '.join(sorted(unknown))}: use sqlite, postgresql or both")
+    for _, filters in SERVICE_LISTS.values():  # a mistake here shows before filling anything
+        CaseFilters(**{name: value for name, value in filters.items() if name != "created_from"})
+    load = LoadSettings(args.workers, args.connections, args.seconds) if args.throughput else None
+    if load is not None:
+        wrk_path()  # before filling anything
     tables = {}
     for backend in backends:
         with server_for(backend, args.database_url) as server:
-            tables[backend] = run(backend, server, sizes, args.repeat)
-    for backend, lines in tables.items():
+            tables[backend] = run(backend, server, sizes, args.repeat, load)
+    for backend, (lines, load_lines) in tables.items():
         print(f"\n{backend}: median / p95 over {args.repeat} repetitions")
         print("| operation | cases | civicgrid ms | raw SQL ms | ratio (medians) |")
         print("|---|---|---|---|---|")
         print("\n".join(lines))
+        if load is not None:
+            print(
+                f"\n{backend}: civicgrid serve --workers {load.workers}, wrk with {load.connections} "
+                f"connections, {load.seconds:g} s per operation"
+            )
+            print("| operation | cases | requests/s | p50 ms | p99 ms | errors |")
+            print("|---|---|---|---|---|---|")
+            print("\n".join(load_lines))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     #: The evaluation scheme (考核方案), a TOML file; empty: the shipped default.
     evaluation_scheme: str = ""
 
+    #: Requests one server process works on at once (0: no limit); the others wait their
+    #: turn, at most ``admission_wait_ms`` (see ``civicgrid.api.admission``).
+    admitted_requests: int = Field(default=2, ge=0, le=1000)
+    admission_wait_ms: int = Field(default=250, ge=0, le=60_000)
+
     #: Requests with a larger body are refused (413) before it is read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: A territory file (GeoJSON or zipped Shapefile, unpacked) may be at most this large; the

@@ -28,6 +28,7 @@ from civicgrid.api import (
     statistics,
     territory,
 )
+from civicgrid.api.admission import AdmissionMiddleware
 from civicgrid.api.middleware import BodyLimitMiddleware, RequestIdMiddleware, SecurityHeadersMiddleware
 from civicgrid.api.read_your_writes import LsnHeaderMiddleware
 from civicgrid.api.strict import strict_request
@@ -108,6 +109,9 @@ def create_app(
         },
         uploads={attachments.UPLOAD_PATH: 1, web.FORM_UPLOAD_PATH: settings.web_max_photos},
         max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(
+        AdmissionMiddleware, limit=settings.admitted_requests, max_wait=settings.admission_wait_ms / 1000
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, private_prefix="/api/")

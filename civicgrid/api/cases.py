@@ -60,7 +60,9 @@ def list_cases(
 ) -> CasePage:
     query = case_queries.filtered(session, actor, filters, now)
     rows, following = case_queries.page(session, query, decode_cursor(cursor) if cursor else None, page_size)
-    total, more = case_queries.count_up_to(session, query, COUNT_LIMIT)
+    total, more = case_queries.count_list(
+        session, query, filters, lambda some: case_queries.filtered(session, actor, some, now), COUNT_LIMIT
+    )
     return CasePage(
         items=[case_summary(c, now) for c in rows],
         page_size=page_size,

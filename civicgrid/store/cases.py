@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -38,15 +38,27 @@ from civicgrid.store.types import UTCDateTime
 #: their actors, then the attachments.
 CASE_FILE = (
     joinedload(Case.category),
-    joinedload(Case.region),
+    joinedload(Case.region).defer(Region.boundary),
     joinedload(Case.grid),
     joinedload(Case.department),
     joinedload(Case.merged_into),
     joinedload(Case.inspector),
-    joinedload(Case.overlay_grids),
+    joinedload(Case.overlay_grids).defer(Grid.boundary),
     joinedload(Case.tasks).joinedload(CaseTask.department),
     selectinload(Case.events).joinedload(CaseEvent.actor),
     selectinload(Case.attachments).joinedload(Attachment.uploaded_by),
+)
+
+
+#: What a list row shows of a case's references, each read in one statement for the whole
+#: page, without the boundaries of regions and grids, which no row shows. (Joined into the
+#: page's own statement they would let the database plan the page from the region's side and
+#: sort a street's whole history.)
+LIST_ROW_LOADS: tuple[ExecutableOption, ...] = (
+    selectinload(Case.category),
+    selectinload(Case.region).defer(Region.boundary),
+    selectinload(Case.grid).defer(Grid.boundary),
+    selectinload(Case.department),
 )
 
 
@@ -86,6 +98,10 @@ def filtered(
 ) -> Select[tuple[Case]]:
     """The actor's cases narrowed by ``filters``, newest first (``by_time``: the query walks
     a time index, which scope only sifts; see ``scoping.in_region``)."""
+    # Red and yellow are a few open cases: they are found through the clock's indexes, and
+    # the scope only sifts them (through a region's index the database would read its whole
+    # history to find them).
+    by_time = by_time or filters.light in (Light.RED, Light.YELLOW)
     query = scoped(select(Case), actor, by_time=by_time)
     if filters.state:
         query = query.where(Case.state.in_(filters.state))
@@ -114,11 +130,14 @@ def filtered(
     if filters.created_to:
         query = query.where(Case.created_at < filters.created_to)
     if filters.q:
-        pattern = f"%{filters.q}%"
-        query = query.where(
-            or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
-        )
+        query = query.where(text_matches(filters.q))
     return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def text_matches(q: str) -> ColumnElement[bool]:
+    """The cases whose number, title or address contains ``q`` (the list's text search)."""
+    pattern = f"%{q}%"
+    return or_(Case.number.like(pattern), Case.title.like(pattern), Case.address.like(pattern))
 
 
 def light_is(light: Light, now: datetime) -> ColumnElement[bool]:
@@ -174,12 +193,7 @@ def most_overdue(
     query = (
         filtered(session, actor, red, now, by_time=True).order_by(None).order_by(Case.deadline_at, Case.id)
     )
-    options = (
-        selectinload(Case.category),
-        selectinload(Case.region),
-        selectinload(Case.department),
-    )
-    return list(session.scalars(query.options(*options).limit(limit)))
+    return list(session.scalars(query.options(*LIST_ROW_LOADS).limit(limit)))
 
 
 #: The most candidates the duplicate hint reads around one point (same grid or in the box).
@@ -198,13 +212,7 @@ def nearby(
         place, Case.category_id == category_id, Case.created_at >= since, Case.state.not_in(FINAL_STATES)
     )
     query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(NEARBY_CANDIDATES)
-    options = (
-        selectinload(Case.category),
-        selectinload(Case.region),
-        selectinload(Case.grid),
-        selectinload(Case.department),
-    )
-    return list(session.scalars(query.options(*options)))
+    return list(session.scalars(query.options(*LIST_ROW_LOADS)))
 
 
 def reported_by(query: Select[tuple[Case]], actor: User, since: datetime) -> Select[tuple[Case]]:
@@ -244,14 +252,7 @@ def page(
     1,000 costs what page 1 does."""
     if after is not None:
         query = query.where(tuple_(Case.created_at, Case.id) < tuple_(after.created_at, after.id))
-    rows = session.scalars(
-        query.options(
-            selectinload(Case.category),
-            selectinload(Case.region),
-            selectinload(Case.grid),
-            selectinload(Case.department),
-        ).limit(page_size + 1)
-    ).all()
+    rows = session.scalars(query.options(*LIST_ROW_LOADS).limit(page_size + 1)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
     return list(rows), CaseCursor(rows[-1].created_at, rows[-1].id) if more else None
@@ -291,6 +292,36 @@ def in_batches(
         if len(rows) < size:
             return
         after = (rows[-1][-2], rows[-1][-1])
+
+
+#: A text search is counted among this many of the newest cases its list shows without it.
+TEXT_SEARCH_COUNT_WITHIN = 20_000
+
+
+def count_list(
+    session: Session,
+    query: Select[tuple[Case]],
+    filters: CaseFilters,
+    build: Callable[[CaseFilters], Select[tuple[Case]]],
+    limit: int,
+    within: int | None = None,
+) -> tuple[int, bool]:
+    """The total of ``query``, the list that ``build`` makes of ``filters``, as ``count_up_to``
+    gives it.
+
+    A text search has no index to narrow it: counting its matches over a whole history would
+    read every case in the list's scope. So it is counted among the ``within`` newest cases
+    (default ``TEXT_SEARCH_COUNT_WITHIN``) the list shows without the search, read along the
+    time index; when there are that many, the total is what was found among them, marked as
+    an estimate ("1,234+": at least that many)."""
+    if not filters.q:
+        return count_up_to(session, query, limit)
+    within = within or TEXT_SEARCH_COUNT_WITHIN
+    unsearched = build(filters.model_copy(update={"q": None}))
+    hit = case((text_matches(filters.q), 1), else_=0)
+    newest = unsearched.with_only_columns(hit.label("hit")).limit(within).subquery()
+    scanned, hits = session.execute(select(func.count(), func.coalesce(func.sum(newest.c.hit), 0))).one()
+    return min(int(hits), limit), hits > limit or scanned >= within
 
 
 def count_up_to(session: Session, query: Select[tuple[Case]], limit: int) -> tuple[int, bool]:
@@ -346,15 +377,7 @@ def page_by_urgency(
     if after is not None:
         query = query.where(tuple_(*key) > tuple_(after.rank, literal(after.due, UTCDateTime()), -after.id))
     rows = session.execute(
-        query.add_columns(key[0])
-        .options(
-            selectinload(Case.category),
-            selectinload(Case.region),
-            selectinload(Case.grid),
-            selectinload(Case.department),
-        )
-        .order_by(*key)
-        .limit(page_size + 1)
+        query.add_columns(key[0]).options(*LIST_ROW_LOADS).order_by(*key).limit(page_size + 1)
     ).all()
     more = len(rows) > page_size
     rows = rows[:page_size]

@@ -277,7 +277,13 @@ def workbench(
             following = encode_cursor(newest) if newest else None
     except ValueError:
         raise InvalidInput("翻页参数无效，请从第一页重新打开列表") from None
-    total, more = case_queries.count_up_to(session, query, COUNT_LIMIT)
+    total, more = case_queries.count_list(
+        session,
+        query,
+        filters,
+        lambda some: _queue_query(session, user, current, some, rules, now),
+        COUNT_LIMIT,
+    )
     counts = {
         q.key: case_queries.count_up_to(
             session,

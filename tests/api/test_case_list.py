@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
-from civicgrid.domain.vocabulary import RegionLevel, Role
-from civicgrid.schemas import CaseCursor, decode_cursor, encode_cursor
+from civicgrid.domain.vocabulary import Light, RegionLevel, Role
+from civicgrid.schemas import CaseCursor, CaseFilters, decode_cursor, encode_cursor
+from civicgrid.store.cases import filtered
 from civicgrid.store.models import Case, User
 from civicgrid.store.scoping import scoped
 from tests.api.helpers import Headers, assert_error, new_case
@@ -90,6 +91,27 @@ def test_the_count_stops_at_the_limit(
     assert len(body["items"]) == 4
 
 
+def test_a_text_search_is_counted_among_the_newest_cases_only(
+    client: TestClient, login: Callable[[str], Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("civicgrid.store.cases.TEXT_SEARCH_COUNT_WITHIN", 4)
+    operator, leader = login("operator"), login("leader")
+    new_case(client, operator, title="望江路井盖缺失（甲）")
+    for _ in range(2):
+        new_case(client, operator, title="路灯不亮")
+
+    def searched() -> tuple[int, bool, str, int]:
+        body = client.get("/api/v1/cases", params={"q": "井盖"}, headers=leader).json()
+        return body["total"], body["total_is_estimate"], body["total_display"], len(body["items"])
+
+    assert searched() == (1, False, "1", 1)  # three cases: every one of them was looked at
+    new_case(client, operator, title="路灯不亮")
+    new_case(client, operator, title="望江路井盖缺失（乙）")
+    # Five cases: the newest four hold one match, the older one lies beyond them; the page
+    # itself still finds both.
+    assert searched() == (1, True, "1+", 2)
+
+
 def test_a_district_wide_list_tests_no_region_when_the_district_is_alone(
     client: TestClient, login: Callable[[str], Headers], session: Session, world: World
 ) -> None:
@@ -118,6 +140,20 @@ def _columns(session: Session) -> dict[str, object]:
     assert case is not None
     keys = [c.key for c in Case.__table__.columns if c.key != "id"]
     return {key: getattr(case, key) for key in keys}
+
+
+@pytest.mark.parametrize("light", [Light.RED, Light.YELLOW])
+def test_a_streets_red_and_yellow_cases_are_found_through_the_clock(
+    session: Session, world: World, light: Light
+) -> None:
+    # Red and yellow cases are a few open ones; through the region's index the database would
+    # read the street's whole history to find them.
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan")
+    query = filtered(session, world.users["dispatcher"], CaseFilters(light=light), datetime.now(UTC))
+    plan = _plan(session, query.order_by(None).with_only_columns(Case.id))
+    assert "ix_cases_region_id" not in plan, plan
+    assert "ix_cases_deadline_at" in plan or "ix_cases_warning_at" in plan, plan
 
 
 def _plan(session: Session, query: Select[tuple[int]]) -> str:

@@ -22,11 +22,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-HOST = "127.0.0.1"
+from benchmarks.load_test import HOST, _free_port, _wait_until_up
+
 #: The Lua that ``wrk`` runs: requests drawn from a list, and one line of figures at the end.
 SCRIPT = """
 local requests = {%(requests)s}
@@ -126,12 +125,6 @@ def run_wrk(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def served(url: str, secret: str, workers: int, workdir: Path) -> Iterator[str]:
     """``civicgrid serve`` on ``url`` with ``workers`` processes and no background jobs: its base URL."""
@@ -151,7 +144,7 @@ def served(url: str, secret: str, workers: int, workdir: Path) -> Iterator[str]:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://{HOST}:{port}"
     try:
-        _wait_until_up(base, server)
+        _wait_until_up(base, server, limit=120)  # a large store is optimized at start
         yield base
     finally:
         server.terminate()
@@ -160,20 +153,6 @@ def served(url: str, secret: str, workers: int, workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes], limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    with httpx.Client(base_url=base, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"civicgrid serve exited with {server.returncode}")
-            try:
-                if client.get("/healthz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-    raise SystemExit(f"civicgrid serve did not answer within {limit} s")
 
 
 def operations(
@@ -219,7 +198,7 @@ def measure_throughput(
             rotation = operations(base, password, new_case, case_numbers, street_dispatcher)
             results = []
             for operation, requests in rotation.items():
-                run_wrk(base, operation, requests, connections, warm_up, workdir)
+                run_wrk(base, operation, requests, connections, min(warm_up, seconds), workdir)
                 result = run_wrk(base, operation, requests, connections, seconds, workdir)
                 print(
                     f"  {operation}: {result.per_second:,.0f} req/s, p99 {result.p99_ms:.0f} ms, "

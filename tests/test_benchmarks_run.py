@@ -1,4 +1,4 @@
-"""The benchmarks that fill a store of their own (one of them serving it over HTTP) start
+"""The benchmarks that fill a store of their own (two of them serving it over HTTP) start
 and finish at a small size: a benchmark that no longer runs is found here, not on the day
 its figures are needed."""
 
@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_statistics.py", ["--cases", "300", "--repeat", "1"], "department evaluation"),
         ("bench_briefings.py", ["--cases", "300", "--repeat", "1"], "cases"),
         ("bench_export.py", ["--cases", "300", "--formats", "csv"], "rows/s"),
+        (
+            "bench_store.py",
+            ["--backends", "sqlite", "--sizes", "300", "--repeat", "1", "--throughput", "--seconds", "1"],
+            "| case lists (3 kinds) | 300 |",
+        ),
         (
             "bench_open311.py",
             [
